@@ -1,0 +1,3 @@
+from clir_calib.cli import main
+
+main()

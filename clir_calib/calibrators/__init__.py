@@ -1,0 +1,1 @@
+"""Score calibrators: similarity scores -> probabilities of relevance (registered as plugins)."""

@@ -1,0 +1,74 @@
+"""The ``clir-calib`` command line: a thin Typer layer over the library functions.
+
+Library code raises :class:`clir_calib.errors.ClirCalibError`; this layer turns it into one
+line on stderr and exit code 2, prints tables and progress, and never holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from clir_calib.cli import common
+from clir_calib.errors import ClirCalibError
+
+
+class ClirTyper(typer.Typer):
+    """A Typer app whose user errors become one line and exit code 2 instead of a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ClirCalibError as error:
+            common.err_console.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
+            sys.exit(error.exit_code)
+
+
+app = ClirTyper(
+    name="clir-calib",
+    help="Does OT distillation make cross-lingual retrieval scores better calibrated, also for unseen languages?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    seed: int = typer.Option(13, "--seed", help="Random seed for everything that samples."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (CUDA when present), cpu or cuda.", case_sensitive=False
+    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv for debug)."),
+) -> None:
+    """Global options shared by every command."""
+    if device not in {"auto", "cpu", "cuda"}:
+        raise typer.BadParameter(f"{device!r}; choose auto, cpu or cuda", param_hint="--device")
+    ctx.obj = common.State(seed=seed, device=device, verbose=verbose)
+    common.configure_logging(verbose)
+
+
+def _register_commands() -> None:
+    from clir_calib.cli import calibrate, distill, evaluate, index, plugins_cmd, prepare, run
+    from clir_calib.plugins import FAILED_PLUGINS, load_plugins, pm
+
+    for module in (prepare, distill, index, evaluate, calibrate, run, plugins_cmd):
+        module.register(app)
+    try:
+        load_plugins()
+        pm.hook.register_commands(app=app)
+    except ClirCalibError as error:  # a broken registry is reported, the core CLI stays usable
+        common.err_console.print(f"[yellow]Warning:[/] {error}")
+    for name, message in FAILED_PLUGINS.items():
+        common.err_console.print(f"[yellow]Warning:[/] plugin {name!r} failed to load: {message}")
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,73 @@
+"""Shared CLI pieces: global state, consoles, config resolution and option helpers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from clir_calib.config import ExperimentConfig, load_config
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class State:
+    """Global options from the callback, available to every command as ``ctx.obj``."""
+
+    seed: int = 13
+    device: str = "auto"
+    verbose: int = 0
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=err_console, show_path=False)],
+        force=True,
+    )
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Experiment YAML (see configs/).", exists=False)
+SET_OPTION = typer.Option(
+    None, "--set", help="Dotted override, repeatable: --set distill.lr=3e-5 --set evaluate.bins=10."
+)
+
+
+def resolve_config(
+    ctx: typer.Context,
+    config_path: Path | None,
+    overrides: list[str] | None,
+    flags: dict[str, Any] | None = None,
+) -> ExperimentConfig:
+    """Config file, then command flags (as dotted overrides, when given), then ``--set``.
+
+    The global ``--seed``/``--device`` fill ``seed``/``device`` unless the file or ``--set`` does.
+    """
+    import yaml
+
+    st = state(ctx)
+    dotted: list[str] = []
+    root_params = ctx.find_root().params
+    if root_params.get("seed") is not None and ctx.find_root().get_parameter_source("seed").name != "DEFAULT":
+        dotted.append(f"seed={st.seed}")
+    if ctx.find_root().get_parameter_source("device") is not None and (
+        ctx.find_root().get_parameter_source("device").name != "DEFAULT"
+    ):
+        dotted.append(f"device={st.device}")
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        dotted.append(f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+    return load_config(config_path, dotted + list(overrides or []))

@@ -1,0 +1,69 @@
+"""`clir-calib plugins`: every registered component with its parameters and defaults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from clir_calib.cli.common import console
+
+
+def plugin_listing() -> dict[str, Any]:
+    """Registered components by kind, as JSON-friendly data (also used by ``--json``)."""
+    from clir_calib import plugins
+
+    def describe_all(registry: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = []
+        for component in registry.values():
+            describe = getattr(component, "describe", None)
+            rows.append(describe() if callable(describe) else {"name": getattr(component, "name", "")})
+        return rows
+
+    return {
+        "alignment_losses": describe_all(plugins.get_alignment_losses()),
+        "calibrators": describe_all(plugins.get_calibrators()),
+        "baselines": describe_all(plugins.get_baselines()),
+        "model_providers": describe_all(plugins.get_model_providers()),
+        "plugins": plugins.plugin_sources(),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plugins")
+    def plugins_command(
+        as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
+    ) -> None:
+        """List registered alignment losses, calibrators, baselines and model providers."""
+        listing = plugin_listing()
+        if as_json:
+            typer.echo(json.dumps(listing, indent=2, default=str))
+            return
+        titles = {
+            "alignment_losses": "Alignment losses",
+            "calibrators": "Calibrators",
+            "baselines": "Baselines",
+            "model_providers": "Offline model providers",
+        }
+        for key, title in titles.items():
+            table = Table(title=title, title_justify="left", show_lines=False)
+            table.add_column("name", style="bold cyan")
+            table.add_column("parameters (type = default)")
+            table.add_column("description")
+            for row in listing[key]:
+                params = "\n".join(
+                    f"{p['name']}: {p['type']} = {p['default']!r}" for p in row.get("params", [])
+                ) or "-"
+                description = row.get("description", "")
+                if row.get("model_names"):
+                    description = f"{description} ({', '.join(row['model_names'])})".strip()
+                table.add_row(row.get("name", ""), params, description)
+            console.print(table)
+        sources = Table(title="Plugins", title_justify="left")
+        sources.add_column("plugin")
+        sources.add_column("source")
+        for row in listing["plugins"]:
+            sources.add_row(row["name"], row["source"])
+        console.print(sources)

@@ -1,0 +1,347 @@
+"""Typed experiment configuration: YAML files -> dataclasses, with dotted overrides.
+
+Every command works off one :class:`ExperimentConfig`. It is read from a YAML file (optional),
+updated by ``--set section.key=value`` overrides (values parsed as YAML), validated (unknown
+keys are errors naming the key and the valid ones) and saved next to every output as
+``config.yaml`` so each result can be reproduced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from clir_calib.atomic import write_text
+from clir_calib.errors import ConfigError
+
+LANGUAGES: tuple[str, ...] = ("de", "fr", "cs")
+SPLITS: tuple[str, ...] = ("train", "val", "test_2016_flickr", "test_2017_flickr")
+EVAL_SPLITS: tuple[str, ...] = ("val", "test_2016_flickr", "test_2017_flickr")
+TASKS: tuple[str, ...] = ("translation", "description")
+DEFAULT_MULTI30K_VARIABLE = "CLIR_CALIB_MULTI30K"
+E5_SMALL = "intfloat/multilingual-e5-small"
+
+
+@dataclass
+class DataConfig:
+    """Where Multi30k comes from and where the prepared data goes."""
+
+    source: str | None = None  # a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k
+    url: str | None = None  # base URL of the official raw files (used when source is not given)
+    prepared: str = "runs/data/multi30k"
+    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    splits: list[str] = field(default_factory=lambda: list(SPLITS))
+
+
+@dataclass
+class EncoderConfig:
+    """One encoder: a hub name or local path plus how texts become vectors."""
+
+    name: str = E5_SMALL
+    pooling: str = "mean"  # mean | cls
+    normalize: bool = True
+    max_length: int = 128
+    query_prefix: str | None = None  # None: chosen from the model name (E5: "query: ")
+    passage_prefix: str | None = None  # None: chosen from the model name (E5: "passage: ")
+    batch_size: int = 64
+
+
+@dataclass
+class ModelsConfig:
+    """The frozen English teacher and the multilingual student it is distilled into."""
+
+    teacher: EncoderConfig = field(default_factory=EncoderConfig)
+    student: EncoderConfig = field(default_factory=EncoderConfig)
+
+
+@dataclass
+class LossSpec:
+    """One term of the alignment objective: a registered loss, its weight and parameters."""
+
+    name: str = "ot"
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DistillConfig:
+    """Training of the student on (en, xx) bitext."""
+
+    lang: str = "de"
+    losses: list[LossSpec] = field(default_factory=lambda: [LossSpec("ot")])
+    lr: float = 2e-5
+    weight_decay: float = 0.01
+    epochs: int = 1
+    batch_size: int = 32
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    max_pairs: int | None = None
+    freeze_embeddings: bool = True
+    eval_every: int = 100
+    save_every: int = 100
+    val_pairs: int | None = 1000
+    mixed_precision: str = "auto"  # auto | no | bf16 | fp16
+    projection: bool = False  # learn a linear map when teacher and student widths differ
+
+
+@dataclass
+class EvaluateConfig:
+    """Retrieval and calibration measurement."""
+
+    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    top_k: int = 100
+    bins: int = 15
+    bootstrap: int = 1000
+    temperature: float = 1.0  # listwise softmax temperature for raw scores
+    backend: str = "exact"  # exact | faiss
+
+
+@dataclass
+class CalibrateConfig:
+    """Which calibrators to fit where, and where to apply them unchanged."""
+
+    calibrators: list[str] = field(
+        default_factory=lambda: ["identity", "temperature", "platt", "isotonic", "histogram", "beta"]
+    )
+    fit_lang: str = "de"
+    fit_split: str = "val"
+    target_langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    target_splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
+
+
+@dataclass
+class MethodConfig:
+    """One system of the study: ``none`` (no distillation), a loss combination, or a baseline."""
+
+    name: str = "none"
+    losses: list[LossSpec] = field(default_factory=list)  # empty: the student is the base model
+    baseline: str | None = None  # a registered document-side baseline, e.g. "nmt"
+    params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole study; every command reads the sections it needs."""
+
+    name: str = "experiment"
+    seed: int = 13
+    device: str = "auto"  # auto | cpu | cuda
+    output_dir: str = "runs/experiment"
+    data: DataConfig = field(default_factory=DataConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    methods: list[MethodConfig] = field(
+        default_factory=lambda: [
+            MethodConfig("none"),
+            MethodConfig("mse", [LossSpec("mse")]),
+            MethodConfig("ot", [LossSpec("ot")]),
+        ]
+    )
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any, where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, checking keys and types recursively."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(names))}")
+    kwargs = {
+        name: _convert(hints[name], value, f"{where}.{name}" if where else name)
+        for name, value in data.items()
+    }
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and isinstance(value, str) and tp is LossSpec:
+            return LossSpec(value)  # shorthand: "ot" for {name: ot}
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin is list:
+        if isinstance(value, str) and args and args[0] is str:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "3e-5" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if value != value:
+            raise ConfigError(f"{where}: NaN is not allowed")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain-data form of a config dataclass (YAML/JSON serialisable)."""
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (value parsed as YAML) to a plain config mapping."""
+    result = json.loads(json.dumps(data))
+    for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"override {override!r} must look like section.key=value, e.g. distill.lr=3e-5")
+        dotted, raw = override.split("=", 1)
+        keys = [k for k in dotted.strip().split(".") if k]
+        if not keys:
+            raise ConfigError(f"override {override!r} has an empty key")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node: Any = result
+        for i, key in enumerate(keys[:-1]):
+            if not isinstance(node, dict) or key not in node:
+                raise ConfigError(f"unknown config key {'.'.join(keys[: i + 1])!r} in override {override!r}")
+            node = node[key]
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {'.'.join(keys[:-1])!r} is not a section")
+        if keys[-1] not in node and not _is_free_mapping(result, keys[:-1]):
+            raise ConfigError(f"unknown config key {dotted!r}; check the spelling against configs/*.yaml")
+        node[keys[-1]] = value
+    return result
+
+
+def _is_free_mapping(data: dict[str, Any], keys: list[str]) -> bool:
+    """True where arbitrary keys are allowed (the ``params`` mappings of losses and calibrators)."""
+    return bool(keys) and keys[-1] == "params"
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Defaults, updated by the YAML file at ``path`` and then by dotted ``overrides``."""
+    data = to_dict(ExperimentConfig())
+    if path is not None:
+        file_data = read_yaml(path)
+        data = _merge(data, file_data, "")
+    data = apply_overrides(data, overrides or [])
+    return from_dict(ExperimentConfig, data)
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML mapping with one-line errors for missing or broken files."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {file} not found; pass an existing YAML file (see configs/)")
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {file} is not valid YAML{at}; fix the syntax there") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {file} must hold a mapping at the top level")
+    return loaded
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        here = f"{where}.{key}" if where else str(key)
+        if key not in base:
+            # from_dict reports the unknown key with the valid ones
+            merged[key] = value
+        elif isinstance(base[key], dict) and isinstance(value, dict) and not here.endswith("params"):
+            merged[key] = _merge(base[key], value, here)
+        else:
+            merged[key] = value
+    return merged
+
+
+def save_config(config: Any, folder: str | os.PathLike[str], name: str = "config.yaml") -> Path:
+    """Write the resolved config as YAML into ``folder`` (atomically) and return its path."""
+    target = Path(folder) / name
+    write_text(target, yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True))
+    return target
+
+
+def config_hash(*parts: Any) -> str:
+    """Stable short hash of config sections and other JSON-serialisable inputs."""
+    payload = json.dumps(
+        [to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts],  # type: ignore[arg-type]
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_languages(langs: list[str], allowed: tuple[str, ...] = LANGUAGES) -> list[str]:
+    """Return ``langs`` or raise a one-line error naming the unknown language and the valid ones."""
+    for lang in langs:
+        if lang not in allowed:
+            raise ConfigError(f"unknown language {lang!r}; choose from {', '.join(allowed)}")
+    return langs
+
+
+def check_splits(splits: list[str], allowed: tuple[str, ...] = SPLITS) -> list[str]:
+    """Return ``splits`` or raise a one-line error naming the unknown split and the valid ones."""
+    for split in splits:
+        if split not in allowed:
+            raise ConfigError(f"unknown split {split!r}; choose from {', '.join(allowed)}")
+    return splits
+
+
+def default_multi30k_source() -> Path | None:
+    """``$CLIR_CALIB_MULTI30K``, else ``../shared/data/multi30k`` when it exists."""
+    env = os.environ.get(DEFAULT_MULTI30K_VARIABLE)
+    if env:
+        return Path(env)
+    for candidate in (Path("../shared/data/multi30k"), Path(__file__).resolve().parents[2] / "shared/data/multi30k"):
+        if candidate.is_dir():
+            return candidate
+    return None

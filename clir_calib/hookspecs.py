@@ -1,0 +1,79 @@
+"""The hooks through which clir-calib is extended.
+
+Every built-in loss, calibrator, model provider and baseline comes in through these hooks,
+exactly as a third-party plugin's would. Hooks *register* things: each receives a
+``register`` callable and calls it once per component it provides.
+
+A plugin is a module (or a package exposing one through the ``clir_calib`` entry-point group)
+with functions decorated by :data:`hookimpl`::
+
+    from clir_calib import hookimpl
+
+    @hookimpl
+    def register_alignment_losses(register):
+        register(MyLoss)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "clir_calib"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_alignment_losses(register: Callable[[type[Any]], None]) -> None:
+    """Register alignment losses for ``distill``.
+
+    :param register: call ``register(LossClass)`` for each subclass of
+        :class:`clir_calib.losses.base.AlignmentLoss` the plugin provides. The class's ``name``
+        is the key users give in configs (``--loss NAME``); its ``params`` are the declared
+        parameters. Registering a name twice is an error.
+    """
+
+
+@hookspec
+def register_calibrators(register: Callable[[type[Any]], None]) -> None:
+    """Register score calibrators for ``calibrate`` and ``evaluate --calibrator``.
+
+    :param register: call ``register(CalibratorClass)`` for each subclass of
+        :class:`clir_calib.calibrators.base.Calibrator`, keyed by its ``name``.
+    """
+
+
+@hookspec
+def register_model_providers(register: Callable[[Any], None]) -> None:
+    """Register offline model providers.
+
+    A provider turns a model name (for example ``intfloat/multilingual-e5-small``) into a local
+    Hugging Face folder when the hub cannot be reached, typically by converting weights that a
+    Python package ships.
+
+    :param register: call ``register(provider)`` with an object that has a ``name`` attribute,
+        a ``model_names`` tuple it can serve and a ``materialize(model_name, cache_dir) -> Path``
+        method (see :mod:`clir_calib.models.providers`).
+    """
+
+
+@hookspec
+def register_baselines(register: Callable[[type[Any]], None]) -> None:
+    """Register document-side baselines (for example NMT translate-test).
+
+    :param register: call ``register(BaselineClass)``; a baseline rewrites a task's target-language
+        documents (e.g. translates them into English) before they are encoded, so that ``evaluate``
+        and ``run`` score it next to the distilled students without special cases.
+    """
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add sub-commands to the ``clir-calib`` Typer application.
+
+    :param app: the :class:`typer.Typer` application; use ``@app.command()`` on your functions.
+    """

@@ -1,0 +1,63 @@
+"""The contract every alignment loss follows (built-in or from a plugin).
+
+Like sentence-transformers' losses, each loss is an ``nn.Module`` with one ``forward``
+signature, a ``citation`` and ``get_config_dict()``; like ir_measures' measures, it declares its
+parameters (:class:`clir_calib.params.Param`) so that ``clir-calib plugins`` documents it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from clir_calib.params import Declared
+
+
+@dataclass
+class EncodedBatch:
+    """An encoder's output for a padded batch of texts.
+
+    ``token_states`` is ``[B, L, d]``, ``attention_mask`` is ``[B, L]`` (1 for real tokens, 0 for
+    padding), ``pooled`` is the sentence embedding ``[B, d]`` as used for retrieval, and
+    ``special_tokens_mask`` (optional) marks ``<s>``/``</s>``/``[CLS]``/``[SEP]`` positions with 1.
+    """
+
+    token_states: torch.Tensor
+    attention_mask: torch.Tensor
+    pooled: torch.Tensor
+    special_tokens_mask: torch.Tensor | None = None
+
+
+class AlignmentLoss(nn.Module, Declared):
+    """Base class: align the student's encoding of xx with the teacher's encoding of en.
+
+    Subclasses set ``name``, ``description``, ``citation`` and ``params`` and implement
+    :meth:`forward`. Parameters arrive as keyword arguments, are validated against ``params`` and
+    stored in ``self.config``.
+    """
+
+    #: True when the loss also wants the student's encoding of the English side.
+    needs_student_source: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = self.resolve_params(params)
+
+    def forward(
+        self,
+        student: EncodedBatch,
+        teacher: EncodedBatch,
+        student_source: EncodedBatch | None = None,
+    ) -> torch.Tensor:
+        """Return a scalar loss; ``teacher`` is frozen, gradients flow into ``student``."""
+        raise NotImplementedError
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """The resolved parameters, for model cards and logs."""
+        return dict(self.config)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config.items())

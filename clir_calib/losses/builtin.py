@@ -1,0 +1,15 @@
+"""Registers the built-in alignment losses through the same hook third-party plugins use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from clir_calib.hookspecs import hookimpl
+
+
+@hookimpl
+def register_alignment_losses(register: Callable[[type[Any]], None]) -> None:
+    from clir_calib.losses.mse import MSEAlignmentLoss
+
+    register(MSEAlignmentLoss)

@@ -1,0 +1,1 @@
+"""Encoders and offline-first model resolution."""

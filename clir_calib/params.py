@@ -1,0 +1,111 @@
+"""Declared parameters of plugin components (losses, calibrators, metrics).
+
+Every component declares its parameters once, as :class:`Param` objects. The declarations
+drive validation of user-given values, ``clir-calib plugins`` and the ``--help`` texts, so
+that documentation and behaviour cannot drift apart (the ir_measures idea).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from clir_calib.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter: its name, type, default and a one-line help text."""
+
+    name: str
+    default: Any
+    help: str
+    type: type = float
+    choices: tuple[Any, ...] | None = None
+    optional: bool = False  # True when ``None`` is an allowed value
+
+    def coerce(self, value: Any, owner: str) -> Any:
+        """Convert ``value`` to the declared type, or raise :class:`ConfigError` naming the fix."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ConfigError(f"{owner}: parameter {self.name!r} must not be empty ({self.describe()})")
+        try:
+            if self.type is bool:
+                if isinstance(value, str):
+                    lowered = value.strip().lower()
+                    if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                        raise ValueError(value)
+                    converted: Any = lowered in {"true", "1", "yes"}
+                else:
+                    converted = bool(value)
+            elif self.type is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            else:
+                converted = self.type(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{owner}: parameter {self.name!r} expects {self.type.__name__}, got {value!r}"
+            ) from None
+        if self.choices is not None and converted not in self.choices:
+            raise ConfigError(
+                f"{owner}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"
+            )
+        return converted
+
+    def describe(self) -> str:
+        """Short human-readable form, e.g. ``epsilon: float = 0.05``."""
+        text = f"{self.name}: {self.type.__name__} = {self.default!r}"
+        if self.choices is not None:
+            text += f" (one of {', '.join(map(str, self.choices))})"
+        return text
+
+
+class Declared:
+    """Mixin for plugin components: a registry name, a description and declared parameters."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[Sequence[Param]] = ()
+    citation: ClassVar[str] = ""
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The declared defaults, by parameter name."""
+        return {p.name: p.default for p in cls.params}
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``given``; unknown names and bad types raise :class:`ConfigError`."""
+        given = dict(given or {})
+        declared = {p.name: p for p in cls.params}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            valid = ", ".join(sorted(declared)) or "(none)"
+            raise ConfigError(f"{cls.name}: unknown parameter(s) {', '.join(unknown)}; valid: {valid}")
+        owner = cls.name or cls.__name__
+        return {
+            name: (p.coerce(given[name], owner) if name in given else p.default)
+            for name, p in declared.items()
+        }
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """JSON-friendly description used by ``clir-calib plugins --json``."""
+        doc = (cls.__doc__ or "").strip()
+        return {
+            "name": cls.name,
+            "description": cls.description or (doc.splitlines()[0] if doc else ""),
+            "params": [
+                {
+                    "name": p.name,
+                    "type": p.type.__name__,
+                    "default": p.default,
+                    "help": p.help,
+                    **({"choices": list(p.choices)} if p.choices is not None else {}),
+                }
+                for p in cls.params
+            ],
+            "citation": cls.citation,
+        }

@@ -1,0 +1,160 @@
+"""Plugin manager: built-in plugins, entry-point discovery and the component registries.
+
+Built-ins are listed in :data:`DEFAULT_PLUGINS` and registered through the same hooks as
+third-party packages, which are found through the ``clir_calib`` entry-point group. Loading is
+lazy: nothing is imported until a registry is first asked for.
+
+``CLIR_CALIB_LOAD_PLUGINS`` is an allow-list: when set (comma-separated entry-point or
+distribution names), only those third-party plugins load; set it to the empty string to load none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from clir_calib import hookspecs
+from clir_calib.errors import ClirCalibError, UnknownPluginError
+
+ENTRY_POINT_GROUP = "clir_calib"
+ALLOW_LIST_VARIABLE = "CLIR_CALIB_LOAD_PLUGINS"
+
+#: Modules shipped with clir-calib that implement hooks. Each registers its components.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "clir_calib.losses.builtin",
+    "clir_calib.calibrators.builtin",
+    "clir_calib.models.builtin",
+)
+
+pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+pm.add_hookspecs(hookspecs)
+
+#: Third-party plugins that failed to load: entry-point name -> error message.
+FAILED_PLUGINS: dict[str, str] = {}
+
+_loaded = False
+
+
+def load_plugins() -> None:
+    """Register built-in and entry-point plugins once; later calls do nothing."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        if not pm.is_registered(module):
+            pm.register(module, name=module_name)
+    _load_entry_points()
+    pm.check_pending()
+
+
+def _allowed_third_party() -> set[str] | None:
+    raw = os.environ.get(ALLOW_LIST_VARIABLE)
+    if raw is None:
+        return None
+    return {item.strip() for item in raw.split(",") if item.strip()}
+
+
+def _load_entry_points() -> None:
+    allowed = _allowed_third_party()
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist_name = entry_point.dist.name if entry_point.dist is not None else ""
+        if allowed is not None and entry_point.name not in allowed and dist_name not in allowed:
+            continue
+        if pm.get_plugin(entry_point.name) is not None:
+            continue
+        try:
+            plugin = entry_point.load()
+            pm.register(plugin, name=entry_point.name)
+        except Exception as error:  # a broken plugin must not take the CLI down
+            FAILED_PLUGINS[entry_point.name] = f"{type(error).__name__}: {error}"
+            continue
+        _DIST_NAMES[entry_point.name] = dist_name
+
+
+_DIST_NAMES: dict[str, str] = {}
+
+
+def plugin_sources() -> list[dict[str, str]]:
+    """Every registered plugin with where it comes from (built-in or a distribution)."""
+    load_plugins()
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        if name in DEFAULT_PLUGINS:
+            source = "built-in"
+        else:
+            source = _DIST_NAMES.get(name) or getattr(plugin, "__name__", "")
+        rows.append({"name": name, "source": source})
+    rows.extend({"name": name, "source": f"FAILED ({msg})"} for name, msg in FAILED_PLUGINS.items())
+    return rows
+
+
+def _collect(hook_name: str, key: Callable[[Any], str], kind: str) -> dict[str, Any]:
+    load_plugins()
+    found: dict[str, Any] = {}
+
+    def register(component: Any) -> None:
+        name = key(component)
+        if not name:
+            raise ClirCalibError(f"a {kind} plugin registered {component!r} without a name")
+        if name in found and found[name] is not component:
+            raise ClirCalibError(
+                f"two plugins register the {kind} {name!r}: {found[name]!r} and {component!r}; "
+                f"uninstall one or restrict plugins with {ALLOW_LIST_VARIABLE}"
+            )
+        found[name] = component
+
+    getattr(pm.hook, hook_name)(register=register)
+    return dict(sorted(found.items()))
+
+
+def _by_name(component: Any) -> str:
+    return str(getattr(component, "name", ""))
+
+
+def get_alignment_losses() -> dict[str, Any]:
+    """All registered alignment-loss classes, by name."""
+    return _collect("register_alignment_losses", _by_name, "alignment loss")
+
+
+def get_calibrators() -> dict[str, Any]:
+    """All registered calibrator classes, by name."""
+    return _collect("register_calibrators", _by_name, "calibrator")
+
+
+def get_model_providers() -> dict[str, Any]:
+    """All registered offline model providers, by provider name."""
+    return _collect("register_model_providers", _by_name, "model provider")
+
+
+def get_baselines() -> dict[str, Any]:
+    """All registered document-side baselines, by name."""
+    return _collect("register_baselines", _by_name, "baseline")
+
+
+def get_alignment_loss(name: str) -> Any:
+    """The alignment-loss class called ``name``; :class:`UnknownPluginError` lists the choices."""
+    return _lookup(get_alignment_losses(), "alignment loss", name)
+
+
+def get_calibrator(name: str) -> Any:
+    """The calibrator class called ``name``; :class:`UnknownPluginError` lists the choices."""
+    return _lookup(get_calibrators(), "calibrator", name)
+
+
+def get_baseline(name: str) -> Any:
+    """The baseline class called ``name``; :class:`UnknownPluginError` lists the choices."""
+    return _lookup(get_baselines(), "baseline", name)
+
+
+def _lookup(registry: dict[str, Any], kind: str, name: str) -> Any:
+    try:
+        return registry[name]
+    except KeyError:
+        raise UnknownPluginError(kind, name, registry) from None
