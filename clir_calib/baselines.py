@@ -1,0 +1,43 @@
+"""Document-side baselines (e.g. NMT translate-test), registered through ``register_baselines``.
+
+A baseline rewrites a task's target-language documents, typically into English, before the
+*teacher* encodes them as passages. ``evaluate`` and ``run`` treat it like any other system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clir_calib.params import Declared
+
+
+@dataclass
+class CorpusContext:
+    """Where the documents come from, for baselines that need more than the texts."""
+
+    lang: str
+    split: str
+    task: str
+    prepared: Path  # the folder written by ``clir-calib prepare``
+    cache_dir: Path  # a folder the baseline may use for caches (translations, models)
+    device: str = "auto"
+
+
+class DocumentBaseline(Declared):
+    """Base class: turn target-language documents into texts the English teacher can score.
+
+    Raise :class:`clir_calib.errors.ClirCalibError` (one line, naming the fix) when the baseline
+    cannot serve a language, rather than returning unusable text.
+    """
+
+    def __init__(self, **params: Any) -> None:
+        self.config: dict[str, Any] = self.resolve_params(params)
+
+    def transform_corpus(self, doc_ids: list[str], texts: list[str], context: CorpusContext) -> list[str]:
+        """Return one English text per input document, in the same order."""
+        raise NotImplementedError
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return dict(self.config)

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: metrics, calibration views, uncertainty and comparison tables."""

@@ -1,0 +1,74 @@
+"""The scored candidates of one (system, task, language, split): the common currency of
+``evaluate`` and ``calibrate``.
+
+For each query, its top-k documents in rank order with their raw similarity scores and binary
+relevance labels, plus how many relevant documents the query has in the whole corpus (needed for
+recall and for the share of queries whose relevant document was not retrieved at all).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clir_calib.atomic import atomic_file
+from clir_calib.errors import DataError
+
+
+@dataclass
+class ScoredRun:
+    """``scores`` and ``labels`` are ``[Q, k]`` (rank order, best first); ``doc_ids`` likewise."""
+
+    qids: list[str]
+    doc_ids: list[list[str]]
+    scores: np.ndarray  # float32 [Q, k]
+    labels: np.ndarray  # int8 [Q, k], 1 = relevant
+    n_relevant: np.ndarray  # int32 [Q]
+
+    def __post_init__(self) -> None:
+        q = len(self.qids)
+        if self.scores.shape != self.labels.shape or self.scores.shape[0] != q or len(self.doc_ids) != q:
+            raise DataError(
+                f"scored run shapes disagree: {q} queries, scores {self.scores.shape}, labels {self.labels.shape}"
+            )
+        if not np.isfinite(self.scores).all():
+            raise DataError("scored run contains NaN or inf scores; re-run the encoder that produced them")
+
+    @property
+    def depth(self) -> int:
+        return int(self.scores.shape[1])
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scores, labels, groups)`` flattened over all (query, candidate) pairs; groups = query index."""
+        q, k = self.scores.shape
+        groups = np.repeat(np.arange(q, dtype=np.int64), k)
+        return self.scores.reshape(-1), self.labels.reshape(-1).astype(np.int64), groups
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a compressed ``.npz`` atomically."""
+        with atomic_file(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                qids=np.asarray(self.qids, dtype=object).astype(str),
+                doc_ids=np.asarray(self.doc_ids, dtype=str),
+                scores=self.scores.astype(np.float32),
+                labels=self.labels.astype(np.int8),
+                n_relevant=self.n_relevant.astype(np.int32),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ScoredRun:
+        file = Path(path)
+        if not file.is_file():
+            raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
+        with np.load(file, allow_pickle=False) as data:
+            return cls(
+                qids=[str(q) for q in data["qids"]],
+                doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
+                scores=data["scores"].astype(np.float32),
+                labels=data["labels"].astype(np.int8),
+                n_relevant=data["n_relevant"].astype(np.int32),
+            )
