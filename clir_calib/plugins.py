@@ -89,7 +89,7 @@ def plugin_sources() -> list[dict[str, str]]:
         if name in DEFAULT_PLUGINS:
             source = "built-in"
         else:
-            source = _DIST_NAMES.get(name) or getattr(plugin, "__name__", "")
+            source = _DIST_NAMES.get(name) or str(getattr(plugin, "__name__", ""))
         rows.append({"name": name, "source": source})
     rows.extend({"name": name, "source": f"FAILED ({msg})"} for name, msg in FAILED_PLUGINS.items())
     return rows

@@ -58,14 +58,12 @@ def resolve_config(
     import yaml
 
     st = state(ctx)
+    root = ctx.find_root()
     dotted: list[str] = []
-    root_params = ctx.find_root().params
-    if root_params.get("seed") is not None and ctx.find_root().get_parameter_source("seed").name != "DEFAULT":
-        dotted.append(f"seed={st.seed}")
-    if ctx.find_root().get_parameter_source("device") is not None and (
-        ctx.find_root().get_parameter_source("device").name != "DEFAULT"
-    ):
-        dotted.append(f"device={st.device}")
+    for name in ("seed", "device"):
+        source = root.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            dotted.append(f"{name}={getattr(st, name)}")
     for key, value in (flags or {}).items():
         if value is None:
             continue
