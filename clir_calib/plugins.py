@@ -50,8 +50,8 @@ def load_plugins() -> None:
         module = importlib.import_module(module_name)
         if not pm.is_registered(module):
             pm.register(module, name=module_name)
-    _load_entry_points()
     pm.check_pending()
+    _load_entry_points()
 
 
 def _allowed_third_party() -> set[str] | None:
@@ -72,7 +72,10 @@ def _load_entry_points() -> None:
         try:
             plugin = entry_point.load()
             pm.register(plugin, name=entry_point.name)
+            pm.check_pending()  # a misspelt hook name is this plugin's fault: report it by name
         except Exception as error:  # a broken plugin must not take the CLI down
+            if pm.get_plugin(entry_point.name) is not None:
+                pm.unregister(name=entry_point.name)
             FAILED_PLUGINS[entry_point.name] = f"{type(error).__name__}: {error}"
             continue
         _DIST_NAMES[entry_point.name] = dist_name
