@@ -1,0 +1,1 @@
+"""``clir-calib run``: the whole study from one config, with resumable, hash-keyed stages."""

@@ -1,0 +1,89 @@
+"""Hash-keyed stage folders: a re-run skips finished work, an interrupted one continues.
+
+Each stage output lives in ``ROOT/<stage>/<label>-<hash>`` where the hash covers the stage's
+resolved config and the keys of its inputs. A stage is finished when its ``stage.json`` marker
+exists (written last, atomically); a folder without the marker is unfinished work that the stage
+function may resume (distillation picks up its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clir_calib.atomic import write_json
+from clir_calib.config import config_hash
+from clir_calib.errors import ConfigError
+
+MARKER = "stage.json"
+
+
+@dataclass
+class StageResult:
+    """Where a stage's output is, whether it was reused, and how long it took this time."""
+
+    stage: str
+    label: str
+    key: str
+    folder: Path
+    reused: bool
+    seconds: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class StageRunner:
+    """Runs stage functions into hash-keyed folders under ``root``; ``force`` names stages to redo."""
+
+    def __init__(self, root: Path, stages: tuple[str, ...], force: set[str] | None = None) -> None:
+        unknown = sorted(set(force or ()) - set(stages))
+        if unknown:
+            raise ConfigError(f"unknown stage {unknown[0]!r} for --force; choose from {', '.join(stages)}")
+        self.root = root
+        self.stages = stages
+        self.force = set(force or ())
+        self.results: list[StageResult] = []
+
+    def folder(self, stage: str, label: str, key_parts: Any) -> tuple[Path, str]:
+        key = config_hash(key_parts)
+        return self.root / stage / f"{_safe(label)}-{key}", key
+
+    def run(
+        self,
+        stage: str,
+        label: str,
+        key_parts: Any,
+        work: Callable[[Path], dict[str, Any] | None],
+    ) -> StageResult:
+        """Run ``work(folder)`` unless the folder is already finished (and the stage not forced).
+
+        ``work`` must leave its outputs in ``folder``; it may find partial outputs there from an
+        interrupted run and continue them. Its returned dict is stored in the marker.
+        """
+        folder, key = self.folder(stage, label, key_parts)
+        marker = folder / MARKER
+        if stage in self.force and folder.exists():
+            shutil.rmtree(folder)
+        if marker.is_file():
+            info = json.loads(marker.read_text(encoding="utf-8"))
+            result = StageResult(stage, label, key, folder, True, 0.0, info.get("info", {}))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            info = work(folder) or {}
+            seconds = time.perf_counter() - start
+            write_json(
+                marker,
+                {"stage": stage, "label": label, "key": key, "seconds": round(seconds, 2), "info": info},
+            )
+            result = StageResult(stage, label, key, folder, False, seconds, info)
+        self.results.append(result)
+        return result
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "stage"
