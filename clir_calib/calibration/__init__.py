@@ -1,0 +1,1 @@
+"""Calibration measurement (ECE, MCE, Brier, NLL, reliability diagrams) and the transfer experiment."""

@@ -1,0 +1,96 @@
+"""Reliability diagrams: accuracy per confidence bin against the diagonal, with the histogram below.
+
+Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, no global state) and
+written atomically, so diagrams can be made from worker threads on headless machines.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from clir_calib.atomic import atomic_file
+from clir_calib.calibration.metrics import CalibrationReport, calibration_report
+from clir_calib.errors import DataError
+
+Binning = Literal["equal_width", "equal_mass"]
+
+
+def reliability_diagram(
+    report: CalibrationReport | tuple[Sequence[float] | Any, Sequence[Any] | Any],
+    path: str | os.PathLike[str],
+    title: str = "",
+    binning: Binning = "equal_width",
+    bins: int = 15,
+) -> Path:
+    """Write a reliability-diagram PNG to ``path`` and return the path.
+
+    :param report: a :class:`CalibrationReport`, or ``(confidences, correct)`` to measure first
+    :param binning: which bin table to draw the bars from; both ECEs are in the legend either way
+    :param bins: number of bins when ``report`` is a pair
+    """
+    if not isinstance(report, CalibrationReport):
+        confidences, correct = report
+        report = calibration_report(confidences, correct, bins=bins)
+    if binning not in ("equal_width", "equal_mass"):
+        raise DataError(f"binning must be 'equal_width' or 'equal_mass', got {binning!r}")
+    table = report.equal_width if binning == "equal_width" else report.equal_mass
+
+    figure = Figure(figsize=(5.0, 6.0), dpi=110)
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.08)
+    top = figure.add_subplot(grid[0])
+    bottom = figure.add_subplot(grid[1], sharex=top)
+
+    lefts = table.lower
+    widths = [u - lo for lo, u in zip(table.lower, table.upper, strict=True)]
+    filled = [i for i, c in enumerate(table.count) if c > 0]
+    accuracies = [float(table.accuracy[i] or 0.0) for i in filled]
+    confidences = [float(table.mean_confidence[i] or 0.0) for i in filled]
+    top.bar(
+        [lefts[i] for i in filled], accuracies, width=[widths[i] for i in filled], align="edge",
+        color="#4c72b0", edgecolor="#1f2d4d", linewidth=0.6, label="accuracy",
+    )
+    # gap shading: from the bar's top to the bin's mean confidence
+    gap_bottoms = [min(a, c) for a, c in zip(accuracies, confidences, strict=True)]
+    gap_heights = [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)]
+    top.bar(
+        [lefts[i] for i in filled], gap_heights, bottom=gap_bottoms, width=[widths[i] for i in filled],
+        align="edge", color="#dd4444", alpha=0.35, edgecolor="#aa2222", linewidth=0.5, hatch="//",
+        label="gap",
+    )
+    top.plot([0, 1], [0, 1], linestyle="--", color="#444444", linewidth=1.0, label="perfect calibration")
+    top.set_xlim(0.0, 1.0)
+    top.set_ylim(0.0, 1.0)
+    top.set_ylabel("accuracy")
+    top.set_title(title or "Reliability diagram", fontsize=10)
+    handles, labels = top.get_legend_handles_labels()
+    handles.append(Patch(visible=False))
+    labels.append(
+        f"ECE {report.ece_equal_width:.3f} (equal-width)\nECE {report.ece_equal_mass:.3f} (equal-mass)"
+    )
+    handles.append(Patch(visible=False))
+    labels.append(f"n = {report.n}, {binning.replace('_', '-')} bars")
+    top.legend(handles, labels, loc="upper left", fontsize=7, frameon=True)
+    top.tick_params(labelbottom=False)
+
+    bottom.bar(
+        lefts, table.count, width=widths, align="edge", color="#8c8c8c", edgecolor="#444444", linewidth=0.5
+    )
+    bottom.set_yscale("log" if max(table.count) > 50 * max(1, min(c for c in table.count if c > 0)) else "linear")
+    bottom.set_xlabel("confidence")
+    bottom.set_ylabel("count")
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    target = Path(path)
+    with atomic_file(target, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return target
