@@ -1,0 +1,91 @@
+"""Bootstrap confidence intervals over queries (percentile method).
+
+Queries are the unit of resampling: a resample draws ``Q`` queries with replacement and every
+metric is recomputed on it, so intervals reflect which queries happened to be in the test set.
+All metrics of one (task, language, split) share the same resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from clir_calib.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its bootstrap interval (``low``/``high`` are None without resamples)."""
+
+    value: float
+    low: float | None
+    high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Interval:
+        return cls(float(data["value"]), data.get("low"), data.get("high"))
+
+
+def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``[n_resamples, n_queries]`` query indices drawn with replacement."""
+    if n_queries < 1:
+        raise DataError("cannot bootstrap over zero queries")
+    if n_resamples < 0:
+        raise ConfigError(f"evaluate.bootstrap must be 0 or more, got {n_resamples}")
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_queries, size=(n_resamples, n_queries))
+
+
+def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
+    if samples.size == 0:
+        return Interval(value, None, None)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail])
+    return Interval(value, float(low), float(high))
+
+
+def bootstrap_means(
+    per_query: dict[str, np.ndarray], n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, Interval]:
+    """Interval of the mean over queries for every per-query metric."""
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
+    lengths = {len(v) for v in per_query.values()}
+    if len(lengths) != 1:
+        raise DataError(f"per-query metrics differ in length: {sorted(lengths)}")
+    (n_queries,) = lengths
+    indices = resample_indices(n_queries, n_resamples, seed)
+    result = {}
+    for name, values in per_query.items():
+        values = np.asarray(values, dtype=np.float64)
+        samples = values[indices].mean(axis=1) if n_resamples else np.empty(0)
+        result[name] = _interval(float(values.mean()), samples, level)
+    return result
+
+
+def bootstrap_statistic(
+    statistic: Callable[[np.ndarray], dict[str, float]],
+    n_queries: int,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Interval]:
+    """Interval of any statistics computed from a set of query indices (e.g. ECE of a view).
+
+    ``statistic(rows)`` gets query indices (repeats allowed) and returns named numbers.
+    """
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
+    point = statistic(np.arange(n_queries))
+    indices = resample_indices(n_queries, n_resamples, seed)
+    samples: dict[str, list[float]] = {name: [] for name in point}
+    for rows in indices:
+        for name, value in statistic(rows).items():
+            samples[name].append(value)
+    return {name: _interval(value, np.asarray(samples[name]), level) for name, value in point.items()}

@@ -1,0 +1,105 @@
+"""Two ways to read raw similarity scores as probabilities, and the pairs each one is judged on.
+
+- **listwise**: a softmax over each query's retrieved candidates at temperature ``T``; the
+  confidence is the probability given to the top-1 document and the event is "the top-1 document
+  is relevant" (one pair per query);
+- **pointwise**: ``P(relevant | score) = sigmoid(scale * score + bias)`` for each of the top
+  ``depth`` (query, document) pairs; the event is "this document is relevant".
+
+Parameters are given (config) or come from a fitted calibrator (``clir-calib calibrate``), whose
+probabilities then replace both formulas. Each view is kept as ``[queries, pairs per query]``
+matrices so that the bootstrap can resample whole queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, log_softmax
+
+from clir_calib.calibration.metrics import CalibrationReport, calibration_report
+from clir_calib.errors import ConfigError, NumericalError
+from clir_calib.evaluation.scored import ScoredRun
+
+VIEWS: tuple[str, ...] = ("listwise", "pointwise")
+
+
+@dataclass
+class ViewPairs:
+    """Confidences and 0/1 outcomes, ``[queries, pairs per query]``."""
+
+    name: str
+    confidences: np.ndarray  # float64 [Q, m]
+    correct: np.ndarray  # int64 [Q, m]
+    description: str
+
+    def report(self, bins: int) -> CalibrationReport:
+        return calibration_report(self.confidences.reshape(-1), self.correct.reshape(-1), bins=bins)
+
+    def report_on(self, rows: np.ndarray, bins: int) -> CalibrationReport:
+        """The report on a resample of queries (row indices, repeats allowed)."""
+        return calibration_report(self.confidences[rows].reshape(-1), self.correct[rows].reshape(-1), bins=bins)
+
+
+def listwise_probabilities(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax of ``scores / temperature`` over each row (a query's candidates)."""
+    if not temperature > 0 or not np.isfinite(temperature):
+        raise ConfigError(f"evaluate.temperature must be a positive number, got {temperature!r}")
+    return np.exp(log_softmax(np.asarray(scores, dtype=np.float64) / temperature, axis=1))
+
+
+def pointwise_probabilities(scores: np.ndarray, scale: float = 1.0, bias: float = 0.0) -> np.ndarray:
+    """``sigmoid(scale * score + bias)`` elementwise."""
+    if not (np.isfinite(scale) and np.isfinite(bias)):
+        raise ConfigError("evaluate.sigmoid_scale and evaluate.sigmoid_bias must be finite numbers")
+    return expit(scale * np.asarray(scores, dtype=np.float64) + bias)
+
+
+def _depth(run: ScoredRun, depth: int) -> int:
+    if depth < 1:
+        raise ConfigError(f"evaluate.pointwise_depth must be at least 1, got {depth}")
+    return min(depth, run.depth)
+
+
+def raw_views(
+    run: ScoredRun, temperature: float = 1.0, scale: float = 1.0, bias: float = 0.0, depth: int = 10
+) -> dict[str, ViewPairs]:
+    """Both views of the raw scores with given parameters."""
+    labels = run.labels.astype(np.int64)
+    listwise = listwise_probabilities(run.scores, temperature)
+    d = _depth(run, depth)
+    pointwise = pointwise_probabilities(run.scores[:, :d], scale, bias)
+    return {
+        "listwise": ViewPairs(
+            "listwise", listwise[:, :1], labels[:, :1],
+            f"softmax over the top-{run.depth} candidates at T={temperature:g}; top-1 confidence vs top-1 relevant",
+        ),
+        "pointwise": ViewPairs(
+            "pointwise", pointwise, labels[:, :d],
+            f"sigmoid({scale:g} * score + {bias:g}) for the top-{d} pairs vs relevant",
+        ),
+    }
+
+
+def calibrated_views(run: ScoredRun, calibrator: Any, depth: int = 10, label: str = "calibrated") -> dict[str, ViewPairs]:
+    """Both views of the probabilities a fitted calibrator gives (``predict_proba(scores, groups)``)."""
+    scores, _, groups = run.flat()
+    probs = np.asarray(calibrator.predict_proba(scores.astype(np.float64), groups), dtype=np.float64)
+    if probs.shape != scores.shape:
+        raise NumericalError(f"calibrator returned {probs.shape} probabilities for {scores.shape} scores")
+    if not np.isfinite(probs).all():
+        raise NumericalError("the calibrator produced NaN or inf probabilities; refit it on valid scores")
+    probs = probs.reshape(run.scores.shape)
+    labels = run.labels.astype(np.int64)
+    d = _depth(run, depth)
+    name = getattr(calibrator, "name", "") or type(calibrator).__name__
+    return {
+        f"{label}_listwise": ViewPairs(
+            f"{label}_listwise", probs[:, :1], labels[:, :1], f"{name} calibrator; top-1 confidence vs top-1 relevant"
+        ),
+        f"{label}_pointwise": ViewPairs(
+            f"{label}_pointwise", probs[:, :d], labels[:, :d], f"{name} calibrator; top-{d} pairs vs relevant"
+        ),
+    }

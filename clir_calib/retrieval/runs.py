@@ -1,0 +1,50 @@
+"""From search results to a labelled :class:`ScoredRun`, and TREC run files.
+
+A TREC run line is ``qid Q0 docid rank score tag``. Scores are written with 9 significant
+digits, enough to keep every float32 score distinct, so a tool that re-sorts by score reproduces
+our ranking exactly (ties, which are true ties, are broken by document id as trec_eval does).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from clir_calib.atomic import atomic_file
+from clir_calib.errors import DataError
+from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.retrieval.search import SearchResult, trec_order
+
+
+def scored_run(
+    qids: list[str], doc_ids: list[str], result: SearchResult, qrels: dict[str, dict[str, int]]
+) -> ScoredRun:
+    """Rank in trec_eval order and attach labels (qrels relevance > 0) and relevant counts."""
+    if len(qids) != result.indices.shape[0]:
+        raise DataError(f"{len(qids)} query ids for {result.indices.shape[0]} result rows")
+    ranked_ids, ranked_scores = trec_order(result, doc_ids)
+    labels = np.zeros(ranked_scores.shape, dtype=np.int8)
+    n_relevant = np.zeros(len(qids), dtype=np.int32)
+    for row, qid in enumerate(qids):
+        judged = qrels.get(qid, {})
+        relevant = {doc for doc, rel in judged.items() if rel > 0}
+        n_relevant[row] = len(relevant)
+        labels[row] = [1 if doc in relevant else 0 for doc in ranked_ids[row]]
+    return ScoredRun(qids=list(qids), doc_ids=ranked_ids, scores=ranked_scores, labels=labels, n_relevant=n_relevant)
+
+
+def format_trec_run(run: ScoredRun, tag: str) -> str:
+    """The whole run as TREC text."""
+    tag = tag.replace(" ", "_") or "clir-calib"
+    lines = []
+    for qid, docs, scores in zip(run.qids, run.doc_ids, run.scores, strict=True):
+        for rank, (doc, score) in enumerate(zip(docs, scores, strict=True), start=1):
+            lines.append(f"{qid} Q0 {doc} {rank} {float(score):.9g} {tag}\n")
+    return "".join(lines)
+
+
+def write_trec_run(path: str | os.PathLike[str], run: ScoredRun, tag: str) -> None:
+    """Write ``run`` as a TREC run file, atomically."""
+    with atomic_file(path) as handle:
+        handle.write(format_trec_run(run, tag))
