@@ -1,0 +1,182 @@
+"""Where the raw Multi30k files come from: a local folder or the official raw files by URL.
+
+A URL source downloads each file once into a cache folder (``~/.cache/clir-calib/multi30k``,
+``$CLIR_CALIB_CACHE`` overrides) and records its sha256 in ``checksums.json`` there; later runs
+verify cached files against it, and a re-download that differs from the recorded sum is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Protocol
+
+from clir_calib.atomic import atomic_file, write_json
+from clir_calib.errors import DataError
+
+CACHE_VARIABLE = "CLIR_CALIB_CACHE"
+CHECKSUMS_FILE = "checksums.json"
+DOWNLOAD_TIMEOUT_S = 60.0
+
+
+class Multi30kSource(Protocol):
+    """Gives a local path for a path relative to the official ``data/`` folder."""
+
+    kind: str  # "local" | "url"
+    location: str
+
+    def fetch(self, relative: str) -> Path: ...
+
+    def display(self, relative: str) -> str: ...
+
+
+class LocalSource:
+    """A folder in the layout of the official repository; ``x.gz`` may also be given uncompressed as ``x``."""
+
+    kind = "local"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(
+                f"Multi30k folder {self.root} not found; pass --source DIR (the official data/ layout) "
+                "or set CLIR_CALIB_MULTI30K"
+            )
+        self.location = str(self.root.resolve())
+
+    def fetch(self, relative: str) -> Path:
+        path = self.root / relative
+        if path.is_file():
+            return path
+        plain = path.with_name(path.name.removesuffix(".gz"))
+        if relative.endswith(".gz") and plain.is_file():
+            return plain
+        raise DataError(f"missing file {path}; restore it or restrict with --langs/--splits")
+
+    def display(self, relative: str) -> str:
+        path = self.root / relative
+        if relative.endswith(".gz") and not path.is_file():
+            plain = path.with_name(path.name.removesuffix(".gz"))
+            if plain.is_file():
+                return str(plain)
+        return str(path)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(CACHE_VARIABLE)
+    return Path(env) if env else Path.home() / ".cache" / "clir-calib" / "multi30k"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class UrlSource:
+    """The official raw files under ``base_url`` (e.g. the repository's ``data/`` folder), cached locally."""
+
+    kind = "url"
+
+    def __init__(self, base_url: str, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        if not re.match(r"^(https?|file)://", base_url):
+            raise DataError(f"--url {base_url!r} must start with http://, https:// or file://")
+        self.location = base_url.rstrip("/")
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.location.split("://", 1)[1]).strip("-")[:60]
+        key = hashlib.sha256(self.location.encode()).hexdigest()[:10]
+        self.folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.folder = self.folder / f"{slug}-{key}"
+        self.checksums_path = self.folder / CHECKSUMS_FILE
+        self.checksums = self._read_checksums()
+
+    def _read_checksums(self) -> dict[str, str]:
+        if not self.checksums_path.is_file():
+            return {}
+        try:
+            data = json.loads(self.checksums_path.read_text(encoding="utf-8"))
+            files = data["files"]
+            return {str(k): str(v) for k, v in files.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DataError(
+                f"cache manifest {self.checksums_path} is corrupt; delete it to download the files again"
+            ) from None
+
+    def url(self, relative: str) -> str:
+        return f"{self.location}/{relative}"
+
+    def display(self, relative: str) -> str:
+        return self.url(relative)
+
+    def fetch(self, relative: str) -> Path:
+        target = self.folder / relative
+        recorded = self.checksums.get(relative)
+        if target.is_file() and recorded is not None:
+            actual = sha256_file(target)
+            if actual != recorded:
+                raise DataError(
+                    f"cached file {target} has sha256 {actual[:12]}… but {self.checksums_path} recorded "
+                    f"{recorded[:12]}…; delete the cached file to download it again"
+                )
+            return target
+        actual = self._download(relative, target)
+        if recorded is not None and actual != recorded:
+            target.unlink(missing_ok=True)
+            raise DataError(
+                f"checksum mismatch for {self.url(relative)}: sha256 {actual[:12]}… but {self.checksums_path} "
+                f"recorded {recorded[:12]}…; the remote file changed or is corrupt (delete that manifest to accept it)"
+            )
+        self.checksums[relative] = actual
+        write_json(
+            self.checksums_path, {"base_url": self.location, "files": dict(sorted(self.checksums.items()))}
+        )
+        return target
+
+    def _download(self, relative: str, target: Path) -> str:
+        url = self.url(relative)
+        digest = hashlib.sha256()
+        try:
+            with (
+                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
+                atomic_file(target, "wb") as out,
+            ):
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+        except urllib.error.HTTPError as error:
+            raise DataError(
+                f"cannot download {url}: HTTP {error.code} {error.reason}; check --url (the official data/ folder)"
+            ) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise DataError(f"cannot download {url} ({reason}); check --url and the network") from None
+        return digest.hexdigest()
+
+
+def open_source(
+    source: str | os.PathLike[str] | None,
+    url: str | None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Multi30kSource:
+    """A local folder, else the URL, else the default folder (``$CLIR_CALIB_MULTI30K`` or ../shared)."""
+    from clir_calib.config import default_multi30k_source
+
+    if source is not None and url is not None:
+        raise DataError(
+            "give either a Multi30k folder (--source / data.source) or a URL (--url / data.url), not both"
+        )
+    if url is not None:
+        return UrlSource(url, cache_dir)
+    if source is None:
+        source = default_multi30k_source()
+        if source is None:
+            raise DataError(
+                "no Multi30k source: pass --source DIR or --url URL, or set CLIR_CALIB_MULTI30K to the data folder"
+            )
+    return LocalSource(source)

@@ -1,0 +1,159 @@
+"""Read the prepared folder written by ``clir-calib prepare`` (see the DATA contract).
+
+``load_bitext`` gives aligned (en, xx) pairs, ``load_task`` one retrieval task as plain dicts,
+``available_tasks`` what a prepared folder holds. Missing pieces are one-line errors saying which
+``clir-calib prepare`` run makes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from clir_calib.config import EVAL_SPLITS, LANGUAGES, TASKS, check_languages, check_splits
+from clir_calib.data import layout
+from clir_calib.errors import DataError
+
+
+@dataclass(frozen=True)
+class Bitext:
+    """Aligned pairs: ``en[i]`` and ``xx[i]`` are translations of each other (ids ``{split}-{i}``)."""
+
+    ids: list[str]
+    en: list[str]
+    xx: list[str]
+    lang: str = ""
+    split: str = ""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class RetrievalTask:
+    """English queries against a target-language corpus; ``qrels[qid][docid] = 1`` for relevant pairs."""
+
+    task: str
+    lang: str
+    split: str
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _prepared_root(prepared: str | os.PathLike[str]) -> Path:
+    root = Path(prepared)
+    if not (root / "manifest.json").is_file():
+        raise DataError(f"no prepared data at {root}; run `clir-calib prepare --out {root}` first")
+    return root
+
+
+def load_manifest(prepared: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``manifest.json`` of a prepared folder (counts, source, input checksums)."""
+    root = _prepared_root(prepared)
+    try:
+        data = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except ValueError:
+        raise DataError(
+            f"{root / 'manifest.json'} is corrupt; run `clir-calib prepare --out {root} --overwrite`"
+        ) from None
+    if not isinstance(data, dict):
+        raise DataError(
+            f"{root / 'manifest.json'} is corrupt; run `clir-calib prepare --out {root} --overwrite`"
+        )
+    return data
+
+
+def _load_dict(folder: Path, what: str, root: Path) -> datasets.DatasetDict:
+    try:
+        loaded = datasets.load_from_disk(str(folder))
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise DataError(
+            f"{what} in {root} is unreadable ({type(error).__name__}); run `clir-calib prepare --out {root} --overwrite`"
+        ) from None
+    if not isinstance(loaded, datasets.DatasetDict):
+        raise DataError(f"{folder} is not a DatasetDict; run `clir-calib prepare --out {root} --overwrite`")
+    return loaded
+
+
+def load_bitext(
+    prepared: str | os.PathLike[str], lang: str, split: str, max_pairs: int | None = None
+) -> Bitext:
+    """The (en, ``lang``) pairs of ``split`` (train or val); ``max_pairs`` keeps the first N."""
+    check_languages([lang])
+    if split not in layout.BITEXT_SPLITS:
+        raise DataError(f"no bitext split {split!r}; choose from {', '.join(layout.BITEXT_SPLITS)}")
+    if max_pairs is not None and max_pairs < 1:
+        raise DataError(f"max_pairs must be at least 1, got {max_pairs}")
+    root = _prepared_root(prepared)
+    folder = root / "bitext" / lang
+    if not folder.is_dir():
+        have = sorted(p.name for p in (root / "bitext").glob("*") if p.is_dir())
+        raise DataError(
+            f"{root} has no {lang} bitext (prepared: {', '.join(have) or 'none'}); "
+            f"run `clir-calib prepare --langs {lang} --out {root} --overwrite` (with every language you need)"
+        )
+    table = _load_dict(folder, f"bitext/{lang}", root)
+    if split not in table:
+        raise DataError(
+            f"{root} has no {split} bitext for {lang} (prepared: {', '.join(table)}); "
+            f"run `clir-calib prepare --splits {split} --out {root} --overwrite` (with every split you need)"
+        )
+    part = table[split]
+    if max_pairs is not None and max_pairs < len(part):
+        part = part.select(range(max_pairs))
+    columns = part.to_dict()
+    return Bitext(ids=columns["id"], en=columns["en"], xx=columns["xx"], lang=lang, split=split)
+
+
+def load_task(prepared: str | os.PathLike[str], task: str, lang: str, split: str) -> RetrievalTask:
+    """One retrieval task (``translation`` or ``description``) of ``lang`` on evaluation split ``split``."""
+    if task not in TASKS:
+        raise DataError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    check_languages([lang])
+    check_splits([split], EVAL_SPLITS)
+    if not layout.has_language(split, lang):
+        raise DataError(f"Multi30k has no {lang} captions for {split}; choose another split or language")
+    if task == "description" and not layout.has_descriptions(split):
+        raise DataError(
+            f"the description task is unavailable for {split} (Multi30k has no task-2 descriptions there)"
+        )
+    root = _prepared_root(prepared)
+    folder = root / "tasks" / task / lang / split / "dataset"
+    if not folder.is_dir():
+        raise DataError(
+            f"{root} has no {task} task for {lang}/{split}; "
+            f"run `clir-calib prepare --langs {lang} --splits {split} --out {root} --overwrite` (with all you need)"
+        )
+    table = _load_dict(folder, f"tasks/{task}/{lang}/{split}", root)
+    queries = table["queries"].to_dict()
+    corpus = table["corpus"].to_dict()
+    pairs = table["qrels"].to_dict()
+    qrels: dict[str, dict[str, int]] = {}
+    for qid, docid, rel in zip(pairs["qid"], pairs["docid"], pairs["rel"], strict=True):
+        qrels.setdefault(qid, {})[docid] = int(rel)
+    return RetrievalTask(
+        task=task,
+        lang=lang,
+        split=split,
+        queries=dict(zip(queries["id"], queries["text"], strict=True)),
+        corpus=dict(zip(corpus["id"], corpus["text"], strict=True)),
+        qrels=qrels,
+    )
+
+
+def available_tasks(prepared: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
+    """Every (task, lang, split) with a prepared dataset, in TASKS x LANGUAGES x EVAL_SPLITS order."""
+    root = _prepared_root(prepared)
+    return [
+        (task, lang, split)
+        for task in TASKS
+        for lang in LANGUAGES
+        for split in EVAL_SPLITS
+        if (root / "tasks" / task / lang / split / "dataset").is_dir()
+    ]
