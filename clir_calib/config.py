@@ -106,6 +106,17 @@ class EvaluateConfig:
     bootstrap: int = 1000
     temperature: float = 1.0  # listwise softmax temperature for raw scores
     backend: str = "exact"  # exact | faiss
+    system: str = ""  # name of the evaluated system in tables; "" = from the document model or baseline
+    documents: str | None = None  # document encoder: model name/path or a distill run folder; None = models.student
+    baseline: str | None = None  # a registered document baseline (documents transformed, then the teacher encodes)
+    params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
+    calibrator: str | None = None  # a fitted calibrator JSON (clir-calib calibrate) applied to the scores
+    pointwise_depth: int = 10  # pointwise view: the top-N (query, document) pairs per query
+    sigmoid_scale: float = 1.0  # pointwise view: P(relevant) = sigmoid(scale * score + bias)
+    sigmoid_bias: float = 0.0
+    index_dir: str = "runs/index"  # embedding cache shared by index and evaluate
+    permutations: int = 1000  # paired randomization test rounds (comparison tables)
+    alpha: float = 0.05  # significance level marked in comparison tables
 
 
 @dataclass
