@@ -11,5 +11,7 @@ from clir_calib.hookspecs import hookimpl
 @hookimpl
 def register_alignment_losses(register: Callable[[type[Any]], None]) -> None:
     from clir_calib.losses.mse import MSEAlignmentLoss
+    from clir_calib.losses.ot import OTAlignmentLoss
 
     register(MSEAlignmentLoss)
+    register(OTAlignmentLoss)
