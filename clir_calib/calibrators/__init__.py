@@ -1,1 +1,9 @@
-"""Score calibrators: similarity scores -> probabilities of relevance (registered as plugins)."""
+"""Score calibrators: similarity scores -> probabilities of relevance (registered as plugins).
+
+Use :func:`clir_calib.plugins.get_calibrator` to get a class by name and
+:func:`load_calibrator` to read a fitted one back from its JSON file.
+"""
+
+from clir_calib.calibrators.base import Calibrator, load_calibrator
+
+__all__ = ["Calibrator", "load_calibrator"]

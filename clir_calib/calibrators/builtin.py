@@ -10,4 +10,16 @@ from clir_calib.hookspecs import hookimpl
 
 @hookimpl
 def register_calibrators(register: Callable[[type[Any]], None]) -> None:
-    """Filled by the calibrators work (identity, temperature, platt, isotonic, histogram, beta)."""
+    from clir_calib.calibrators.listwise import IdentityCalibrator, TemperatureCalibrator
+    from clir_calib.calibrators.logistic import BetaCalibrator, PlattCalibrator
+    from clir_calib.calibrators.nonparametric import HistogramCalibrator, IsotonicCalibrator
+
+    for calibrator in (
+        IdentityCalibrator,
+        TemperatureCalibrator,
+        PlattCalibrator,
+        IsotonicCalibrator,
+        HistogramCalibrator,
+        BetaCalibrator,
+    ):
+        register(calibrator)

@@ -1,0 +1,144 @@
+"""Listwise calibrators: a softmax over each query's retrieved candidates, and the raw identity.
+
+The softmax runs over the *retrieved* top-k candidates of a query, not the whole corpus, so a
+probability reads "this candidate is the relevant one among those retrieved".
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from clir_calib.calibrators.base import Calibrator, group_softmax
+from clir_calib.errors import ConfigError, DataError
+from clir_calib.params import Param
+
+
+class IdentityCalibrator(Calibrator):
+    """Raw scores read as probabilities, without fitting anything: the "before" row of a table.
+
+    * listwise view: softmax over a query's candidates at T = 1;
+    * pointwise view: the raw score clipped to [0, 1] (``pointwise_map=clip``: a cosine read
+      directly as P(relevant), negatives as 0) or ``(s + 1) / 2`` (``pointwise_map=affine``,
+      the cosine range [-1, 1] stretched onto [0, 1]).
+    """
+
+    name = "identity"
+    description = "Raw scores as probabilities (listwise softmax at T=1, or pointwise clipped cosine)."
+    citation = ""
+    params = (
+        Param("view", "pointwise", "which view the raw scores are read in", type=str, choices=("listwise", "pointwise")),
+        Param("pointwise_map", "clip", "pointwise: clip(s, 0, 1) or (s + 1) / 2", type=str, choices=("clip", "affine")),
+    )
+
+    @property
+    def model_view(self) -> str:
+        return str(self.config["view"])
+
+    def _fit(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        return None
+
+    def _predict(self, scores: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+        if groups is not None:
+            return group_softmax(scores, groups, 1.0)
+        if self.config["pointwise_map"] == "affine":
+            return (scores + 1.0) / 2.0
+        return np.clip(scores, 0.0, 1.0)
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        return None
+
+
+def temperature_nll(
+    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, temperature: float
+) -> float:
+    """Mean over queries with a relevant candidate of -log P(a relevant candidate) at ``temperature``."""
+    z = scores / temperature
+    n_groups = int(groups.max()) + 1
+    used = np.bincount(groups, weights=labels, minlength=n_groups) > 0
+    return float(np.mean(_group_logsumexp(z, groups, n_groups)[used] - _group_logsumexp(
+        np.where(labels > 0, z, -np.inf), groups, n_groups
+    )[used]))
+
+
+def _group_logsumexp(z: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """log sum exp of ``z`` per group, stable for very small temperatures (-inf entries allowed)."""
+    top = np.full(n_groups, -np.inf)
+    np.maximum.at(top, groups, z)
+    safe_top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe_top + np.log(np.bincount(groups, weights=np.exp(z - safe_top[groups]), minlength=n_groups))
+
+
+class TemperatureCalibrator(Calibrator):
+    """Temperature scaling over a query's candidates (Guo et al. 2017), fitted by NLL.
+
+    The loss of a query is ``-log sum_{relevant c} softmax(s / T)_c`` (the probability of
+    picking a relevant candidate); queries with no relevant candidate retrieved are left out.
+    ``log T`` is searched on a grid within ``[min_temperature, max_temperature]`` and refined
+    by bounded Brent; a result on a bound is recorded in the state (``at_bound``).
+    """
+
+    name = "temperature"
+    view: ClassVar[str] = "listwise"
+    description = "Listwise softmax over a query's candidates with one temperature fitted by NLL."
+    citation = "Guo, C., Pleiss, G., Sun, Y., Weinberger, K. Q. (2017). On Calibration of Modern Neural Networks. ICML."
+    params = (
+        Param("min_temperature", 1e-4, "lower bound of the temperature search"),
+        Param("max_temperature", 100.0, "upper bound of the temperature search"),
+    )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        low, high = self.config["min_temperature"], self.config["max_temperature"]
+        if not (0 < low < high and np.isfinite(high)):
+            raise ConfigError(
+                f"temperature: need 0 < min_temperature < max_temperature, got {low!r} and {high!r}"
+            )
+        self.temperature = 1.0
+        self.at_bound = False
+
+    def _fit(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        assert groups is not None
+        n_groups = int(groups.max()) + 1
+        positives = np.bincount(groups, weights=labels, minlength=n_groups)
+        sizes = np.bincount(groups, minlength=n_groups)
+        if not np.any((positives > 0) & (positives < sizes)):
+            raise DataError(
+                "cannot fit calibrator 'temperature': no query has both a relevant and a non-relevant candidate; "
+                "retrieve more candidates (top_k) or fit on another split"
+            )
+        low = np.log(self.config["min_temperature"])
+        high = np.log(self.config["max_temperature"])
+
+        def loss(log_t: float) -> float:
+            return temperature_nll(scores, labels, groups, float(np.exp(log_t)))
+
+        grid = np.linspace(low, high, 81)
+        values = np.array([loss(x) for x in grid])
+        best = int(np.argmin(values))
+        bracket = (grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)])
+        result = minimize_scalar(loss, bounds=bracket, method="bounded", options={"xatol": 1e-7})
+        log_t = float(result.x) if result.fun <= values[best] else float(grid[best])
+        self.temperature = float(np.exp(log_t))
+        step = grid[1] - grid[0]
+        self.at_bound = bool(log_t - low < step / 2 or high - log_t < step / 2)
+
+    def _predict(self, scores: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+        assert groups is not None
+        return group_softmax(scores, groups, self.temperature)
+
+    def state(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "at_bound": self.at_bound}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        temperature = float(state["temperature"])
+        if not (temperature > 0 and np.isfinite(temperature)):
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        self.temperature = temperature
+        self.at_bound = bool(state.get("at_bound", False))
