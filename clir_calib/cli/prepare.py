@@ -1,13 +1,40 @@
-"""`clir-calib prepare`: Turn Multi30k into bitext and retrieval tasks (datasets + TREC files)."""
+"""`clir-calib prepare`: turn Multi30k into bitext and retrieval tasks (datasets + TREC files)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
+from clir_calib.data.prepare import PrepareSummary
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def summary_tables(summary: PrepareSummary) -> list[Table]:
+    """Counts per language/split (bitext) and per split/language/task (retrieval)."""
+    bitext = Table(title="Bitext (en, xx) pairs", title_justify="left")
+    for column in ("lang", "split"):
+        bitext.add_column(column, style="cyan")
+    bitext.add_column("pairs", justify="right")
+    for count in summary.bitext:
+        bitext.add_row(count.lang, count.split, f"{count.pairs:,}")
+    tasks = Table(title="Retrieval tasks", title_justify="left")
+    for column in ("split", "lang", "task"):
+        tasks.add_column(column, style="cyan")
+    for column in ("queries", "documents", "qrels"):
+        tasks.add_column(column, justify="right")
+    for t in sorted(
+        summary.tasks, key=lambda t: (summary.splits.index(t.split), summary.langs.index(t.lang))
+    ):
+        tasks.add_row(t.split, t.lang, t.task, f"{t.queries:,}", f"{t.documents:,}", f"{t.qrels:,}")
+    return [table for table in (bitext, tasks) if table.row_count]
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +43,58 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        source: Path | None = typer.Option(
+            None,
+            "--source",
+            help="Multi30k folder in the official data/ layout (default: $CLIR_CALIB_MULTI30K, else ../shared/data/multi30k).",
+        ),
+        url: str | None = typer.Option(
+            None,
+            "--url",
+            help="Base URL of the official raw files (the repository's data/ folder); cached in "
+            "$CLIR_CALIB_CACHE or ~/.cache/clir-calib/multi30k with sha256 checksums.",
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Output folder (default: data.prepared of the config)."
+        ),
+        langs: str | None = typer.Option(
+            None, "--langs", help="Comma-separated target languages (de,fr,cs)."
+        ),
+        splits: str | None = typer.Option(
+            None, "--splits", help="Comma-separated splits (train,val,test_2016_flickr,test_2017_flickr)."
+        ),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     ) -> None:
         """Turn Multi30k into bitext and retrieval tasks (datasets + TREC files)."""
-        raise ClirCalibError("'clir-calib prepare' is not implemented yet")
+        from clir_calib.data.prepare import prepare_multi30k
+
+        cfg = resolve_config(
+            ctx,
+            config,
+            overrides,
+            flags={
+                "data.source": str(source) if source is not None else None,
+                "data.url": url,
+                "data.prepared": str(out) if out is not None else None,
+                "data.langs": _split_list(langs),
+                "data.splits": _split_list(splits),
+            },
+        )
+        summary = prepare_multi30k(
+            cfg.data.prepared,
+            source=cfg.data.source,
+            url=cfg.data.url,
+            langs=cfg.data.langs,
+            splits=cfg.data.splits,
+            overwrite=overwrite,
+            config=cfg,
+        )
+        for table in summary_tables(summary):
+            console.print(table)
+        for note in summary.notes:
+            err_console.print(f"[yellow]Note:[/] {note}", highlight=False)
+        console.print(
+            f"Prepared {summary.out} from {summary.source} in {summary.seconds:.1f} s "
+            f"({len(summary.inputs)} input files, sha256 in manifest.json)",
+            highlight=False,
+        )
