@@ -311,7 +311,7 @@ def _no_pooler_kwargs(folder: Path) -> dict[str, Any]:
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
     try:
-        model_class = MODEL_MAPPING[type(AutoConfig.from_pretrained(folder, trust_remote_code=False))]
+        model_class: Any = MODEL_MAPPING[type(AutoConfig.from_pretrained(folder, trust_remote_code=False))]
     except KeyError:
         return {}
     if "add_pooling_layer" in inspect.signature(model_class).parameters:
