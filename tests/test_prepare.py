@@ -192,3 +192,13 @@ def test_tabs_and_surrounding_spaces_are_normalised(fake_multi30k: Path, tmp_pat
     assert load_bitext(tmp_path / "out", "de", "val").xx[3] == "Ein Mann läuft im Park."
     corpus = (tmp_path / "out/tasks/translation/de/val/corpus.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(corpus[3]) == {"_id": "de-val-3", "text": "Ein Mann läuft im Park."}
+
+
+def test_config_supplies_unset_arguments(fake_multi30k: Path, tmp_path: Path) -> None:
+    from clir_calib.config import load_config
+
+    config = load_config(overrides=[f"data.source={fake_multi30k}", "data.langs=[fr]", "data.splits=[val]"])
+    summary = prepare_multi30k(tmp_path / "out", config=config)
+    assert summary.source == str(fake_multi30k.resolve())
+    assert [(c.lang, c.split) for c in summary.bitext] == [("fr", "val")]
+    assert config.data.prepared == "runs/data/multi30k"  # the caller's config is not modified

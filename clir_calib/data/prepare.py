@@ -96,7 +96,7 @@ def prepare_multi30k(
 
     ``source`` is a folder in the official layout, ``url`` the base URL of the official raw files
     (downloaded once into ``cache_dir``); with neither, the default Multi30k folder is used.
-    ``langs``/``splits`` default to ``config.data`` (or everything). Returns the counts written.
+    Unset arguments come from ``config.data`` (defaults: everything). Returns the counts written.
     """
     started = time.perf_counter()
     config = dataclasses.replace(config) if config is not None else ExperimentConfig()
@@ -111,6 +111,8 @@ def prepare_multi30k(
         raise DataError(
             f"output {out_path} already exists; pass --overwrite to replace it or choose another --out"
         )
+    if source is None and url is None:
+        source, url = config.data.source, config.data.url
     multi30k = open_source(source, url, cache_dir)
     reader = Multi30kReader(multi30k)
     summary = PrepareSummary(out_path, multi30k.kind, multi30k.location, langs, splits)
