@@ -130,6 +130,7 @@ class CalibrateConfig:
     fit_split: str = "val"
     target_langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
     target_splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
+    tasks: list[str] | None = None  # None: every task whose fit set the evaluate folder holds
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
 
 
