@@ -1,0 +1,66 @@
+"""Translate one prepared split's captions and score them against the English captions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from clir_calib.baselines import CorpusContext
+from clir_calib.errors import DataError
+from clir_calib_nmt.baselines import NmtBaseline
+from clir_calib_nmt.scoring import translation_scores
+
+
+def translate_split(
+    model: str,
+    prepared: Path,
+    lang: str,
+    split: str,
+    cache_dir: Path,
+    device: str = "auto",
+    num_beams: int = 4,
+    batch_size: int = 32,
+    max_length: int = 128,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Translations of the ``lang`` captions of ``split`` (line order) with BLEU/chrF vs English."""
+    from clir_calib.data.store import load_task
+
+    task = load_task(prepared, "translation", lang, split)
+    caption = re.compile(rf"^{re.escape(lang)}-{re.escape(split)}-(\d+)$")
+    numbered = sorted((int(m.group(1)), doc_id) for doc_id in task.corpus if (m := caption.match(doc_id)))
+    if not numbered:
+        raise DataError(f"no {lang} captions of {split} in {prepared}; run 'clir-calib prepare' for them")
+    ids = [doc_id for _, doc_id in numbered]
+    references = []
+    for line, doc_id in numbered:
+        query_id = f"{split}-{line}"
+        if query_id not in task.queries:
+            raise DataError(f"no English caption {query_id!r} for {doc_id!r} in {prepared}; re-run prepare")
+        references.append(task.queries[query_id])
+    baseline = NmtBaseline(
+        models={lang: model},
+        num_beams=num_beams,
+        batch_size=batch_size,
+        max_length=max_length,
+        progress=progress,
+    )
+    context = CorpusContext(
+        lang=lang,
+        split=split,
+        task="translation",
+        prepared=Path(prepared),
+        cache_dir=Path(cache_dir),
+        device=device,
+    )
+    hypotheses = baseline.transform_corpus(ids, [task.corpus[i] for i in ids], context)
+    return {
+        "lang": lang,
+        "split": split,
+        "model": model,
+        "scores": translation_scores(hypotheses, references),
+        "cache": baseline.last_stats,
+        "ids": ids,
+        "translations": hypotheses,
+    }
