@@ -1,21 +1,144 @@
-"""`clir-calib evaluate`: Retrieval metrics and score calibration per language, task and split."""
+"""`clir-calib evaluate`: retrieval metrics and score calibration per task, language and split.
+
+With ``--compare EVAL_DIR...`` it instead builds the comparison tables of finished evaluations.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config, state
+
+
+def _interval_text(values: dict[str, Any]) -> str:
+    text = f"{values['value']:.3f}"
+    if values.get("low") is not None and values.get("high") is not None:
+        text += f"\n[{values['low']:.3f}, {values['high']:.3f}]"
+    return text
+
+
+def _print(table: Table) -> None:
+    """Tables at their natural width when the output is not a terminal (logs, files), else wrapped."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(width=400, no_color=console.no_color, highlight=False).print(table)
+
+
+def summary_tables(summary: dict[str, Any]) -> list[Table]:
+    """Retrieval metrics per (task, lang, split), then every calibration view's metrics, with intervals."""
+    from clir_calib.evaluation.compare import CALIBRATION_METRICS, metric_label
+    from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
+
+    name = summary["system"]["name"]
+    retrieval = Table(title=f"{name}: retrieval (95% bootstrap intervals over queries)", show_lines=True)
+    calibration = Table(title=f"{name}: calibration of the scores (95% bootstrap intervals)", show_lines=True)
+    for column in ("task", "lang", "split", "queries"):
+        retrieval.add_column(column)
+    for column in ("task", "lang", "split", "view"):
+        calibration.add_column(column)
+    for metric in RETRIEVAL_METRICS:
+        retrieval.add_column(metric_label(metric), justify="right")
+    for metric in CALIBRATION_METRICS:
+        calibration.add_column(metric_label(metric), justify="right")
+    for entry in summary["entries"]:
+        where = [entry["task"], entry["lang"], entry["split"]]
+        retrieval.add_row(*where, str(entry["n_queries"]), *[_interval_text(entry["retrieval"][m]) for m in RETRIEVAL_METRICS])
+        for view, data in entry["calibration"].items():
+            metrics = data["metrics"]
+            calibration.add_row(*where, view, *[_interval_text(metrics[m]) for m in CALIBRATION_METRICS])
+    return [retrieval, calibration]
+
+
+def comparison_table(table: Any) -> Table:
+    """A rich rendering of one :class:`~clir_calib.evaluation.compare.ComparisonTable`."""
+    from clir_calib.evaluation.compare import format_cell, header
+
+    out = Table(title=f"{table.task} · {table.split} · {table.group} (reference: {table.reference})", show_lines=True)
+    out.add_column("system")
+    for lang, metric in table.columns:
+        out.add_column(header(lang, metric), justify="right")
+    for system in table.systems:
+        cells = [format_cell(table.cell(system, lg, m), bold=("[bold green]", "[/]")).replace(" [", "\n[", 1)
+                 for lg, m in table.columns]
+        out.add_row(system, *cells)
+    return out
 
 
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate(
         ctx: typer.Context,
+        folders: list[Path] | None = typer.Argument(None, help="Evaluate folders to compare (with --compare)."),
+        compare: bool = typer.Option(False, "--compare", help="Compare finished evaluate folders instead."),
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        prepared: Path | None = typer.Option(None, "--prepared", help="Prepared data folder (data.prepared)."),
+        documents: str | None = typer.Option(
+            None, "--documents", "--model", "-m",
+            help="Document encoder: model name/path or distill run folder (evaluate.documents)."),
+        teacher: str | None = typer.Option(None, "--teacher", help="Query encoder (models.teacher.name)."),
+        baseline: str | None = typer.Option(
+            None, "--baseline", help="Registered document baseline (evaluate.baseline); parameters: --set evaluate.params.KEY=V."),
+        name: str | None = typer.Option(None, "--name", help="System name in tables (evaluate.system)."),
+        langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (evaluate.langs)."),
+        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated tasks (evaluate.tasks)."),
+        splits: str | None = typer.Option(None, "--splits", help="Comma-separated splits (evaluate.splits)."),
+        top_k: int | None = typer.Option(None, "--top-k", help="Candidates per query (evaluate.top_k)."),
+        bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples (evaluate.bootstrap)."),
+        calibrator: Path | None = typer.Option(
+            None, "--calibrator", help="Fitted calibrator JSON from 'clir-calib calibrate' (evaluate.calibrator)."),
+        reference: str | None = typer.Option(None, "--reference", help="With --compare: the reference system name."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output folder."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars."),
     ) -> None:
-        """Retrieval metrics and score calibration per language, task and split."""
-        raise ClirCalibError("'clir-calib evaluate' is not implemented yet")
+        """Retrieval metrics and score calibration per language, task and split (or --compare folders)."""
+        from clir_calib.errors import ConfigError
+
+        cfg = resolve_config(ctx, config, overrides, flags={
+            "data.prepared": str(prepared) if prepared else None, "evaluate.documents": documents,
+            "models.teacher.name": teacher, "evaluate.baseline": baseline, "evaluate.system": name,
+            "evaluate.langs": langs, "evaluate.tasks": tasks, "evaluate.splits": splits, "evaluate.top_k": top_k,
+            "evaluate.bootstrap": bootstrap, "evaluate.calibrator": str(calibrator) if calibrator else None,
+        })
+        if compare:
+            _compare(cfg, folders or [], reference, out, state(ctx).seed)
+            return
+        if folders:
+            raise ConfigError("positional folders are only for --compare; to evaluate, pass --documents/--baseline")
+        from clir_calib.evaluation.evaluate import run_evaluation
+        from clir_calib.evaluation.system import system_name
+
+        target = out or Path(cfg.output_dir) / "eval" / system_name(cfg)
+        summary = run_evaluation(cfg, target, overwrite=overwrite, progress=progress)
+        for table in summary_tables(summary):
+            _print(table)
+        for item in summary["unavailable"]:
+            err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
+        console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
+
+
+def _compare(cfg: Any, folders: list[Path], reference: str | None, out: Path | None, seed: int) -> None:
+    from clir_calib.evaluation.compare import compare_runs, write_comparison
+
+    ev = cfg.evaluate
+    tables = compare_runs(folders, reference, ev.permutations, ev.alpha, seed=seed,
+                          on_progress=lambda message: err_console.log(message) if state_verbose() else None)
+    for table in tables:
+        _print(comparison_table(table))
+    target = out or Path(cfg.output_dir) / "comparison"
+    paths = write_comparison(tables, target, folders, ev.alpha, ev.permutations)
+    console.print(f"best per column in bold green; † p < {ev.alpha:g} vs reference ({ev.permutations} permutations)")
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def state_verbose() -> bool:
+    import logging
+
+    return logging.getLogger().isEnabledFor(logging.INFO)

@@ -1,13 +1,13 @@
-"""`clir-calib index`: Encode a task's corpus and store the embeddings for evaluate."""
+"""`clir-calib index`: encode tasks' corpora (and queries) into the embedding cache evaluate reads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, resolve_config
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +16,35 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        prepared: Path | None = typer.Option(None, "--prepared", help="Prepared data folder (data.prepared)."),
+        documents: str | None = typer.Option(
+            None, "--documents", "--model", "-m",
+            help="Document encoder: model name/path or distill run folder (evaluate.documents)."),
+        teacher: str | None = typer.Option(None, "--teacher", help="Query encoder (models.teacher.name)."),
+        baseline: str | None = typer.Option(None, "--baseline", help="Registered document baseline (evaluate.baseline)."),
+        langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (evaluate.langs)."),
+        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated tasks (evaluate.tasks)."),
+        splits: str | None = typer.Option(None, "--splits", help="Comma-separated splits (evaluate.splits)."),
+        index_dir: Path | None = typer.Option(None, "--index-dir", help="Embedding cache folder (evaluate.index_dir)."),
+        queries: bool = typer.Option(True, "--queries/--no-queries", help="Also encode the queries."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars."),
     ) -> None:
-        """Encode a task's corpus and store the embeddings for evaluate."""
-        raise ClirCalibError("'clir-calib index' is not implemented yet")
+        """Encode a task's corpus and store the embeddings for evaluate (unchanged inputs are reused)."""
+        from clir_calib.evaluation.system import load_system
+        from clir_calib.retrieval.build import build_index
+
+        cfg = resolve_config(ctx, config, overrides, flags={
+            "data.prepared": str(prepared) if prepared else None, "evaluate.documents": documents,
+            "models.teacher.name": teacher, "evaluate.baseline": baseline, "evaluate.langs": langs,
+            "evaluate.tasks": tasks, "evaluate.splits": splits,
+            "evaluate.index_dir": str(index_dir) if index_dir else None,
+        })
+        system = load_system(cfg, device=cfg.device)
+        records = build_index(cfg, system, progress=progress, queries=queries)
+        table = Table(title=f"embedding cache for {system.name}")
+        for column in ("task", "lang", "split", "kind", "count", "dim", "status", "path"):
+            table.add_column(column)
+        for r in records:
+            table.add_row(r["task"], r["lang"], r["split"], r["kind"], str(r["count"]), str(r["dim"]),
+                          "reused" if r["reused"] else "encoded", r["path"])
+        console.print(table)

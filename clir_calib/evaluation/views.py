@@ -83,8 +83,12 @@ def raw_views(
     }
 
 
-def calibrated_views(run: ScoredRun, calibrator: Any, depth: int = 10, label: str = "calibrated") -> dict[str, ViewPairs]:
-    """Both views of the probabilities a fitted calibrator gives (``predict_proba(scores, groups)``)."""
+def calibrated_view(run: ScoredRun, calibrator: Any, depth: int = 10) -> ViewPairs:
+    """The view a fitted calibrator models (its ``model_view``), on its probabilities.
+
+    A listwise calibrator (probabilities summing to one per query) is judged on top-1 confidence
+    against top-1 correctness, a pointwise one on the top-``depth`` pairs.
+    """
     scores, _, groups = run.flat()
     probs = np.asarray(calibrator.predict_proba(scores.astype(np.float64), groups), dtype=np.float64)
     if probs.shape != scores.shape:
@@ -93,13 +97,11 @@ def calibrated_views(run: ScoredRun, calibrator: Any, depth: int = 10, label: st
         raise NumericalError("the calibrator produced NaN or inf probabilities; refit it on valid scores")
     probs = probs.reshape(run.scores.shape)
     labels = run.labels.astype(np.int64)
-    d = _depth(run, depth)
-    name = getattr(calibrator, "name", "") or type(calibrator).__name__
-    return {
-        f"{label}_listwise": ViewPairs(
-            f"{label}_listwise", probs[:, :1], labels[:, :1], f"{name} calibrator; top-1 confidence vs top-1 relevant"
-        ),
-        f"{label}_pointwise": ViewPairs(
-            f"{label}_pointwise", probs[:, :d], labels[:, :d], f"{name} calibrator; top-{d} pairs vs relevant"
-        ),
-    }
+    view = str(getattr(calibrator, "model_view", getattr(calibrator, "view", "")))
+    kind = getattr(calibrator, "name", "") or type(calibrator).__name__
+    if view == "listwise":
+        return ViewPairs("calibrated", probs[:, :1], labels[:, :1], f"{kind} calibrator (listwise); top-1 confidence vs top-1 relevant")
+    if view == "pointwise":
+        d = _depth(run, depth)
+        return ViewPairs("calibrated", probs[:, :d], labels[:, :d], f"{kind} calibrator (pointwise); top-{d} pairs vs relevant")
+    raise ConfigError(f"calibrator {kind!r} declares view {view!r}; expected listwise or pointwise")

@@ -1,0 +1,122 @@
+"""The files of an evaluate folder ``EVAL/``.
+
+Per ``{task}/{lang}/{split}/``: ``run.trec``, ``scored.npz`` (:class:`ScoredRun`, read by
+``calibrate``), ``per_query.jsonl``, ``metrics.json`` (all metrics with bootstrap intervals, both
+calibration views with bin tables), ``views.npz`` (each view's confidences and outcomes, used for
+significance tests) and reliability diagrams ``reliability_{view}_{binning}.png``. At the top:
+``summary.json`` and the resolved ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clir_calib.atomic import atomic_file, write_json
+from clir_calib.calibration.plots import reliability_diagram
+from clir_calib.errors import DataError
+from clir_calib.evaluation.bootstrap import Interval
+from clir_calib.evaluation.evaluate import EntryResult
+from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
+from clir_calib.retrieval.runs import write_trec_run
+
+SUMMARY_FILE = "summary.json"
+BINNINGS = ("equal_width", "equal_mass")
+
+
+def entry_folder(root: Path, task: str, lang: str, split: str) -> Path:
+    return root / task / lang / split
+
+
+def _intervals(values: dict[str, Interval]) -> dict[str, dict[str, Any]]:
+    return {name: interval.to_dict() for name, interval in values.items()}
+
+
+def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
+    """The ``metrics.json`` content of one entry."""
+    calibration = {}
+    for name, view in entry.views.items():
+        full = view.report.to_dict(with_bins=True)
+        calibration[name] = {
+            "description": view.pairs.description,
+            "metrics": _intervals(view.intervals),
+            "n": full["n"], "accuracy": full["accuracy"], "mean_confidence": full["mean_confidence"],
+            "bins": full["bins"],
+            "equal_width_bins": full["equal_width_bins"], "equal_mass_bins": full["equal_mass_bins"],
+        }
+    return {
+        "system": system, "task": entry.task, "lang": entry.lang, "split": entry.split,
+        "n_queries": len(entry.run.qids), "n_documents": entry.n_documents, "queries_skipped": entry.queries_skipped,
+        "depth": entry.run.depth,
+        "top1_unretrieved_share": float(np.mean(entry.run.labels.sum(axis=1) == 0)),
+        "retrieval": _intervals(entry.retrieval),
+        "calibration": calibration,
+        "timing_s": {k: round(v, 3) for k, v in entry.timing.items()},
+    }
+
+
+def write_entry(root: Path, entry: EntryResult, system: str) -> dict[str, Any]:
+    """Write one entry's files under ``root`` and return its ``metrics.json`` content."""
+    folder = entry_folder(root, entry.task, entry.lang, entry.split)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_trec_run(folder / "run.trec", entry.run, system)
+    entry.run.save(folder / "scored.npz")
+    with atomic_file(folder / "per_query.jsonl") as handle:
+        for row, qid in enumerate(entry.run.qids):
+            record: dict[str, Any] = {"qid": qid}
+            record.update({name: float(entry.per_query[name][row]) for name in RETRIEVAL_METRICS})
+            record["top1"] = entry.run.doc_ids[row][0]
+            record["top1_score"] = float(entry.run.scores[row, 0])
+            record["top1_relevant"] = int(entry.run.labels[row, 0])
+            record["n_relevant"] = int(entry.run.n_relevant[row])
+            handle.write(json.dumps(record) + "\n")
+    with atomic_file(folder / "views.npz", "wb") as handle:
+        arrays: dict[str, Any] = {}
+        for name, view in entry.views.items():
+            arrays[f"{name}__confidences"] = view.pairs.confidences
+            arrays[f"{name}__correct"] = view.pairs.correct.astype(np.int8)
+        np.savez_compressed(handle, **arrays)
+    metrics = entry_metrics(entry, system)
+    write_json(folder / "metrics.json", metrics)
+    for name, view in entry.views.items():
+        for binning in BINNINGS:
+            title = f"{system}: {entry.task} {entry.lang} {entry.split}, {name} view"
+            reliability_diagram(view.report, folder / f"reliability_{name}_{binning}.png", title=title,
+                                binning=binning)  # type: ignore[arg-type]
+    return metrics
+
+
+def read_summary(folder: Path) -> dict[str, Any]:
+    """The ``summary.json`` of an evaluate folder, with a one-line error when it is missing."""
+    path = Path(folder) / SUMMARY_FILE
+    if not path.is_file():
+        raise DataError(f"{folder} is not an evaluate folder (no {SUMMARY_FILE}); run 'clir-calib evaluate' first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise DataError(f"{path} is corrupt; re-run 'clir-calib evaluate --overwrite'") from None
+    if not isinstance(data, dict) or "entries" not in data:
+        raise DataError(f"{path} is not an evaluate summary; re-run 'clir-calib evaluate --overwrite'")
+    return data
+
+
+def read_per_query(folder: Path, task: str, lang: str, split: str) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Query ids and per-query retrieval metrics of one entry."""
+    path = entry_folder(Path(folder), task, lang, split) / "per_query.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["qid"] for r in rows], {m: np.array([r[m] for r in rows], dtype=np.float64) for m in RETRIEVAL_METRICS}
+
+
+def read_views(folder: Path, task: str, lang: str, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each calibration view's ``(confidences, correct)`` matrices of one entry."""
+    path = entry_folder(Path(folder), task, lang, split) / "views.npz"
+    if not path.is_file():
+        raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
+    with np.load(path, allow_pickle=False) as data:
+        names = sorted({key.split("__")[0] for key in data.files})
+        return {n: (data[f"{n}__confidences"], data[f"{n}__correct"].astype(np.int64)) for n in names}

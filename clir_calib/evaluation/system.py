@@ -1,0 +1,102 @@
+"""What is evaluated: English queries encoded by the teacher, documents by a document encoder.
+
+The document encoder is the configured student (``models.student``), a model name or path, or a
+distill run folder (its saved settings win). A *baseline* system instead rewrites the documents
+with a registered :class:`~clir_calib.baselines.DocumentBaseline` and lets the teacher encode
+them, so every system is scored by the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clir_calib.baselines import CorpusContext, DocumentBaseline
+from clir_calib.config import EncoderConfig, ExperimentConfig
+from clir_calib.errors import DataError
+
+SETTINGS_FILE = "clir_calib_encoder.json"
+
+
+@dataclass
+class System:
+    """Loaded encoders (possibly one object twice) and an optional document baseline."""
+
+    name: str
+    query_encoder: Any
+    document_encoder: Any
+    baseline: DocumentBaseline | None
+    description: dict[str, Any]
+
+    def documents_for(self, ids: list[str], texts: list[str], context: CorpusContext) -> list[str]:
+        """The texts the document encoder sees: the originals, or the baseline's rewrite."""
+        if self.baseline is None:
+            return texts
+        rewritten = self.baseline.transform_corpus(ids, texts, context)
+        if len(rewritten) != len(texts) or not all(isinstance(t, str) for t in rewritten):
+            raise DataError(
+                f"baseline {self.baseline.name!r} returned {len(rewritten)} texts for {len(texts)} documents; "
+                "a baseline must return one string per document"
+            )
+        return list(rewritten)
+
+
+def _is_run_folder(name: str) -> bool:
+    folder = Path(name).expanduser()
+    return folder.is_dir() and (folder / SETTINGS_FILE).is_file()
+
+
+def system_name(cfg: ExperimentConfig) -> str:
+    """The configured name, else the baseline, the document model's folder or hub name."""
+    ev = cfg.evaluate
+    if ev.system:
+        return ev.system
+    if ev.baseline:
+        return ev.baseline
+    documents = ev.documents or cfg.models.student.name
+    return Path(str(documents).rstrip("/")).name or str(documents)
+
+
+def document_encoder_config(cfg: ExperimentConfig) -> EncoderConfig | str:
+    """An :class:`EncoderConfig` to load, or a run folder to load with its own saved settings."""
+    documents = cfg.evaluate.documents
+    if documents is None:
+        return cfg.models.student
+    if _is_run_folder(documents):
+        return str(Path(documents).expanduser())
+    return dataclasses.replace(cfg.models.student, name=documents)
+
+
+def load_system(cfg: ExperimentConfig, device: str = "auto") -> System:
+    """Load the teacher (queries), the document encoder or baseline, as ``cfg.evaluate`` says."""
+    from clir_calib.models.encoder import Encoder
+    from clir_calib.plugins import get_baseline
+
+    ev = cfg.evaluate
+    teacher = Encoder.load(cfg.models.teacher, device=device)
+    baseline: DocumentBaseline | None = None
+    if ev.baseline:
+        if ev.documents:
+            raise DataError("evaluate.baseline and evaluate.documents exclude each other: a baseline's documents are encoded by the teacher")
+        baseline = get_baseline(ev.baseline)(**ev.params)
+        documents: Any = teacher
+        doc_source: Any = {"baseline": ev.baseline, "params": baseline.get_config_dict(), "encoder": "teacher"}
+    else:
+        if ev.params:
+            raise DataError("evaluate.params are baseline parameters; set evaluate.baseline too or drop them")
+        spec = document_encoder_config(cfg)
+        if isinstance(spec, str):
+            documents = Encoder.from_pretrained(spec, device=device)
+        elif spec == cfg.models.teacher:
+            documents = teacher
+        else:
+            documents = Encoder.load(spec, device=device)
+        doc_source = {"encoder": str(documents.name), "settings": dataclasses.asdict(documents.settings)}
+    description = {
+        "name": system_name(cfg),
+        "queries": {"encoder": str(teacher.name), "settings": dataclasses.asdict(teacher.settings)},
+        "documents": doc_source,
+    }
+    return System(system_name(cfg), teacher, documents, baseline, description)

@@ -1,0 +1,67 @@
+"""Encode the queries and documents of prepared tasks through the embedding cache.
+
+``clir-calib index`` calls :func:`build_index` ahead of time; ``evaluate`` calls
+:func:`encode_task` and finds the cached entries, so nothing unchanged is encoded twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clir_calib.baselines import CorpusContext
+from clir_calib.errors import DataError
+from clir_calib.retrieval.index import EmbeddingSet, encode_cached
+
+if TYPE_CHECKING:
+    from clir_calib.config import ExperimentConfig
+    from clir_calib.evaluation.system import System
+
+
+def judged_queries(task: Any) -> list[str]:
+    """The query ids with relevance judgements (others cannot be scored)."""
+    qids = [qid for qid in task.queries if qid in task.qrels]
+    if not qids:
+        raise DataError(f"{task.task}/{task.lang}/{task.split} has no judged queries; re-run `clir-calib prepare`")
+    return qids
+
+
+def encode_task(
+    task: Any, system: System, cfg: ExperimentConfig, progress: bool = False, queries: bool = True
+) -> tuple[EmbeddingSet | None, EmbeddingSet]:
+    """``(query embeddings or None, document embeddings)`` of one prepared task, cached."""
+    index_root = Path(cfg.evaluate.index_dir)
+    doc_ids = list(task.corpus)
+    context = CorpusContext(task.lang, task.split, task.task, Path(cfg.data.prepared),
+                            index_root / "baselines" / (system.baseline.name if system.baseline else "none"),
+                            cfg.device)
+    texts = system.documents_for(doc_ids, [task.corpus[d] for d in doc_ids], context)
+    extra = {"baseline": system.description["documents"]} if system.baseline else {}
+    docs = encode_cached(system.document_encoder, doc_ids, texts, "passage", index_root, task.task, task.split,
+                         task.lang, extra=extra, progress=progress)
+    if not queries:
+        return None, docs
+    qids = judged_queries(task)
+    query_set = encode_cached(system.query_encoder, qids, [task.queries[q] for q in qids], "query", index_root,
+                              task.task, task.split, "en", progress=progress)
+    return query_set, docs
+
+
+def build_index(cfg: ExperimentConfig, system: System, progress: bool = False, queries: bool = True) -> list[dict[str, Any]]:
+    """Encode every configured (task, lang, split); one record per stored embedding set."""
+    from clir_calib.data.store import load_task
+    from clir_calib.evaluation.evaluate import check_evaluate_config, planned_entries
+
+    check_evaluate_config(cfg.evaluate)
+    planned, _ = planned_entries(cfg.evaluate)
+    records = []
+    for task_name, lang, split in planned:
+        task = load_task(cfg.data.prepared, task_name, lang, split)
+        query_set, docs = encode_task(task, system, cfg, progress=progress, queries=queries)
+        for kind, item in (("documents", docs), ("queries", query_set)):
+            if item is None:
+                continue
+            records.append({"task": task_name, "lang": lang if kind == "documents" else "en", "split": split,
+                            "kind": kind, "count": len(item.ids), "dim": int(item.embeddings.shape[1]),
+                            "reused": item.reused, "path": str(item.path)})
+    return records

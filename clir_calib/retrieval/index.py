@@ -1,0 +1,158 @@
+"""An on-disk cache of embeddings, so unchanged inputs are never encoded twice.
+
+Each entry is a folder ``{root}/{model}/{task}/{split}/{lang}/{role}-{key}/`` holding
+``embeddings.npy`` (float32 ``[N, d]``), ``ids.json`` and ``manifest.json`` (model, its content
+hash, task, language, split, role, pooling, prefixes, normalisation, max length, text hash, and
+any document baseline). ``key`` hashes everything that changes the vectors, so a different model,
+setting or text gets a new entry and an unchanged one is read back.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clir_calib.atomic import atomic_dir, write_json
+from clir_calib.errors import DataError, ModelError
+
+FORMAT = "clir-calib-embeddings"
+VERSION = 1
+#: top-level files of a model folder that determine its outputs (training logs and checkpoints do not)
+MODEL_FILE_PATTERNS = ("*.safetensors", "*.bin", "config.json", "tokenizer*.json", "*.model", "vocab*",
+                       "special_tokens_map.json", "sentencepiece*")
+
+
+@dataclass
+class EmbeddingSet:
+    """Embeddings of ``ids`` (row i is ``ids[i]``), with the manifest and where they are stored."""
+
+    ids: list[str]
+    embeddings: np.ndarray
+    manifest: dict[str, Any]
+    path: Path
+    reused: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_hash(folder: Path) -> str:
+    """SHA-256 over the weights, config and tokenizer files of a model folder (names and contents)."""
+    if folder is None or not folder.is_dir():
+        raise ModelError(f"model folder {folder} not found; cannot fingerprint the encoder for the index cache")
+    files = sorted({p for pattern in MODEL_FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    if not files:
+        raise ModelError(f"{folder} holds no model files (config.json, *.safetensors); pass a model folder")
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(file.name.encode())
+        digest.update(_file_digest(str(file), stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
+    """What determines an encoder's vectors: model identity and content hash, and its settings."""
+    settings = asdict(encoder.settings)
+    settings.pop("batch_size", None)
+    return {
+        "model": str(encoder.name),
+        "model_folder": str(encoder.folder),
+        "model_hash": model_hash(Path(encoder.folder)),
+        **settings,
+    }
+
+
+def texts_hash(ids: list[str], texts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for doc_id, text in zip(ids, texts, strict=True):
+        digest.update(doc_id.encode())
+        digest.update(b"\x00")
+        digest.update(text.encode())
+        digest.update(b"\x01")
+    return digest.hexdigest()
+
+
+def _slug(text: str) -> str:
+    tail = text.rstrip("/").split("/")[-1] or "model"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", tail)[:60]
+
+
+def cache_key(fingerprint: dict[str, Any], role: str, text_digest: str, extra: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"fingerprint": {k: v for k, v in fingerprint.items() if k != "model_folder"}, "role": role,
+         "texts": text_digest, "extra": extra, "version": VERSION},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def encode_cached(
+    encoder: Any,
+    ids: list[str],
+    texts: list[str],
+    role: str,
+    root: str | Path,
+    task: str,
+    split: str,
+    lang: str,
+    extra: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> EmbeddingSet:
+    """Read the embeddings of ``texts`` from the cache, or encode and store them."""
+    if len(ids) != len(texts):
+        raise DataError(f"{len(ids)} ids for {len(texts)} texts; they must be aligned")
+    if not ids:
+        raise DataError(f"nothing to encode for {task}/{lang}/{split} ({role}); the prepared task is empty")
+    extra = dict(extra or {})
+    fingerprint = encoder_fingerprint(encoder)
+    digest = texts_hash(ids, texts)
+    key = cache_key(fingerprint, role, digest, extra)
+    folder = Path(root) / f"{_slug(fingerprint['model'])}-{fingerprint['model_hash'][:8]}" / task / split / lang / f"{role}-{key}"
+    cached = _read(folder, key, len(ids))
+    if cached is not None:
+        return cached
+    started = time.perf_counter()
+    vectors = encoder.encode(texts, role=role, batch_size=batch_size, progress=progress)
+    matrix = np.ascontiguousarray(vectors.detach().cpu().numpy().astype(np.float32))
+    manifest = {
+        "format": FORMAT, "version": VERSION, "key": key, "task": task, "lang": lang, "split": split,
+        "role": role, "count": len(ids), "dim": int(matrix.shape[1]), "texts_sha256": digest,
+        **fingerprint, "extra": extra, "encode_seconds": round(time.perf_counter() - started, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with atomic_dir(folder, overwrite=True) as tmp:
+        np.save(tmp / "embeddings.npy", matrix)
+        write_json(tmp / "ids.json", list(ids))
+        write_json(tmp / "manifest.json", manifest)
+    return EmbeddingSet(list(ids), matrix, manifest, folder, reused=False)
+
+
+def _read(folder: Path, key: str, count: int) -> EmbeddingSet | None:
+    """The stored entry when it is complete and matches ``key``; None means encode again."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        matrix = np.load(folder / "embeddings.npy", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("key") != key or len(ids) != count or matrix.shape != (count, manifest.get("dim")):
+        return None
+    if matrix.dtype != np.float32 or not np.isfinite(matrix).all():
+        return None
+    return EmbeddingSet(list(ids), matrix, manifest, folder, reused=True)
