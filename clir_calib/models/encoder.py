@@ -76,6 +76,26 @@ def read_settings(folder: Path) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
 
 
+def sentence_transformers_defaults(folder: Path) -> dict[str, Any]:
+    """Pooling and max length declared by a sentence-transformers folder (empty when absent)."""
+    found: dict[str, Any] = {}
+    try:
+        st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        if isinstance(st_config.get("max_seq_length"), int):
+            found["max_length"] = st_config["max_seq_length"]
+    except (OSError, json.JSONDecodeError, AttributeError):
+        pass
+    try:
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        if pooling.get("pooling_mode_cls_token"):
+            found["pooling"] = "cls"
+        elif pooling.get("pooling_mode_mean_tokens"):
+            found["pooling"] = "mean"
+    except (OSError, json.JSONDecodeError, AttributeError):
+        pass
+    return found
+
+
 class Encoder:
     """Wraps a transformers encoder model and its fast tokenizer as a sentence encoder."""
 
@@ -108,8 +128,9 @@ class Encoder:
     ) -> Encoder:
         """Resolve ``name_or_path`` (local, HF cache/hub, offline provider) and load it.
 
-        Settings: explicit arguments, else the folder's ``clir_calib_encoder.json``, else defaults
-        (E5 names get the ``query: `` / ``passage: `` prefixes).
+        Settings: explicit arguments, else the folder's ``clir_calib_encoder.json``, else its
+        sentence-transformers files (pooling, max length), else defaults (E5 names get the
+        ``query: `` / ``passage: `` prefixes).
         """
         from transformers import AutoModel, AutoTokenizer
 
@@ -123,6 +144,7 @@ class Encoder:
             "passage_prefix": "passage: " if e5 else "",
             "source_name": source,
         }
+        merged.update(sentence_transformers_defaults(folder))
         merged.update(saved)
         explicit = {"pooling": pooling, "normalize": normalize, "max_length": max_length,
                     "query_prefix": query_prefix, "passage_prefix": passage_prefix, "batch_size": batch_size}
