@@ -49,3 +49,25 @@ def test_bad_global_device_is_a_usage_error():
     result = runner.invoke(app, ["--device", "tpu", "plugins"])
     assert result.exit_code == 2
     assert "tpu" in result.output
+
+
+def test_user_errors_are_one_line_with_exit_code_2_under_clirunner(tmp_path):
+    result = runner.invoke(app, ["prepare", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:")
+    assert not (tmp_path / "o").exists()
+
+
+def test_user_errors_from_the_console_script(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "clir_calib", "prepare", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("Error:") and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr

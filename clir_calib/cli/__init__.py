@@ -6,28 +6,33 @@ line on stderr and exit code 2, prints tables and progress, and never holds logi
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from clir_calib.cli import common
 from clir_calib.errors import ClirCalibError
 
 
-class ClirTyper(typer.Typer):
-    """A Typer app whose user errors become one line and exit code 2 instead of a traceback."""
+class ClirGroup(TyperGroup):
+    """Turns :class:`ClirCalibError` into one line on stderr and exit code 2, not a traceback.
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    Handled at the command-group level (not in ``Typer.__call__``) so that the console script,
+    ``python -m clir_calib`` and ``typer.testing.CliRunner`` all behave the same.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
         try:
-            return super().__call__(*args, **kwargs)
+            return super().invoke(ctx)
         except ClirCalibError as error:
             common.err_console.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
-            sys.exit(error.exit_code)
+            raise typer.Exit(error.exit_code) from None
 
 
-app = ClirTyper(
+app = typer.Typer(
     name="clir-calib",
+    cls=ClirGroup,
     help="Does OT distillation make cross-lingual retrieval scores better calibrated, also for unseen languages?",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -52,10 +57,10 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from clir_calib.cli import calibrate, distill, evaluate, index, plugins_cmd, prepare, run
+    from clir_calib.cli import calibrate, distill, evaluate, index, models, plugins_cmd, prepare, run
     from clir_calib.plugins import FAILED_PLUGINS, load_plugins, pm
 
-    for module in (prepare, distill, index, evaluate, calibrate, run, plugins_cmd):
+    for module in (prepare, distill, index, evaluate, calibrate, run, plugins_cmd, models):
         module.register(app)
     try:
         load_plugins()
