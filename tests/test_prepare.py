@@ -202,3 +202,16 @@ def test_config_supplies_unset_arguments(fake_multi30k: Path, tmp_path: Path) ->
     assert summary.source == str(fake_multi30k.resolve())
     assert [(c.lang, c.split) for c in summary.bitext] == [("fr", "val")]
     assert config.data.prepared == "runs/data/multi30k"  # the caller's config is not modified
+
+
+@pytest.mark.parametrize("task", ["translation", "description"])
+def test_max_images_keeps_whole_images(prepared_dir: Path, task: str) -> None:
+    from clir_calib.data import load_task
+
+    full = load_task(prepared_dir, task, "de", "val")
+    small = load_task(prepared_dir, task, "de", "val", max_images=3)
+    assert 0 < len(small.queries) < len(full.queries)
+    assert set(small.queries) <= set(full.queries) and set(small.corpus) <= set(full.corpus)
+    for qid in small.queries:
+        assert small.qrels[qid] == full.qrels[qid]  # every kept query keeps all its relevant documents
+    assert len(small.queries) == (3 if task == "translation" else 15)

@@ -111,8 +111,16 @@ def load_bitext(
     return Bitext(ids=columns["id"], en=columns["en"], xx=columns["xx"], lang=lang, split=split)
 
 
-def load_task(prepared: str | os.PathLike[str], task: str, lang: str, split: str) -> RetrievalTask:
-    """One retrieval task (``translation`` or ``description``) of ``lang`` on evaluation split ``split``."""
+def load_task(
+    prepared: str | os.PathLike[str], task: str, lang: str, split: str, max_images: int | None = None
+) -> RetrievalTask:
+    """One retrieval task (``translation`` or ``description``) of ``lang`` on evaluation split ``split``.
+
+    ``max_images`` keeps the queries and documents of the split's first N images only (a smaller,
+    self-consistent task for quick runs: every kept query keeps all its relevant documents).
+    """
+    if max_images is not None and max_images < 1:
+        raise DataError(f"max_images must be at least 1, got {max_images}")
     if task not in TASKS:
         raise DataError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     check_languages([lang])
@@ -134,9 +142,15 @@ def load_task(prepared: str | os.PathLike[str], task: str, lang: str, split: str
     queries = table["queries"].to_dict()
     corpus = table["corpus"].to_dict()
     pairs = table["qrels"].to_dict()
+    if max_images is not None:
+        kept = set(list(dict.fromkeys(queries["image"]))[:max_images])
+        queries = _keep_images(queries, kept)
+        corpus = _keep_images(corpus, kept)
+    query_ids, doc_ids = set(queries["id"]), set(corpus["id"])
     qrels: dict[str, dict[str, int]] = {}
     for qid, docid, rel in zip(pairs["qid"], pairs["docid"], pairs["rel"], strict=True):
-        qrels.setdefault(qid, {})[docid] = int(rel)
+        if qid in query_ids and docid in doc_ids:
+            qrels.setdefault(qid, {})[docid] = int(rel)
     return RetrievalTask(
         task=task,
         lang=lang,
@@ -145,6 +159,11 @@ def load_task(prepared: str | os.PathLike[str], task: str, lang: str, split: str
         corpus=dict(zip(corpus["id"], corpus["text"], strict=True)),
         qrels=qrels,
     )
+
+
+def _keep_images(columns: dict[str, list[Any]], images: set[str]) -> dict[str, list[Any]]:
+    keep = [i for i, image in enumerate(columns["image"]) if image in images]
+    return {name: [values[i] for i in keep] for name, values in columns.items()}
 
 
 def available_tasks(prepared: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
