@@ -166,3 +166,29 @@ def resolve_model(
         f"cannot load model {name!r}: {why}, and no offline provider serves it; "
         f"names that work offline: {offline}; or pass a local model folder"
     )
+
+
+def offline_model_status(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, object]]:
+    """One row per model name a registered provider serves: provider, package, where it is cached."""
+    from clir_calib.plugins import get_model_providers
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    rows: list[dict[str, object]] = []
+    for provider in get_model_providers().values():
+        available = getattr(provider, "available", None)
+        installed = bool(available()) if callable(available) else True
+        describe = getattr(provider, "describe", None)
+        info = describe() if callable(describe) else {}
+        for model_name in provider.model_names:
+            cached_path = getattr(provider, "cached_path", None)
+            folder = cached_path(model_name, cache) if callable(cached_path) and installed else None
+            rows.append({
+                "model": model_name,
+                "provider": provider.name,
+                "package": info.get("package", ""),
+                "version": info.get("version"),
+                "installed": installed,
+                "cached": folder is not None,
+                "path": str(folder) if folder is not None else None,
+            })
+    return rows
