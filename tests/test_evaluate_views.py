@@ -11,7 +11,12 @@ from clir_calib.errors import ConfigError, DataError, NumericalError
 from clir_calib.evaluation.bootstrap import bootstrap_means, bootstrap_statistic
 from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.significance import paired_randomization_statistic, paired_randomization_test
-from clir_calib.evaluation.views import calibrated_view, listwise_probabilities, pointwise_probabilities, raw_views
+from clir_calib.evaluation.views import (
+    calibrated_view,
+    listwise_probabilities,
+    pointwise_probabilities,
+    raw_views,
+)
 
 
 def _run() -> ScoredRun:
