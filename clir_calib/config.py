@@ -117,6 +117,7 @@ class EvaluateConfig:
     index_dir: str = "runs/index"  # embedding cache shared by index and evaluate
     permutations: int = 1000  # paired randomization test rounds (comparison tables)
     alpha: float = 0.05  # significance level marked in comparison tables
+    max_images: int | None = None  # quick runs: only the first N images of each split (queries and documents)
 
 
 @dataclass

@@ -76,7 +76,8 @@ def check_evaluate_config(ev: EvaluateConfig) -> None:
     if ev.backend not in BACKENDS:
         raise ConfigError(f"unknown evaluate.backend {ev.backend!r}; choose from {', '.join(BACKENDS)}")
     for name, value, least in (("top_k", ev.top_k, 1), ("bins", ev.bins, 1), ("bootstrap", ev.bootstrap, 0),
-                               ("pointwise_depth", ev.pointwise_depth, 1), ("permutations", ev.permutations, 1)):
+                               ("pointwise_depth", ev.pointwise_depth, 1), ("permutations", ev.permutations, 1),
+                               ("max_images", ev.max_images or 1, 1)):
         if value < least:
             raise ConfigError(f"evaluate.{name} must be at least {least}, got {value}")
     if not ev.temperature > 0:
@@ -156,7 +157,7 @@ def evaluate_system(
     planned, _ = planned_entries(ev)
     results = []
     for task_name, lang, split in planned:
-        task = load_task(cfg.data.prepared, task_name, lang, split)
+        task = load_task(cfg.data.prepared, task_name, lang, split, max_images=cfg.evaluate.max_images)
         log.info("evaluating %s on %s/%s/%s", system.name, task_name, lang, split)
         run, n_docs, skipped, timing = score_task(task, system, cfg, progress=progress)
         started = time.perf_counter()

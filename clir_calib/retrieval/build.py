@@ -56,7 +56,7 @@ def build_index(cfg: ExperimentConfig, system: System, progress: bool = False, q
     planned, _ = planned_entries(cfg.evaluate)
     records = []
     for task_name, lang, split in planned:
-        task = load_task(cfg.data.prepared, task_name, lang, split)
+        task = load_task(cfg.data.prepared, task_name, lang, split, max_images=cfg.evaluate.max_images)
         query_set, docs = encode_task(task, system, cfg, progress=progress, queries=queries)
         for kind, item in (("documents", docs), ("queries", query_set)):
             if item is None:
