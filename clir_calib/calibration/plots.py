@@ -88,6 +88,47 @@ def reliability_diagram(
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("count")
 
+    return save_png(figure, path)
+
+
+def transfer_gap_plot(
+    gaps: dict[str, dict[str, tuple[float, float]]],
+    path: str | os.PathLike[str],
+    title: str = "",
+    metric: str = "ECE",
+) -> Path:
+    """Grouped bars: per calibrator, its transfer gap on each unseen language (raw-score gap as a tick).
+
+    :param gaps: calibrator -> unseen language -> (gap after calibration, gap of the raw scores in
+        the calibrator's view), a gap being the metric there minus the metric on the seen language
+    """
+    if not gaps or not any(gaps.values()):
+        raise DataError("no transfer gaps to plot; the targets need the seen language and at least one other")
+    names = list(gaps)
+    langs = sorted({lang for by_lang in gaps.values() for lang in by_lang})
+    figure = Figure(figsize=(max(4.5, 1.1 * len(names) + 1.5), 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    width = 0.8 / len(langs)
+    colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")
+    for j, lang in enumerate(langs):
+        present = [i for i, name in enumerate(names) if lang in gaps[name]]
+        xs = [i - 0.4 + width * (j + 0.5) for i in present]
+        axes.bar(xs, [gaps[names[i]][lang][0] for i in present], width=width, color=colours[j % len(colours)],
+                 label=f"{lang}: calibrated")
+        axes.scatter(xs, [gaps[names[i]][lang][1] for i in present], marker="_", s=220, linewidths=2.0,
+                     color="#222222", zorder=3, label="raw scores" if j == 0 else None)
+    axes.axhline(0.0, color="#333333", linewidth=0.8)
+    axes.set_xticks(range(len(names)))
+    axes.set_xticklabels(names, rotation=20, fontsize=8)
+    axes.set_ylabel(f"{metric} gap (unseen - seen)")
+    axes.set_title(title or "Calibration transfer gap", fontsize=10)
+    axes.legend(fontsize=7)
+    return save_png(figure, path)
+
+
+def save_png(figure: Figure, path: str | os.PathLike[str]) -> Path:
+    """Render ``figure`` to PNG in memory, then write it atomically."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     target = Path(path)

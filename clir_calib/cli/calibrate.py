@@ -1,21 +1,67 @@
-"""`clir-calib calibrate`: Fit calibrators on the seen language and apply them unchanged to the others."""
+"""`clir-calib calibrate`: fit calibrators on the seen language and apply them unchanged to the others."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
 
 
 def register(app: typer.Typer) -> None:
     @app.command("calibrate")
     def calibrate(
         ctx: typer.Context,
+        eval_dir: Path = typer.Option(..., "--eval", "-e", help="An 'evaluate' output folder (with scored.npz files)."),
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        fit_lang: str | None = typer.Option(None, "--fit-lang", help="Language to fit on (calibrate.fit_lang)."),
+        fit_split: str | None = typer.Option(None, "--fit-split", help="Split to fit on (calibrate.fit_split)."),
+        calibrators: str | None = typer.Option(
+            None, "--calibrators", help="Comma-separated calibrators (calibrate.calibrators); see 'clir-calib plugins'."),
+        langs: str | None = typer.Option(None, "--langs", help="Comma-separated target languages (calibrate.target_langs)."),
+        splits: str | None = typer.Option(None, "--splits", help="Comma-separated target splits (calibrate.target_splits)."),
+        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated tasks (calibrate.tasks; default: all found)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: EVAL/calibration-LANG-SPLIT)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+        diagrams: bool = typer.Option(True, "--diagrams/--no-diagrams", help="Write reliability-diagram PNGs."),
     ) -> None:
-        """Fit calibrators on the seen language and apply them unchanged to the others."""
-        raise ClirCalibError("'clir-calib calibrate' is not implemented yet")
+        """Fit calibrators on one language's scores and measure them, unchanged, on every target language.
+
+        The config defaults to EVAL/config.yaml (so bins and the pointwise depth match the evaluation);
+        -c and --set override it.
+        """
+        from clir_calib.calibration.transfer import calibrate_from_config
+        from clir_calib.calibration.transfer_report import summary_table, write_transfer
+        from clir_calib.errors import ConfigError
+
+        saved = eval_dir / "config.yaml"
+        cfg = resolve_config(ctx, config if config is not None or not saved.is_file() else saved, overrides, flags={
+            "calibrate.fit_lang": fit_lang, "calibrate.fit_split": fit_split,
+            "calibrate.calibrators": calibrators, "calibrate.target_langs": langs,
+            "calibrate.target_splits": splits, "calibrate.tasks": tasks,
+        })
+        section = cfg.calibrate
+        target = out or eval_dir / f"calibration-{section.fit_lang}-{section.fit_split}"
+        if target.exists() and not overwrite:
+            raise ConfigError(f"{target} already exists; pass --overwrite or choose another --out")
+        result = calibrate_from_config(cfg, eval_dir)
+        write_transfer(result, target, config=cfg, diagrams=diagrams, overwrite=overwrite)
+        for task in result.tasks:
+            for split in result.target_splits:
+                header, rows = summary_table(result, task, split)
+                table = Table(
+                    title=f"{task} · {split}: ECE (equal-width) before → after, fit on "
+                    f"{result.fit_lang}/{result.fit_split}; gap = unseen − seen (raw in brackets)",
+                    show_lines=False,
+                )
+                for i, column in enumerate(header):
+                    table.add_column(column, justify="left" if i < 2 else "right")
+                for cells in rows:
+                    table.add_row(*cells)
+                console.print(table, width=None if console.is_terminal else 400)
+        for item in result.skipped:
+            err_console.print(f"skipped {item['set']}: {item['why']}")
+        console.print(f"wrote {target}")

@@ -1,0 +1,245 @@
+"""Zero-shot calibration transfer: fit calibrators where labels exist, apply them unchanged elsewhere.
+
+For each task, every calibrator is fitted on one *fit* set (by default the val split of the
+language seen in distillation) of an ``evaluate`` output folder, and applied unchanged to the
+*target* sets (by default test_2016_flickr of every language). Each calibrator is judged in the
+view it models, as ``evaluate --calibrator`` judges it:
+
+* listwise: top-1 confidence against top-1 correctness (one pair per query); fitted on all
+  retrieved candidates of each query;
+* pointwise: the top-``depth`` (query, document) pairs per query; fitted on the same pairs.
+
+"Before" is the ``identity`` calibrator in the same view (softmax at T = 1, or the clipped raw
+cosine). The *transfer gap* of a calibrator on an unseen language is its ECE there minus its ECE
+on the seen language's target split (same task, same split): positive means the mapping holds
+worse on the language it never saw.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clir_calib.calibration.metrics import CalibrationReport, calibration_report
+from clir_calib.calibrators.base import Calibrator
+from clir_calib.config import TASKS, check_languages, check_splits
+from clir_calib.errors import ConfigError, DataError
+from clir_calib.evaluation.scored import ScoredRun
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """Where one scored run lives in an evaluate folder."""
+
+    task: str
+    lang: str
+    split: str
+
+    def path(self, eval_dir: Path) -> Path:
+        return eval_dir / self.task / self.lang / self.split / "scored.npz"
+
+    def label(self) -> str:
+        return f"{self.task}/{self.lang}/{self.split}"
+
+
+@dataclass
+class TransferRow:
+    """One calibrator on one set: reports before (identity, same view) and after calibration."""
+
+    calibrator: str
+    view: str
+    task: str
+    lang: str
+    split: str
+    role: str  # "fit" (in-sample), "seen" (fit language, target split) or "unseen"
+    before: CalibrationReport
+    after: CalibrationReport
+    gap: dict[str, float] | None = None  # after - seen, per ECE binning (unseen rows only)
+    gap_before: dict[str, float] | None = None  # the same for the raw scores
+
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.task, self.calibrator, self.lang, self.split)
+
+
+@dataclass
+class TransferResult:
+    """Everything :func:`calibrate_transfer` measured, plus the fitted calibrators by (task, name)."""
+
+    fit_lang: str
+    fit_split: str
+    target_langs: list[str]
+    target_splits: list[str]
+    tasks: list[str]
+    bins: int
+    depth: int
+    rows: list[TransferRow]
+    calibrators: dict[tuple[str, str], Calibrator]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def view_pairs(run: ScoredRun, probabilities: np.ndarray, view: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(confidences, correct)`` of a view from per-candidate probabilities ``[Q, k]``."""
+    labels = run.labels.astype(np.int64)
+    if view == "listwise":
+        return probabilities[:, 0], labels[:, 0]
+    if view == "pointwise":
+        d = min(depth, run.depth)
+        return probabilities[:, :d].reshape(-1), labels[:, :d].reshape(-1)
+    raise ConfigError(f"unknown calibration view {view!r}; expected listwise or pointwise")
+
+
+def fit_calibrator(calibrator: Calibrator, run: ScoredRun, depth: int, fitted_on: dict[str, Any]) -> Calibrator:
+    """Fit on the pairs the calibrator will be judged on (all candidates when listwise)."""
+    if calibrator.model_view == "listwise":
+        scores, labels, groups = run.flat()
+        return calibrator.fit(scores, labels, groups, fitted_on=fitted_on)
+    d = min(depth, run.depth)
+    return calibrator.fit(run.scores[:, :d].reshape(-1), run.labels[:, :d].reshape(-1), fitted_on=fitted_on)
+
+
+def apply_calibrator(calibrator: Calibrator, run: ScoredRun) -> np.ndarray:
+    """Per-candidate probabilities ``[Q, k]`` of a fitted calibrator on a scored run."""
+    scores, _, groups = run.flat()
+    return calibrator.predict_proba(scores, groups).reshape(run.scores.shape)
+
+
+def judge(calibrator: Calibrator, run: ScoredRun, depth: int, bins: int) -> CalibrationReport:
+    """The calibration report of ``calibrator`` on ``run`` in the view it models."""
+    confidences, correct = view_pairs(run, apply_calibrator(calibrator, run), calibrator.model_view, depth)
+    return calibration_report(confidences, correct, bins=bins)
+
+
+def calibrate_transfer(
+    eval_dir: str | Path,
+    calibrators: Sequence[str],
+    fit_lang: str = "de",
+    fit_split: str = "val",
+    target_langs: Sequence[str] = ("de", "fr", "cs"),
+    target_splits: Sequence[str] = ("test_2016_flickr",),
+    tasks: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    bins: int = 15,
+    depth: int = 10,
+) -> TransferResult:
+    """Fit each calibrator per task on the fit set and measure it, unchanged, on every target set.
+
+    :param eval_dir: an ``evaluate`` output folder (``{task}/{lang}/{split}/scored.npz``)
+    :param tasks: tasks to use; None = every task whose fit set is in ``eval_dir``
+    :param params: per calibrator name, its parameters (declared by the calibrator)
+    :param depth: pointwise view: top pairs per query (as ``evaluate.pointwise_depth``)
+    """
+    from clir_calib.plugins import get_calibrator
+
+    root = Path(eval_dir)
+    if not root.is_dir():
+        raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
+    check_languages([fit_lang, *target_langs])
+    check_splits([fit_split, *target_splits])
+    if not calibrators:
+        raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
+    if bins < 1 or depth < 1:
+        raise ConfigError(f"bins and depth must be at least 1, got {bins} and {depth}")
+    classes = {name: get_calibrator(name) for name in calibrators}
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(classes))
+    if unknown:
+        raise ConfigError(f"calibrate.params names calibrator(s) not in use: {', '.join(unknown)}")
+    langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
+    chosen = _tasks(root, tasks, fit_lang, fit_split)
+
+    rows: list[TransferRow] = []
+    fitted: dict[tuple[str, str], Calibrator] = {}
+    skipped: list[dict[str, str]] = []
+    for task in chosen:
+        fit_set = ScoredSet(task, fit_lang, fit_split)
+        fit_run = _load(root, fit_set)
+        targets = [ScoredSet(task, lang, split) for split in dict.fromkeys(target_splits) for lang in langs]
+        target_runs: dict[ScoredSet, ScoredRun] = {}
+        for target in targets:
+            if target.path(root).is_file():
+                target_runs[target] = _load(root, target)
+            else:
+                skipped.append({"set": target.label(), "why": f"no {target.path(root)}"})
+        if not target_runs:
+            raise DataError(
+                f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on {', '.join(target_splits)}"
+            )
+        identity = {view: get_calibrator("identity")(view=view) for view in ("listwise", "pointwise")}
+        for raw in identity.values():
+            fit_calibrator(raw, fit_run, depth, {})
+        for name, cls in classes.items():
+            calibrator = cls(**dict(params.get(name, {})))
+            fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
+                         "depth": depth, "queries": len(fit_run.qids)}
+            fit_calibrator(calibrator, fit_run, depth, fitted_on)
+            fitted[(task, name)] = calibrator
+            raw = identity[calibrator.model_view]
+            sets = [(fit_set, fit_run, "fit"), *[
+                (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
+            ]]
+            for scored_set, run, role in sets:
+                rows.append(TransferRow(
+                    calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
+                    split=scored_set.split, role=role, before=judge(raw, run, depth, bins),
+                    after=judge(calibrator, run, depth, bins),
+                ))
+    _add_gaps(rows)
+    return TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
+                          rows, fitted, skipped)
+
+
+GAP_METRICS = ("ece_equal_width", "ece_equal_mass")
+
+
+def _add_gaps(rows: list[TransferRow]) -> None:
+    seen = {(r.task, r.calibrator, r.split): r for r in rows if r.role == "seen"}
+    for row in rows:
+        reference = seen.get((row.task, row.calibrator, row.split))
+        if row.role != "unseen" or reference is None:
+            continue
+        row.gap = {m: getattr(row.after, m) - getattr(reference.after, m) for m in GAP_METRICS}
+        row.gap_before = {m: getattr(row.before, m) - getattr(reference.before, m) for m in GAP_METRICS}
+
+
+def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: str) -> list[str]:
+    if tasks:
+        for task in tasks:
+            if task not in TASKS:
+                raise ConfigError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+        return list(dict.fromkeys(tasks))
+    found = [task for task in TASKS if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
+    if not found:
+        raise DataError(
+            f"{root} has no scored run for the fit set {fit_lang}/{fit_split} of any task; run 'clir-calib evaluate' "
+            f"with {fit_split} in evaluate.splits (e.g. --set evaluate.splits=[{fit_split},test_2016_flickr])"
+        )
+    return found
+
+
+def _load(root: Path, scored_set: ScoredSet) -> ScoredRun:
+    path = scored_set.path(root)
+    if not path.is_file():
+        raise DataError(
+            f"no scored run for {scored_set.label()} in {root}; run 'clir-calib evaluate' with "
+            f"{scored_set.lang} in evaluate.langs and {scored_set.split} in evaluate.splits"
+        )
+    log.info("loading %s", path)
+    return ScoredRun.load(path)
+
+
+def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
+    """:func:`calibrate_transfer` with the ``calibrate`` section of an :class:`ExperimentConfig`;
+    bins and the pointwise depth come from ``evaluate`` so the numbers match ``evaluate``'s."""
+    section = cfg.calibrate
+    return calibrate_transfer(
+        eval_dir, section.calibrators, fit_lang=section.fit_lang, fit_split=section.fit_split,
+        target_langs=section.target_langs, target_splits=section.target_splits, tasks=section.tasks,
+        params=section.params, bins=cfg.evaluate.bins, depth=cfg.evaluate.pointwise_depth,
+    )

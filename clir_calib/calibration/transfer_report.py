@@ -1,0 +1,184 @@
+"""Write a calibration-transfer result: fitted calibrators, JSON, Markdown + CSV tables, diagrams.
+
+Layout of the output folder (written atomically as a whole)::
+
+    calibrators/{task}/{name}.json       fitted calibrators (``evaluate --calibrator FILE``)
+    calibration.json                     every report (with bin tables) and gap
+    calibration.md / calibration.csv     the tables
+    diagrams/{task}/{lang}/{split}/raw_{view}.png and {name}.png   reliability diagrams
+    diagrams/{task}/transfer_gap.png     transfer gap per calibrator and unseen language
+    config.yaml                          the resolved config (when given)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from clir_calib.atomic import atomic_dir, write_json, write_text
+from clir_calib.calibration.plots import reliability_diagram, transfer_gap_plot
+from clir_calib.calibration.transfer import GAP_METRICS, TransferResult, TransferRow
+from clir_calib.config import save_config
+
+METRICS = ("ece_equal_width", "ece_equal_mass", "mce", "brier", "nll")
+SHORT = {"ece_equal_width": "ECE-w", "ece_equal_mass": "ECE-m", "mce": "MCE", "brier": "Brier", "nll": "NLL"}
+
+
+def flat_rows(result: TransferResult) -> list[dict[str, Any]]:
+    """One flat record per (task, calibrator, language, split): before/after metrics and gaps."""
+    records = []
+    for row in result.rows:
+        record: dict[str, Any] = {
+            "task": row.task, "calibrator": row.calibrator, "view": row.view, "lang": row.lang,
+            "split": row.split, "role": row.role, "n": row.after.n,
+        }
+        for metric in METRICS:
+            record[f"{metric}_before"] = getattr(row.before, metric)
+            record[f"{metric}_after"] = getattr(row.after, metric)
+        for metric in GAP_METRICS:
+            record[f"gap_{metric}"] = row.gap[metric] if row.gap else None
+            record[f"gap_{metric}_before"] = row.gap_before[metric] if row.gap_before else None
+        records.append(record)
+    return records
+
+
+def to_json(result: TransferResult) -> dict[str, Any]:
+    """All numbers, with bin tables, as strict JSON data."""
+    return {
+        "fit": {"lang": result.fit_lang, "split": result.fit_split},
+        "targets": {"langs": result.target_langs, "splits": result.target_splits},
+        "tasks": result.tasks,
+        "bins": result.bins,
+        "pointwise_depth": result.depth,
+        "calibrators": {
+            f"{task}/{name}": {"file": calibrator_file(task, name), **calibrator.to_dict()}
+            for (task, name), calibrator in result.calibrators.items()
+        },
+        "rows": [
+            {**record, "before": row.before.to_dict(), "after": row.after.to_dict()}
+            for record, row in zip(flat_rows(result), result.rows, strict=True)
+        ],
+        "skipped": result.skipped,
+    }
+
+
+def calibrator_file(task: str, name: str) -> str:
+    return f"calibrators/{task}/{name}.json"
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def markdown(result: TransferResult) -> str:
+    """Per task: ECE before -> after per language and the transfer gap, then the full long table."""
+    lines = [
+        f"# Calibration transfer: fit on {result.fit_lang}/{result.fit_split}, applied unchanged",
+        "",
+        f"Bins: {result.bins}. Listwise view: top-1 confidence of a softmax over each query's candidates; "
+        f"pointwise view: top-{result.depth} pairs per query. *Before* = raw scores (identity) in the same view. "
+        "Transfer gap = ECE on the unseen language minus ECE on the seen one (same split), after calibration "
+        "(raw scores in brackets).",
+        "",
+    ]
+    for task in result.tasks:
+        for split in result.target_splits:
+            header, body = summary_table(result, task, split)
+            lines += [f"## {task} / {split}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(cells) + " |" for cells in body]
+            lines.append("")
+    lines += ["## All numbers", "", _long_table(result.rows), ""]
+    if result.skipped:
+        lines += ["Skipped target sets: " + "; ".join(f"{s['set']} ({s['why']})" for s in result.skipped), ""]
+    return "\n".join(lines)
+
+
+def summary_table(result: TransferResult, task: str, split: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: per calibrator, ECE-w before -> after per language, and the transfer gaps."""
+    by_key = {row.key(): row for row in result.rows}
+    names = [name for (t, name) in result.calibrators if t == task]
+    langs = [lang for lang in result.target_langs if any((task, n, lang, split) in by_key for n in names)]
+    unseen = [lang for lang in langs if lang != result.fit_lang]
+    header = ["calibrator", "view", *[f"ECE-w {lang} before → after" for lang in langs],
+              *[f"gap {lang}" for lang in unseen]]
+    body = []
+    for name in names:
+        cells = [name, result.calibrators[(task, name)].model_view]
+        for lang in langs:
+            row = by_key.get((task, name, lang, split))
+            cells.append("–" if row is None else f"{row.before.ece_equal_width:.4f} → {row.after.ece_equal_width:.4f}")
+        for lang in unseen:
+            row = by_key.get((task, name, lang, split))
+            gap, raw = (row.gap, row.gap_before) if row is not None else (None, None)
+            cells.append("–" if gap is None or raw is None else
+                         f"{gap['ece_equal_width']:+.4f} ({raw['ece_equal_width']:+.4f})")
+        body.append(cells)
+    return header, body
+
+
+def _long_table(rows: list[TransferRow]) -> str:
+    header = ["task", "calibrator", "view", "lang", "split", "role", "n",
+              *[f"{SHORT[m]} before" for m in METRICS], *[f"{SHORT[m]} after" for m in METRICS], "gap ECE-w",
+              "gap ECE-m"]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row.task, row.calibrator, row.view, row.lang, row.split, row.role, str(row.after.n),
+                 *[_fmt(getattr(row.before, m)) for m in METRICS], *[_fmt(getattr(row.after, m)) for m in METRICS],
+                 *[_fmt(row.gap[m] if row.gap else None, signed=True) for m in GAP_METRICS]]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def csv_text(result: TransferResult) -> str:
+    records = flat_rows(result)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else ["task"], lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def write_transfer(
+    result: TransferResult, out_dir: str | Path, config: Any | None = None, diagrams: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Write everything into ``out_dir`` atomically (a failure leaves no partial folder)."""
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        for (task, name), calibrator in result.calibrators.items():
+            calibrator.save(tmp / calibrator_file(task, name))
+        write_json(tmp / "calibration.json", to_json(result))
+        write_text(tmp / "calibration.md", markdown(result))
+        write_text(tmp / "calibration.csv", csv_text(result))
+        if diagrams:
+            _diagrams(result, tmp)
+        if config is not None:
+            save_config(config, tmp)
+    return Path(out_dir)
+
+
+def _diagrams(result: TransferResult, root: Path) -> None:
+    drawn_raw: set[tuple[str, str, str, str]] = set()
+    for row in result.rows:
+        folder = root / "diagrams" / row.task / row.lang / row.split
+        where = f"{row.task} {row.lang} {row.split}"
+        if (row.task, row.lang, row.split, row.view) not in drawn_raw:
+            drawn_raw.add((row.task, row.lang, row.split, row.view))
+            reliability_diagram(row.before, folder / f"raw_{row.view}.png", title=f"raw scores ({row.view}), {where}")
+        reliability_diagram(row.after, folder / f"{row.calibrator}.png",
+                            title=f"{row.calibrator} ({row.view}) fit on {result.fit_lang}/{result.fit_split}, {where}")
+    for task in result.tasks:
+        for split in result.target_splits:
+            gaps: dict[str, dict[str, tuple[float, float]]] = {
+                row.calibrator: {} for row in result.rows if row.task == task and row.split == split
+            }
+            for row in result.rows:
+                if row.task == task and row.split == split and row.gap and row.gap_before:
+                    gaps[row.calibrator][row.lang] = (row.gap["ece_equal_width"], row.gap_before["ece_equal_width"])
+            if any(gaps.values()):
+                transfer_gap_plot(gaps, root / "diagrams" / task / f"transfer_gap_{split}.png",
+                                  title=f"{task} {split}: ECE-w gap vs {result.fit_lang}", metric="ECE-w")
