@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clir_calib.calibration.metrics import calibration_report
-from clir_calib.calibration.transfer import calibrate_transfer, judge, view_pairs
+from clir_calib.calibration.transfer import calibrate_transfer, judge
 from clir_calib.calibration.transfer_report import write_transfer
 from clir_calib.calibrators import load_calibrator
 from clir_calib.cli import app
@@ -86,19 +86,6 @@ def test_transfer_rows_gaps_and_unchanged_application(tmp_path: Path) -> None:
     calibrator = result.calibrators[("translation", "platt")]
     assert judge(calibrator, target, 5, 15) == platt_cs.after
     assert calibrator.fitted_on["lang"] == "de" and calibrator.fitted_on["split"] == "val"
-
-
-def test_view_pairs_match_evaluate_conventions() -> None:
-    run = synthetic_run(0, 0.8, queries=4, k=6)
-    probs = np.arange(24, dtype=float).reshape(4, 6) / 24
-    conf, correct = view_pairs(run, probs, "listwise", 3)
-    np.testing.assert_array_equal(conf, probs[:, 0])
-    np.testing.assert_array_equal(correct, run.labels[:, 0])
-    conf, correct = view_pairs(run, probs, "pointwise", 3)
-    np.testing.assert_array_equal(conf, probs[:, :3].ravel())
-    assert view_pairs(run, probs, "pointwise", 50)[0].size == 24
-    with pytest.raises(ConfigError):
-        view_pairs(run, probs, "sideways", 3)
 
 
 def test_write_transfer_outputs_reload_and_reapply(tmp_path: Path) -> None:

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from clir_calib.calibration.metrics import CalibrationReport, calibration_report
+from clir_calib.calibration.metrics import CalibrationReport
 from clir_calib.calibrators.base import Calibrator
 from clir_calib.config import TASKS, check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.evaluation.views import calibrated_view
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +83,6 @@ class TransferResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def view_pairs(run: ScoredRun, probabilities: np.ndarray, view: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(confidences, correct)`` of a view from per-candidate probabilities ``[Q, k]``."""
-    labels = run.labels.astype(np.int64)
-    if view == "listwise":
-        return probabilities[:, 0], labels[:, 0]
-    if view == "pointwise":
-        d = min(depth, run.depth)
-        return probabilities[:, :d].reshape(-1), labels[:, :d].reshape(-1)
-    raise ConfigError(f"unknown calibration view {view!r}; expected listwise or pointwise")
-
-
 def fit_calibrator(calibrator: Calibrator, run: ScoredRun, depth: int, fitted_on: dict[str, Any]) -> Calibrator:
     """Fit on the pairs the calibrator will be judged on (all candidates when listwise)."""
     if calibrator.model_view == "listwise":
@@ -104,16 +92,10 @@ def fit_calibrator(calibrator: Calibrator, run: ScoredRun, depth: int, fitted_on
     return calibrator.fit(run.scores[:, :d].reshape(-1), run.labels[:, :d].reshape(-1), fitted_on=fitted_on)
 
 
-def apply_calibrator(calibrator: Calibrator, run: ScoredRun) -> np.ndarray:
-    """Per-candidate probabilities ``[Q, k]`` of a fitted calibrator on a scored run."""
-    scores, _, groups = run.flat()
-    return calibrator.predict_proba(scores, groups).reshape(run.scores.shape)
-
-
 def judge(calibrator: Calibrator, run: ScoredRun, depth: int, bins: int) -> CalibrationReport:
-    """The calibration report of ``calibrator`` on ``run`` in the view it models."""
-    confidences, correct = view_pairs(run, apply_calibrator(calibrator, run), calibrator.model_view, depth)
-    return calibration_report(confidences, correct, bins=bins)
+    """The calibration report of ``calibrator`` on ``run`` in the view it models, exactly as
+    ``evaluate --calibrator`` measures it (:func:`clir_calib.evaluation.views.calibrated_view`)."""
+    return calibrated_view(run, calibrator, depth).report(bins)
 
 
 def calibrate_transfer(
