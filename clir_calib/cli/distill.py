@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
+from clir_calib.errors import ConfigError
+
+
+def parse_loss_flags(values: list[str] | None) -> list[dict[str, Any]] | None:
+    """``--loss ot --loss mse`` or ``--loss ot+0.5*mse`` -> LossSpec mappings (name, weight)."""
+    if not values:
+        return None
+    specs: list[dict[str, Any]] = []
+    for value in values:
+        for term in value.split("+"):
+            term = term.strip()
+            if not term:
+                raise ConfigError(f"--loss {value!r} has an empty term; write e.g. ot+0.5*mse")
+            weight = 1.0
+            if "*" in term:
+                factor, term = (part.strip() for part in term.split("*", 1))
+                try:
+                    weight = float(factor)
+                except ValueError:
+                    raise ConfigError(f"--loss weight {factor!r} is not a number; write e.g. 0.5*mse") from None
+                if not math.isfinite(weight):
+                    raise ConfigError(f"--loss weight {factor!r} must be finite")
+            specs.append({"name": term, "weight": weight})
+    return specs
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +47,60 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        lang: str | None = typer.Option(None, "--lang", help="Target language of the bitext (de, fr, cs)."),
+        loss: list[str] | None = typer.Option(
+            None, "--loss", help="Alignment loss, repeatable or summed: --loss ot --loss mse, --loss ot+0.5*mse. "
+            "Loss parameters: --set 'distill.losses=[{name: ot, params: {epsilon: 0.05}}]'.",
+        ),
+        teacher: str | None = typer.Option(None, "--teacher", help="Frozen teacher (hub name or folder)."),
+        student: str | None = typer.Option(None, "--student", help="Student initialisation (hub name or folder)."),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Run folder (default: OUTPUT_DIR/distill-LANG-LOSSES)."
+        ),
+        data: Path | None = typer.Option(None, "--data", help="Prepared data folder (data.prepared)."),
+        max_pairs: int | None = typer.Option(None, "--max-pairs", help="Use the first N training pairs."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Passes over the training pairs."),
+        batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per micro-batch."),
+        lr: float | None = typer.Option(None, "--lr", help="Peak AdamW learning rate."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+        progress: bool | None = typer.Option(
+            None, "--progress/--no-progress", help="Progress bar (default: when the terminal is interactive)."
+        ),
     ) -> None:
         """Distil a teacher into a multilingual student on bitext (OT, MSE, ...)."""
-        raise ClirCalibError("'clir-calib distill' is not implemented yet")
+        from clir_calib.distill import distill as run_distill
+
+        cfg = resolve_config(
+            ctx,
+            config,
+            overrides,
+            flags={
+                "distill.lang": lang,
+                "distill.losses": parse_loss_flags(loss),
+                "models.teacher.name": teacher,
+                "models.student.name": student,
+                "data.prepared": str(data) if data is not None else None,
+                "distill.max_pairs": max_pairs,
+                "distill.epochs": epochs,
+                "distill.batch_size": batch_size,
+                "distill.lr": lr,
+            },
+        )
+        names = "+".join(spec.name for spec in cfg.distill.losses) or "none"
+        folder = out if out is not None else Path(cfg.output_dir) / f"distill-{cfg.distill.lang}-{names}"
+        show = err_console.is_terminal if progress is None else progress
+        result = run_distill(cfg, folder, resume=resume, progress=show and _is_main_process())
+        if not _is_main_process():
+            return
+        table = Table(title=f"Distillation ({cfg.distill.lang}, {names})", title_justify="left")
+        table.add_column("", style="cyan")
+        table.add_column("value", justify="right")
+        table.add_row("val accuracy en->xx before", f"{result.val_accuracy_before:.4f}")
+        table.add_row("val accuracy en->xx after", f"{result.val_accuracy_after:.4f}")
+        table.add_row("steps", str(result.steps))
+        table.add_row("training pairs", f"{result.train_pairs:,}")
+        if result.resumed_from_step is not None:
+            table.add_row("resumed from step", str(result.resumed_from_step))
+        table.add_row("seconds", f"{result.seconds:.1f}")
+        console.print(table)
+        console.print(f"student: {result.run_dir}")

@@ -1,0 +1,67 @@
+"""The model card (``README.md``) of a distilled student: what it is, how it was made, how good it got."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clir_calib.config import ExperimentConfig
+
+
+def model_card(cfg: ExperimentConfig, result: dict[str, Any], losses: list[dict[str, Any]]) -> str:
+    """Markdown text for ``RUN/README.md``; ``result`` is what goes into ``result.json``."""
+    dc = cfg.distill
+    teacher, student = cfg.models.teacher, cfg.models.student
+    loss_lines = "\n".join(
+        f"- `{term['name']}` (weight {term['weight']}): "
+        + ", ".join(f"{k}={v!r}" for k, v in term["params"].items())
+        + (f"  \n  {term['citation']}" if term.get("citation") else "")
+        for term in losses
+    )
+    before, after = result["val_accuracy_before"], result["val_accuracy_after"]
+    projection = (
+        "\nThe teacher and student widths differ: `projection.safetensors` holds the learned linear map "
+        "(student -> teacher space, `weight`/`bias`) that must be applied to the student's pooled "
+        "embeddings before comparing them with teacher queries.\n"
+        if result.get("projection")
+        else ""
+    )
+    return f"""---
+library_name: transformers
+tags: [sentence-similarity, cross-lingual-retrieval, distillation, clir-calib]
+language: [en, {dc.lang}]
+---
+
+# {dc.lang} student distilled from {teacher.name}
+
+A multilingual sentence encoder trained with `clir-calib distill` so that its encoding of
+{dc.lang} text matches the frozen teacher's encoding of the English translation. English queries
+are encoded by the teacher (prefix {teacher.query_prefix!r} when set, else the model's default),
+{dc.lang} documents by this model; pooling and prefixes are in `clir_calib_encoder.json`.
+{projection}
+## Training
+
+- teacher (frozen): `{teacher.name}`
+- student initialised from: `{student.name}` (word embeddings {"frozen" if dc.freeze_embeddings else "trained"})
+- alignment objective:
+{loss_lines}
+- data: Multi30k (en, {dc.lang}) train bitext from `{cfg.data.prepared}`, {result["train_pairs"]} pairs
+- {result["steps"]} optimizer steps, {dc.epochs} epoch(s), batch {dc.batch_size} x {dc.grad_accum} accumulation,
+  AdamW lr {dc.lr} (warm-up {dc.warmup_ratio:.0%}, linear decay), weight decay {dc.weight_decay},
+  gradient clipping {dc.max_grad_norm}, seed {cfg.seed}, max length {student.max_length}
+
+## Validation
+
+Bitext retrieval accuracy en -> {dc.lang} (top-1 among {result["val_pairs"]} val pairs; teacher queries
+vs student documents): **{before:.4f} before, {after:.4f} after** distillation. The full curve is in
+`log.jsonl`; the resolved configuration in `config.yaml`.
+
+## Use
+
+```python
+from clir_calib.models import Encoder
+student = Encoder.from_pretrained("PATH/TO/THIS/FOLDER")
+vectors = student.encode(["..."], role="passage")
+```
+
+The folder is also a plain Hugging Face model (`AutoModel.from_pretrained`).
+"""

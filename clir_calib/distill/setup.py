@@ -1,0 +1,123 @@
+"""Everything checked and loaded before a run may create its folder (so bad input leaves nothing behind)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clir_calib.config import ExperimentConfig, check_languages, read_yaml, to_dict
+from clir_calib.data.store import Bitext, load_bitext
+from clir_calib.errors import ConfigError, DataError
+from clir_calib.losses.combined import CombinedAlignmentLoss
+
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+#: Config parts that must not change between a run and its resumption.
+RESUME_KEYS = ("seed", "data.prepared", "models", "distill")
+
+
+def check_distill_config(cfg: ExperimentConfig) -> None:
+    """One-line errors for settings that cannot work, before anything is loaded."""
+    dc = cfg.distill
+    check_languages([dc.lang])
+    positive = {"batch_size": dc.batch_size, "epochs": dc.epochs, "grad_accum": dc.grad_accum,
+                "eval_every": dc.eval_every, "save_every": dc.save_every}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"distill.{key} must be at least 1, got {value}")
+    if dc.max_pairs is not None and dc.max_pairs < 1:
+        raise ConfigError(f"distill.max_pairs must be at least 1 (or empty for all), got {dc.max_pairs}")
+    if dc.val_pairs is not None and dc.val_pairs < 1:
+        raise ConfigError(f"distill.val_pairs must be at least 1 (or empty for all), got {dc.val_pairs}")
+    if not dc.lr > 0:
+        raise ConfigError(f"distill.lr must be positive, got {dc.lr}")
+    if not 0 <= dc.warmup_ratio <= 1:
+        raise ConfigError(f"distill.warmup_ratio must be within [0, 1], got {dc.warmup_ratio}")
+    if dc.weight_decay < 0 or dc.max_grad_norm < 0:
+        raise ConfigError("distill.weight_decay and distill.max_grad_norm must not be negative (0: off)")
+    if dc.mixed_precision not in MIXED_PRECISION:
+        raise ConfigError(f"distill.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {dc.mixed_precision!r}")
+
+
+def build_objective(cfg: ExperimentConfig) -> CombinedAlignmentLoss:
+    """The weighted loss sum; unknown loss names list the registered ones."""
+    return CombinedAlignmentLoss(cfg.distill.losses)
+
+
+@dataclass
+class DistillData:
+    train: Bitext
+    val: Bitext
+
+
+def load_distill_data(cfg: ExperimentConfig) -> DistillData:
+    """Train and val bitext of ``distill.lang``; empty or blank pairs are one-line errors."""
+    dc = cfg.distill
+    train = load_bitext(cfg.data.prepared, dc.lang, "train", max_pairs=dc.max_pairs)
+    val = load_bitext(cfg.data.prepared, dc.lang, "val", max_pairs=dc.val_pairs)
+    for part in (train, val):
+        if len(part) == 0:
+            raise DataError(
+                f"the {dc.lang} {part.split} bitext in {cfg.data.prepared} is empty; "
+                f"run `clir-calib prepare` on a complete Multi30k copy"
+            )
+        for i, (en, xx) in enumerate(zip(part.en, part.xx, strict=True)):
+            if not en.strip() or not xx.strip():
+                raise DataError(
+                    f"{part.split} pair {part.ids[i]} of the {dc.lang} bitext has an empty side; "
+                    "fix the source files and run `clir-calib prepare --overwrite`"
+                )
+    return DistillData(train, val)
+
+
+def run_state(out: Path, resume: bool) -> str:
+    """``fresh`` or ``resume`` for the folder ``out``; a finished or foreign-busy folder is an error."""
+    if (out / "result.json").exists():
+        raise ConfigError(f"{out} already holds a finished distillation run; choose another --out or delete it")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; choose a folder for --out")
+    busy = out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith("."))
+    if not busy:
+        return "fresh"
+    if not resume:
+        raise ConfigError(f"{out} holds an unfinished run; pass --resume to continue it or choose another --out")
+    if not (out / "config.yaml").is_file():
+        raise ConfigError(f"{out} is not a distillation run (no config.yaml); choose another --out")
+    return "resume"
+
+
+def check_resume_config(cfg: ExperimentConfig, out: Path) -> None:
+    """The resumed run must be the same run: same seed, data, models and distillation settings."""
+    saved = read_yaml(out / "config.yaml")
+    current = to_dict(cfg)
+    for key in RESUME_KEYS:
+        before, now = _get(saved, key), _get(current, key)
+        difference = _first_difference(before, now, key)
+        if difference is not None:
+            raise ConfigError(
+                f"--resume with a different config: {difference} differs from {out / 'config.yaml'}; "
+                "resume with the same settings or start a new --out"
+            )
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for key in dotted.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _first_difference(a: Any, b: Any, where: str) -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = _first_difference(a.get(key), b.get(key), f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_difference(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else where

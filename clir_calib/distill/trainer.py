@@ -1,0 +1,316 @@
+"""The distillation loop: frozen teacher (en), trained student (xx), weighted alignment losses.
+
+One process on CPU by default; CUDA with bf16 autocast and several GPUs through HF Accelerate
+(``accelerate launch -m clir_calib distill ...``). Checkpoints hold the trainable weights,
+optimizer/scheduler/RNG state and the data position; the data order is a function of the seed
+and epoch, so ``resume=True`` ends with the same weights as an uninterrupted run (one process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save as save_safetensors
+
+from clir_calib.atomic import atomic_file, write_json, write_text
+from clir_calib.config import ExperimentConfig, config_hash, save_config
+from clir_calib.distill import order
+from clir_calib.distill.card import model_card
+from clir_calib.distill.checkpoint import (
+    Position,
+    list_checkpoints,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from clir_calib.distill.evaluation import top1_accuracy
+from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
+from clir_calib.distill.progress import TrainingProgress
+from clir_calib.distill.setup import (
+    build_objective,
+    check_distill_config,
+    check_resume_config,
+    load_distill_data,
+    run_state,
+)
+from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_groups, warmup_linear_schedule
+from clir_calib.errors import NumericalError
+from clir_calib.models.device import resolve_device
+from clir_calib.models.encoder import Encoder
+
+#: Both sides are encoded as documents during training: the student learns to put an xx document
+#: where the teacher puts its English translation (the teacher encodes English queries at search time).
+TRAIN_ROLE = "passage"
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class DistillResult:
+    """What a finished run reports (also written to ``RUN/result.json``)."""
+
+    run_dir: str
+    lang: str
+    teacher: str
+    student_init: str
+    losses: list[dict[str, Any]]
+    steps: int
+    epochs: int
+    train_pairs: int
+    val_pairs: int
+    val_accuracy_before: float
+    val_accuracy_after: float
+    projection: bool
+    resumed_from_step: int | None
+    seconds: float
+    config_hash: str
+
+
+def make_accelerator(cfg: ExperimentConfig) -> Any:
+    from accelerate import Accelerator
+
+    device = resolve_device(cfg.device)
+    precision = cfg.distill.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
+    if device.type != "cuda" and precision != "no":
+        precision = "no"  # autocast on CPU is slower than fp32 here and not what "auto" promises
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
+
+
+def distill(
+    cfg: ExperimentConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> DistillResult:
+    """Train ``cfg.models.student`` towards ``cfg.models.teacher`` on the ``cfg.distill.lang`` bitext.
+
+    Every input is checked before ``out`` is created. ``on_step(step)`` runs after each optimizer
+    step and its checkpoint (tests use it to kill a run at a known point).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    check_distill_config(cfg)
+    objective = build_objective(cfg)
+    state = run_state(out, resume)
+    if state == "resume":
+        check_resume_config(cfg, out)
+    data = load_distill_data(cfg)
+    accelerator = make_accelerator(cfg)
+    teacher = Encoder.load(cfg.models.teacher, device=accelerator.device)
+    teacher.model.eval().requires_grad_(False)
+    student_encoder = Encoder.load(cfg.models.student, device=accelerator.device)
+    torch.manual_seed(cfg.seed)
+    student = Student(student_encoder, teacher.hidden_size, cfg.distill.projection, cfg.distill.freeze_embeddings)
+    student.to(accelerator.device)
+
+    loop = _Loop(cfg, out, accelerator, teacher, student, objective, data, progress, on_step)
+    checkpoints = list_checkpoints(out) if state == "resume" else []
+    resumed_from = loop.restore(checkpoints[-1]) if checkpoints else None
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out)
+        if resumed_from is None:
+            (out / LOG_FILE).unlink(missing_ok=True)
+    before = loop.run()
+    result = DistillResult(
+        run_dir=str(out), lang=cfg.distill.lang, teacher=cfg.models.teacher.name,
+        student_init=cfg.models.student.name, losses=objective.describe(), steps=loop.position.step,
+        epochs=cfg.distill.epochs, train_pairs=len(data.train), val_pairs=len(data.val),
+        val_accuracy_before=before, val_accuracy_after=loop.last_accuracy,
+        projection=student.projection is not None, resumed_from_step=resumed_from,
+        seconds=round(time.perf_counter() - started, 2),
+        config_hash=config_hash(cfg.seed, cfg.data.prepared, cfg.models, cfg.distill),
+    )
+    if accelerator.is_main_process:
+        _write_outputs(cfg, out, student, result)
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: DistillResult) -> None:
+    """Final files, each written whole; ``result.json`` last marks the run finished."""
+    with _unwrapped(student):
+        student.encoder.save(out)
+    if student.projection is not None:
+        with atomic_file(out / PROJECTION_FILE, "wb") as handle:
+            handle.write(save_safetensors(student.projection_tensors()))
+    summary = asdict(result)
+    write_text(out / "README.md", model_card(cfg, summary, result.losses))
+    for old in list_checkpoints(out)[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+    write_json(out / "result.json", summary)
+
+
+@contextlib.contextmanager
+def _unwrapped(student: Student) -> Iterator[None]:
+    """Temporarily hand the encoder its bare model (not the DDP wrapper) for saving or evaluation."""
+    wrapped = student.encoder.model
+    student.encoder.model = getattr(wrapped, "module", wrapped)
+    try:
+        yield
+    finally:
+        student.encoder.model = wrapped
+
+
+class _Loop:
+    """The optimizer, schedule, position and the step/eval/checkpoint cycle of one run."""
+
+    def __init__(self, cfg: ExperimentConfig, out: Path, accelerator: Any, teacher: Encoder, student: Student,
+                 objective: Any, data: Any, progress: bool, on_step: Callable[[int], None] | None) -> None:
+        self.cfg, self.dc, self.out = cfg, cfg.distill, out
+        self.accelerator, self.teacher, self.student = accelerator, teacher, student
+        self.objective, self.data, self.on_step = objective, data, on_step
+        self.progress = progress and accelerator.is_main_process
+        self.steps_per_epoch = order.steps_per_epoch(len(data.train), self.dc.batch_size, self.dc.grad_accum)
+        self.total_steps = self.steps_per_epoch * self.dc.epochs
+        self.optimizer = torch.optim.AdamW(parameter_groups(student, self.dc.weight_decay), lr=self.dc.lr)
+        self.scheduler = warmup_linear_schedule(self.optimizer, self.total_steps, self.dc.warmup_ratio)
+        student.encoder.model, self.optimizer = accelerator.prepare(student.encoder.model, self.optimizer)
+        if student.projection is not None:
+            student.projection = accelerator.prepare(student.projection)
+        self.position = Position()
+        self.last_accuracy = float("nan")
+        self.queries: torch.Tensor | None = None
+        self._window: dict[str, float] = {}
+
+    def restore(self, folder: Path) -> int:
+        loaded = load_checkpoint(folder)
+        self.student.load_trainable_state(loaded.trainable)
+        self.optimizer.load_state_dict(loaded.optimizer)
+        self.scheduler.load_state_dict(loaded.scheduler)
+        restore_rng(loaded.rng)
+        self.position = loaded.position
+        if self.accelerator.is_main_process:
+            truncate_log(self.out / LOG_FILE, loaded.position.step)
+        return loaded.position.step
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> float:
+        """Train to the end; return the val accuracy before training (from the log when resumed)."""
+        self.queries = self.teacher.encode(self.data.val.en, role="query", batch_size=self.cfg.models.teacher.batch_size)
+        if self.position.step == 0:
+            self._log("eval", self._evaluate())
+        before = self._logged_before()
+        with TrainingProgress(self.progress, self.total_steps, self.position.step) as bar:
+            while self.position.step < self.total_steps:
+                epoch = self.position.epoch
+                batches = order.micro_batches(len(self.data.train), self.dc.batch_size, self.cfg.seed, epoch)
+                start = self.position.micro_batch
+                group = batches[start : start + self.dc.grad_accum]
+                loss = self._step(group)
+                end = start + len(group)
+                step = self.position.step + 1
+                self.position = Position(step, epoch + 1, 0) if end >= len(batches) else Position(step, epoch, end)
+                bar.advance(loss, sum(len(b) for b in group))
+                if step == self.total_steps:
+                    self._log("final", self._evaluate(), bar.pairs_per_second)
+                elif step % self.dc.eval_every == 0:
+                    self._log("eval", self._evaluate(), bar.pairs_per_second)
+                if step % self.dc.save_every == 0 and step < self.total_steps:
+                    self._checkpoint()
+                if self.on_step is not None:
+                    self.on_step(step)
+        return before
+
+    def _step(self, group: list[list[int]]) -> float:
+        acc = self.accelerator
+        model = self.student.encoder.model
+        model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total_pairs = sum(len(b) for b in group)
+        value = 0.0
+        for i, indices in enumerate(group):
+            local = order.shard(indices, acc.process_index, acc.num_processes)
+            if len(indices) < acc.num_processes:
+                continue  # too small to split across processes; skipped by every process alike
+            en = [self.data.train.en[j] for j in local]
+            xx = [self.data.train.xx[j] for j in local]
+            with torch.no_grad(), acc.autocast():
+                target = self.teacher.encode_batch(en, TRAIN_ROLE)
+            sync = acc.no_sync(model) if i < len(group) - 1 else contextlib.nullcontext()
+            with sync, acc.autocast():
+                mine = self.student.encode_batch(xx, TRAIN_ROLE)
+                source = self.student.encode_batch(en, TRAIN_ROLE) if self.objective.needs_student_source else None
+                loss = self.objective(mine, target, source)
+                if not bool(torch.isfinite(loss.detach())):
+                    raise NumericalError(
+                        f"the distillation loss is {float(loss.detach())} at step {self.position.step + 1}; "
+                        "lower distill.lr or check the data and models for NaN"
+                    )
+                acc.backward(loss * (len(indices) / total_pairs))
+            value += float(loss.detach()) * len(indices) / total_pairs
+        params = [p for p in self.student.trainable_state().values()]
+        if self.dc.max_grad_norm > 0:
+            norm = acc.clip_grad_norm_(params, self.dc.max_grad_norm)
+            if not bool(torch.isfinite(torch.as_tensor(norm))):
+                raise NumericalError(
+                    f"gradient norm is {float(norm)} at step {self.position.step + 1}; lower distill.lr"
+                )
+        self.optimizer.step()
+        self.scheduler.step()
+        self._accumulate(value)
+        return value
+
+    # -------------------------------------------------------------- helpers
+    def _accumulate(self, value: float) -> None:
+        window = self._window
+        window["loss"] = window.get("loss", 0.0) + value
+        window["steps"] = window.get("steps", 0.0) + 1
+        for name, part in self.objective.last_parts.items():
+            window[f"loss_{name}"] = window.get(f"loss_{name}", 0.0) + part
+        for term in self.objective.terms:
+            iterations = getattr(term, "last_info", {}).get("sinkhorn_iterations")
+            if iterations is not None:
+                window["sinkhorn_iterations"] = window.get("sinkhorn_iterations", 0.0) + iterations
+
+    def _evaluate(self) -> float:
+        accuracy = float("nan")
+        if self.accelerator.is_main_process:
+            assert self.queries is not None
+            with _unwrapped(self.student):
+                documents = self.student.encoder.encode(
+                    self.data.val.xx, role="passage", batch_size=self.cfg.models.student.batch_size
+                )
+            accuracy = top1_accuracy(self.queries, self.student.project(documents))
+        self.accelerator.wait_for_everyone()
+        self.last_accuracy = accuracy
+        return accuracy
+
+    def _log(self, event: str, accuracy: float, pairs_per_second: float | None = None) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        record: dict[str, Any] = {
+            "event": event, "step": self.position.step,
+            "epoch": round(self.position.step / self.steps_per_epoch, 4),
+            "val_accuracy": round(accuracy, 6), "val_pairs": len(self.data.val),
+        }
+        steps = self._window.pop("steps", 0.0)
+        if steps:
+            record.update({k: round(v / steps, 6) for k, v in self._window.items()})
+            record["lr"] = self.scheduler.get_last_lr()[0]
+        if pairs_per_second is not None:
+            record["pairs_per_s"] = round(pairs_per_second, 2)
+        self._window.clear()
+        append_record(self.out / LOG_FILE, record)
+
+    def _logged_before(self) -> float:
+        for record in read_log(self.out / LOG_FILE):
+            if record.get("step") == 0:
+                return float(record["val_accuracy"])
+        return float("nan")
+
+    def _checkpoint(self) -> None:
+        if self.accelerator.is_main_process:
+            save_checkpoint(self.out, self.position, self.student.trainable_state(), self.optimizer,
+                            self.scheduler, keep=KEEP_CHECKPOINTS)
+        self.accelerator.wait_for_everyone()
