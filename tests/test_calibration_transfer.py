@@ -173,3 +173,33 @@ def test_transfer_reports_match_direct_measurement(tmp_path: Path) -> None:
     direct = calibration_report(np.clip(run.scores[:, :3].astype(np.float64), 0, 1).ravel(), run.labels[:, :3].ravel(), bins=10)
     row = next(r for r in result.rows if r.key() == ("translation", "identity", "cs", "test_2016_flickr"))
     assert row.after == direct
+
+
+def test_calibrate_on_a_real_evaluate_folder(tmp_path: Path, prepared_dir: Path, tiny_model_dir: Path) -> None:
+    """evaluate (tiny model, fake Multi30k) -> calibrate -> evaluate --calibrator reproduces the numbers."""
+    runner = CliRunner()
+    common = ["--device", "cpu", "evaluate", "--prepared", str(prepared_dir), "--teacher", str(tiny_model_dir),
+              "-m", str(tiny_model_dir), "--top-k", "10", "--bootstrap", "0", "--no-progress",
+              "--set", f"evaluate.index_dir={tmp_path / 'index'}", "--set", "evaluate.pointwise_depth=4"]
+    evaluated = tmp_path / "eval"
+    result = runner.invoke(app, [*common, "--langs", "de,fr", "--tasks", "translation", "--splits",
+                                 "val,test_2016_flickr", "--out", str(evaluated)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "calibration"
+    result = runner.invoke(app, ["calibrate", "--eval", str(evaluated), "--calibrators", "temperature,platt",
+                                 "--langs", "de,fr", "--out", str(out), "--no-diagrams"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "calibration.json").read_text())
+    assert data["pointwise_depth"] == 4  # taken from the evaluate folder's config.yaml
+    rows = {(r["calibrator"], r["lang"], r["split"]): r for r in data["rows"]}
+    assert rows[("platt", "fr", "test_2016_flickr")]["role"] == "unseen"
+    for name in ("temperature", "platt"):
+        applied = tmp_path / f"eval-{name}"
+        result = runner.invoke(app, [*common, "--langs", "fr", "--tasks", "translation", "--splits", "test_2016_flickr",
+                                     "--calibrator", str(out / "calibrators" / "translation" / f"{name}.json"),
+                                     "--out", str(applied)])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((applied / "translation" / "fr" / "test_2016_flickr" / "metrics.json").read_text())
+        calibrated = metrics["calibration"]["calibrated"]["metrics"]
+        assert calibrated["ece_equal_width"]["value"] == pytest.approx(
+            rows[(name, "fr", "test_2016_flickr")]["ece_equal_width_after"])
