@@ -43,6 +43,11 @@ class Calibrator(Declared):
         self.fitted = False
         self.fitted_on: dict[str, Any] = {}
 
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The declared description plus the view the calibrator models (its default for identity)."""
+        return {**super().describe(), "view": cls.view}
+
     @property
     def model_view(self) -> str:
         """The view this instance models (a parameter for ``identity``, fixed for the others)."""
