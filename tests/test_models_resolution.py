@@ -99,10 +99,23 @@ def test_unknown_name_offline_lists_names_that_work(tmp_path: Path) -> None:
             assert provider.model_names[0] in message, name
 
 
-def test_hub_cache_is_consulted_without_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+def test_hub_cache_is_consulted_without_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     folder, why = from_hub("acme/not-cached", allow_network=True)
     assert folder is None and "not in the Hugging Face cache" in why and "HF_HUB_OFFLINE" in why
+    # a snapshot laid out as huggingface_hub caches it is found, offline
+    repo = tmp_path / "hub" / "models--acme--cached-tiny"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    assert resolve_model("acme/cached-tiny") == repo / "snapshots" / commit
+    encoder = Encoder.from_pretrained("acme/cached-tiny", device="cpu")
+    assert encoder.encode(["a dog"]).shape == (1, 32)
 
 
 def test_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:

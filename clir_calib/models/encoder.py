@@ -7,6 +7,7 @@ bf16 autocast on CUDA, results in the caller's order).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -157,9 +159,9 @@ class Encoder:
                     folder, trust_remote_code=False, weights_only=True, dtype=torch.float32,
                     **_no_pooler_kwargs(folder),
                 )
-        except (OSError, ValueError, KeyError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelError(f"cannot load the model in {folder}: {first}") from None
+        except Exception as error:  # transformers raises many types for broken or foreign folders
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ModelError(f"cannot load the model in {folder}: {type(error).__name__}: {first}") from error
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(f"{folder} has no fast tokenizer (tokenizer.json); re-save it with a fast tokenizer")
         model.eval()
@@ -350,13 +352,12 @@ def _length_limit(model: Any, tokenizer: Any) -> int:
 
 
 def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    longest = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return input_ids, mask
+    """Right-pad token id lists into ``input_ids`` and ``attention_mask`` tensors."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    input_ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
 
 
 @contextmanager

@@ -42,6 +42,8 @@ HUB_FILES = [
     "1_Pooling/config.json",
     "clir_calib_encoder.json",
 ]
+#: Fallback when a repository has no safetensors; transformers loads these with ``weights_only=True``.
+PICKLE_WEIGHTS = ["pytorch_model.bin", "pytorch_model-*.bin", "pytorch_model.bin.index.json"]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -58,6 +60,11 @@ def default_cache_dir() -> Path:
 def is_model_folder(path: Path) -> bool:
     """A folder holding at least a transformers ``config.json``."""
     return path.is_dir() and (path / "config.json").is_file()
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether ``folder`` holds model weights (safetensors, or a PyTorch checkpoint)."""
+    return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
 
 
 def looks_like_path(name: str) -> bool:
@@ -90,16 +97,21 @@ def from_hub(name: str, allow_network: bool = True) -> tuple[Path | None, str]:
     """The snapshot folder of hub repo ``name`` (cache first, then a download), or ``(None, why)``."""
     from huggingface_hub import snapshot_download
 
+    why = "not in the Hugging Face cache"
     try:
-        return Path(snapshot_download(name, allow_patterns=HUB_FILES, local_files_only=True)), "cached"
+        cached = Path(snapshot_download(name, allow_patterns=HUB_FILES, local_files_only=True))
+        if is_model_folder(cached) and has_weights(cached):
+            return cached, "cached"
     except Exception as error:  # not cached (LocalEntryNotFoundError) or an invalid repo id
-        why = f"not in the Hugging Face cache ({type(error).__name__})"
+        why = f"{why} ({type(error).__name__})"
     if not allow_network or hub_offline():
         return None, f"{why}; hub switched off (HF_HUB_OFFLINE)"
     if not hub_reachable():
         return None, f"{why}; hub unreachable"
     try:
         folder = Path(snapshot_download(name, allow_patterns=HUB_FILES, etag_timeout=HUB_PROBE_TIMEOUT_S))
+        if not has_weights(folder):  # an older repository without safetensors: loaded with weights_only
+            folder = Path(snapshot_download(name, allow_patterns=PICKLE_WEIGHTS, etag_timeout=HUB_PROBE_TIMEOUT_S))
     except Exception as error:
         return None, f"{why}; hub download failed ({type(error).__name__}: {str(error).splitlines()[0]})"
     if not is_model_folder(folder):
