@@ -40,7 +40,10 @@ def sentence_transformer_for(encoder: Encoder) -> object:
         from sentence_transformers.models import Normalize, Pooling, Transformer  # type: ignore[no-redef]
     from sentence_transformers import SentenceTransformer
 
-    transformer = Transformer(str(encoder.folder), max_seq_length=encoder.max_length)
+    from clir_calib.models.loading import no_pooler_kwargs
+
+    transformer = Transformer(str(encoder.folder), max_seq_length=encoder.max_length,
+                              model_kwargs=no_pooler_kwargs(encoder.folder))
     pooling = Pooling(encoder.hidden_size, pooling_mode="mean")
     return SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
 
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--multi30k", type=Path, default=None)
+    parser.add_argument("--st-first", action="store_true", help="Time sentence-transformers before ours.")
     args = parser.parse_args()
     root = args.multi30k or default_multi30k_source()
     if root is None:
@@ -66,13 +70,22 @@ def main() -> None:
     encoder.encode(texts[:64], batch_size=args.batch_size)  # warm-up
     st_model.encode(prefixed[:64], batch_size=args.batch_size)  # type: ignore[attr-defined]
 
-    started = time.perf_counter()
-    ours = encoder.encode(texts, role="passage", batch_size=args.batch_size)
-    ours_s = time.perf_counter() - started
+    def run_ours() -> tuple[torch.Tensor, float]:
+        started = time.perf_counter()
+        vectors = encoder.encode(texts, role="passage", batch_size=args.batch_size)
+        return vectors, time.perf_counter() - started
 
-    started = time.perf_counter()
-    theirs = st_model.encode(prefixed, batch_size=args.batch_size, convert_to_tensor=True)  # type: ignore[attr-defined]
-    theirs_s = time.perf_counter() - started
+    def run_theirs() -> tuple[torch.Tensor, float]:
+        started = time.perf_counter()
+        vectors = st_model.encode(prefixed, batch_size=args.batch_size, convert_to_tensor=True)  # type: ignore[attr-defined]
+        return vectors, time.perf_counter() - started
+
+    if args.st_first:
+        theirs, theirs_s = run_theirs()
+        ours, ours_s = run_ours()
+    else:
+        ours, ours_s = run_ours()
+        theirs, theirs_s = run_theirs()
 
     agreement = (ours * theirs.cpu().float()).sum(dim=1)
     ours_rate, theirs_rate = len(texts) / ours_s, len(texts) / theirs_s

@@ -10,8 +10,8 @@ from typing import Any
 
 _EXPORTS = {
     "Encoder": "clir_calib.models.encoder",
-    "EncoderSettings": "clir_calib.models.encoder",
-    "is_e5_name": "clir_calib.models.encoder",
+    "EncoderSettings": "clir_calib.models.settings",
+    "is_e5_name": "clir_calib.models.settings",
     "resolve_model": "clir_calib.models.resolution",
     "default_cache_dir": "clir_calib.models.resolution",
     "offline_names": "clir_calib.models.resolution",

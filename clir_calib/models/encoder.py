@@ -8,14 +8,12 @@ bf16 autocast on CUDA, results in the caller's order).
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,76 +25,18 @@ from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
 from clir_calib.losses.base import EncodedBatch
 from clir_calib.models.device import autocast_dtype, resolve_device
+from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers
 from clir_calib.models.resolution import resolve_model
+from clir_calib.models.settings import (
+    SETTINGS_FILE,
+    EncoderSettings,
+    is_e5_name,
+    read_settings,
+    sentence_transformers_defaults,
+)
 
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
-
-SETTINGS_FILE = "clir_calib_encoder.json"
-ROLES = ("query", "passage")
-POOLINGS = ("mean", "cls")
-_E5_NAME = re.compile(r"(^|[/_\-.])e5([/_\-.]|$)", re.IGNORECASE)
-
-
-def is_e5_name(name: str) -> bool:
-    """E5 models (``intfloat/multilingual-e5-small``, ``e5-base-v2``...) expect role prefixes."""
-    return bool(_E5_NAME.search(name))
-
-
-@dataclass
-class EncoderSettings:
-    """How texts become vectors; saved next to the weights as ``clir_calib_encoder.json``."""
-
-    pooling: str = "mean"
-    normalize: bool = True
-    max_length: int = 128
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    batch_size: int = 64
-    source_name: str = ""
-
-    def check(self) -> EncoderSettings:
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}; choose {' or '.join(POOLINGS)}")
-        if self.max_length < 2:
-            raise ConfigError(f"max_length must be at least 2, got {self.max_length}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
-        return self
-
-
-def read_settings(folder: Path) -> dict[str, Any]:
-    """The saved encoder settings of ``folder`` (empty when it has none)."""
-    path = folder / SETTINGS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise ModelError(f"{path} is not valid JSON; delete it or save the encoder again") from None
-    known = set(EncoderSettings.__dataclass_fields__)
-    return {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
-
-
-def sentence_transformers_defaults(folder: Path) -> dict[str, Any]:
-    """Pooling and max length declared by a sentence-transformers folder (empty when absent)."""
-    found: dict[str, Any] = {}
-    try:
-        st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        if isinstance(st_config.get("max_seq_length"), int):
-            found["max_length"] = st_config["max_seq_length"]
-    except (OSError, json.JSONDecodeError, AttributeError):
-        pass
-    try:
-        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
-        if pooling.get("pooling_mode_cls_token"):
-            found["pooling"] = "cls"
-        elif pooling.get("pooling_mode_mean_tokens"):
-            found["pooling"] = "mean"
-    except (OSError, json.JSONDecodeError, AttributeError):
-        pass
-    return found
-
 
 class Encoder:
     """Wraps a transformers encoder model and its fast tokenizer as a sentence encoder."""
@@ -110,7 +50,7 @@ class Encoder:
         self.folder = folder
         self.device = resolve_device(device)
         self.model.to(self.device)
-        limit = _length_limit(model, tokenizer)
+        limit = length_limit(model, tokenizer)
         self.settings.max_length = min(self.settings.max_length, limit)
 
     # ----------------------------------------------------------------- loading
@@ -157,7 +97,7 @@ class Encoder:
                 tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
                 model = AutoModel.from_pretrained(
                     folder, trust_remote_code=False, weights_only=True, dtype=torch.float32,
-                    **_no_pooler_kwargs(folder),
+                    **no_pooler_kwargs(folder),
                 )
         except Exception as error:  # transformers raises many types for broken or foreign folders
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -308,47 +248,6 @@ class Encoder:
         s = self.settings
         return (f"Encoder({self.name!r}, d={self.hidden_size}, pooling={s.pooling}, normalize={s.normalize}, "
                 f"max_length={s.max_length}, device={self.device})")
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load reports and progress bars for the duration of a load/save."""
-    import transformers.utils.logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _no_pooler_kwargs(folder: Path) -> dict[str, Any]:
-    """``add_pooling_layer=False`` where the architecture takes it: sentence encoders never use the pooler."""
-    import inspect
-
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_MAPPING
-
-    try:
-        model_class: Any = MODEL_MAPPING[type(AutoConfig.from_pretrained(folder, trust_remote_code=False))]
-    except KeyError:
-        return {}
-    if "add_pooling_layer" in inspect.signature(model_class).parameters:
-        return {"add_pooling_layer": False}
-    return {}
-
-
-def _length_limit(model: Any, tokenizer: Any) -> int:
-    limits = [int(getattr(model.config, "max_position_embeddings", 512) or 512)]
-    tok_max = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
-        limits.append(tok_max)
-    return min(limits)
 
 
 def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -245,7 +245,7 @@ def convert_e5s1(source: Path, destination: Path, model_name: str, package_versi
     import torch
     from safetensors.torch import save_file
 
-    from clir_calib.models.encoder import SETTINGS_FILE, EncoderSettings
+    from clir_calib.models.settings import SETTINGS_FILE, EncoderSettings
 
     model = read_e5s1(source)
     state = {name: torch.from_numpy(array) for name, array in bert_state_dict(model).items()}

@@ -1,0 +1,49 @@
+"""Helpers around transformers loading: quiet loads, no unused pooler, the usable length."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars for the duration of a load/save."""
+    import transformers.utils.logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def no_pooler_kwargs(folder: Path) -> dict[str, Any]:
+    """``add_pooling_layer=False`` where the architecture takes it: sentence encoders never use the pooler."""
+    import inspect
+
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    try:
+        model_class: Any = MODEL_MAPPING[type(AutoConfig.from_pretrained(folder, trust_remote_code=False))]
+    except KeyError:
+        return {}
+    if "add_pooling_layer" in inspect.signature(model_class).parameters:
+        return {"add_pooling_layer": False}
+    return {}
+
+
+def length_limit(model: Any, tokenizer: Any) -> int:
+    limits = [int(getattr(model.config, "max_position_embeddings", 512) or 512)]
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
+        limits.append(tok_max)
+    return min(limits)
