@@ -133,6 +133,13 @@ def test_translation_is_cached_by_model_and_input_hash(tiny_seq2seq_dir, tmp_pat
         _baseline(tiny_seq2seq_dir, num_beams=3).transform_corpus(["x"], SOURCES[:1], _context(tmp_path))
 
 
+def test_generation_stops_at_the_decoder_position_limit(tiny_seq2seq_dir):
+    translator = Seq2SeqTranslator.load(tiny_seq2seq_dir, "cpu", GenerationSettings(num_beams=1, max_length=500))
+    assert translator.max_new_tokens == 62  # the tiny decoder has 64 positions
+    (text,) = translator.translate(["ein hund"])  # a random model rarely stops: runs into the limit
+    assert isinstance(text, str)
+
+
 def test_model_hash_changes_with_the_weights(tiny_seq2seq_dir, tmp_path):
     copy = Path(shutil.copytree(tiny_seq2seq_dir, tmp_path / "copy"))
     assert model_folder_hash(copy) == model_folder_hash(tiny_seq2seq_dir)

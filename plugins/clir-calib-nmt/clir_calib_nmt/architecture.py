@@ -80,7 +80,7 @@ def build_translation_model(encoder: Any, target_tokenizer: Any, size: DecoderSi
         intermediate_size=size.ffn,
         hidden_dropout_prob=size.dropout,
         attention_probs_dropout_prob=size.dropout,
-        max_position_embeddings=max(max_length + 2, 64),
+        max_position_embeddings=max(max_length + 2, 64),  # the translator caps generation to this
         is_decoder=True,
         add_cross_attention=True,
         pad_token_id=target_tokenizer.pad_token_id,

@@ -9,6 +9,7 @@ a README model card. Validation BLEU/chrF come from translating val with the *sa
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,8 @@ from clir_calib_nmt.translator import (
     Seq2SeqTranslator,
 )
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class NmtTrainConfig:
@@ -48,10 +51,10 @@ class NmtTrainConfig:
     encoder: str = E5_SMALL
     max_pairs: int | None = None  # None: all 29,000 Multi30k training pairs
     val_pairs: int | None = None  # None: all 1,014 validation pairs
-    epochs: int = 2
+    epochs: int = 1
     max_steps: int | None = None
     batch_size: int = 64
-    lr: float = 7e-4
+    lr: float = 1e-3
     warmup_ratio: float = 0.05
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
@@ -124,6 +127,12 @@ def train_nmt(
     train_states = encode_frozen(model.encoder, source_tokenizer, train.source, progress=progress, **kw)
     val_states = encode_frozen(model.encoder, source_tokenizer, val.source, progress=False, **kw)
     encode_seconds = time.perf_counter() - t0
+    logger.info(
+        "cached encoder outputs of %d + %d sentences in %.1f s",
+        len(train.source),
+        len(val.source),
+        encode_seconds,
+    )
     train_labels = _label_ids(target_tokenizer, train.target, config.max_length)
     val_labels = _label_ids(target_tokenizer, val.target, config.max_length)
 
@@ -159,17 +168,18 @@ def train_nmt(
                 step += 1
                 advance(1)
                 if step % config.log_every == 0 or step == total_steps:
-                    log.append(
+                    _record(
+                        log,
                         {
                             "step": step,
                             "epoch": epoch + 1,
                             "loss": round(loss.item(), 4),
                             "lr": schedule.get_last_lr()[0],
                             "elapsed_s": round(time.perf_counter() - t0, 1),
-                        }
+                        },
                     )
             val_loss = _validation_loss(model, val_states, val_labels, target_tokenizer, device, config)
-            log.append({"epoch": epoch + 1, "step": step, "val_loss": round(val_loss, 4)})
+            _record(log, {"epoch": epoch + 1, "step": step, "val_loss": round(val_loss, 4)})
             epochs_run = epoch + 1
             if step >= total_steps:
                 break
@@ -222,6 +232,11 @@ def train_nmt(
         write_json(folder / "result.json", result)
         write_text(folder / "README.md", _model_card(config, result))
     return {**result, "out": str(out)}
+
+
+def _record(log: list[dict[str, Any]], row: dict[str, Any]) -> None:
+    log.append(row)
+    logger.info("nmt-train %s", json.dumps(row))
 
 
 def _label_ids(tokenizer: Any, texts: list[str], max_length: int) -> list[torch.Tensor]:

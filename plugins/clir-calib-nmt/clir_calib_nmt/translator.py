@@ -139,6 +139,15 @@ class Seq2SeqTranslator:
                 advance(len(chunk))
         return outputs
 
+    @property
+    def max_new_tokens(self) -> int:
+        """``settings.max_length``, capped by the decoder's position table (generating past it crashes)."""
+        config = self.model.config
+        positions = getattr(getattr(config, "decoder", config), "max_position_embeddings", None)
+        if not isinstance(positions, int):
+            return self.settings.max_length
+        return max(1, min(self.settings.max_length, positions - 2))
+
     def translate_batch(self, texts: list[str]) -> list[str]:
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.settings.max_length, return_tensors="pt"
@@ -153,7 +162,7 @@ class Seq2SeqTranslator:
             generated = self.model.generate(
                 **inputs,
                 num_beams=self.settings.num_beams,
-                max_new_tokens=self.settings.max_length,
+                max_new_tokens=self.max_new_tokens,
                 do_sample=False,
                 early_stopping=self.settings.num_beams > 1,
             )
