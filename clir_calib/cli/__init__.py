@@ -57,10 +57,10 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from clir_calib.cli import calibrate, distill, evaluate, index, models, plugins_cmd, prepare, run
+    from clir_calib.cli import align, calibrate, distill, evaluate, index, models, plugins_cmd, prepare, run
     from clir_calib.plugins import FAILED_PLUGINS, load_plugins, pm
 
-    for module in (prepare, distill, index, evaluate, calibrate, run, plugins_cmd, models):
+    for module in (prepare, distill, index, evaluate, calibrate, run, align, plugins_cmd, models):
         module.register(app)
     try:
         load_plugins()

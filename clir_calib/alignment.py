@@ -1,0 +1,114 @@
+"""The OT plan between an English sentence and its translation: what the student learned.
+
+The teacher encodes the English side and the student the translation, both as in training
+(``passage`` role), and the entropic plan between their token states is computed with the same
+Sinkhorn as the ``ot`` loss. A plan that concentrates its mass on word translations
+(``dog`` <-> ``Hund``) is the picture of a good token alignment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from clir_calib.atomic import atomic_file
+from clir_calib.errors import DataError
+from clir_calib.losses.ot import token_cost
+from clir_calib.losses.sinkhorn import sinkhorn_log, uniform_marginals
+from clir_calib.models.encoder import Encoder
+
+ALIGN_ROLE = "passage"  # the role distillation trains with
+
+
+@dataclass
+class AlignmentPlan:
+    """``plan[i, j]``: mass moved from translation token ``i`` to English token ``j`` (sums to 1)."""
+
+    english_tokens: list[str]
+    translation_tokens: list[str]
+    plan: np.ndarray
+    cost: np.ndarray
+    transport_cost: float  # <P, C>_F, the ot loss of this pair
+    epsilon: float
+
+    def strongest_partners(self) -> list[tuple[str, str, float]]:
+        """For each translation token: its English partner with the most mass, and that share of its row."""
+        rows = []
+        for i, token in enumerate(self.translation_tokens):
+            row = self.plan[i]
+            j = int(row.argmax())
+            share = float(row[j] / row.sum()) if row.sum() > 0 else 0.0
+            rows.append((token, self.english_tokens[j], share))
+        return rows
+
+
+def _tokens(encoder: Encoder, text: str) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    batch = encoder.tokenize([text], ALIGN_ROLE)
+    ids = batch["input_ids"][0].tolist()
+    tokens = encoder.tokenizer.convert_ids_to_tokens(ids)
+    return [str(t) for t in tokens], batch["input_ids"], batch["attention_mask"]
+
+
+def align_pair(
+    teacher: Encoder, student: Encoder, english: str, translation: str, epsilon: float = 0.05,
+    max_iter: int = 200,
+) -> AlignmentPlan:
+    """The OT plan between ``student(translation)`` and ``teacher(english)`` token states."""
+    if not english.strip() or not translation.strip():
+        raise DataError("align needs two non-empty sentences: the English one and its translation")
+    with torch.inference_mode():
+        teacher_batch = teacher.encode_batch([english], ALIGN_ROLE)
+        student_batch = student.encode_batch([translation], ALIGN_ROLE)
+        if student_batch.token_states.shape[-1] != teacher_batch.token_states.shape[-1]:
+            raise DataError(
+                "teacher and student widths differ; align needs a student trained without a projection "
+                "or with the same width as the teacher"
+            )
+        states_s = student_batch.token_states.float().cpu()
+        states_t = teacher_batch.token_states.float().cpu()
+        cost = token_cost(states_s, states_t, "cosine")
+        a = uniform_marginals(student_batch.attention_mask.cpu() != 0, torch.float32)
+        b = uniform_marginals(teacher_batch.attention_mask.cpu() != 0, torch.float32)
+        result = sinkhorn_log(cost, a, b, epsilon=epsilon, max_iter=max_iter, tol=1e-6)
+    plan = result.plan[0].numpy()
+    cost_np = cost[0].numpy()
+    english_tokens = _tokens(teacher, english)[0]
+    translation_tokens = _tokens(student, translation)[0]
+    return AlignmentPlan(
+        english_tokens=english_tokens,
+        translation_tokens=translation_tokens,
+        plan=plan,
+        cost=cost_np,
+        transport_cost=float((plan * cost_np).sum()),
+        epsilon=epsilon,
+    )
+
+
+def plot_alignment(alignment: AlignmentPlan, path: str | os.PathLike[str], title: str = "") -> Path:
+    """Heatmap of the plan, translation tokens as rows and English tokens as columns (PNG, atomic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = alignment.plan.shape
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.42 * cols + 2.0), max(3.0, 0.36 * rows + 1.6)))
+    shares = alignment.plan / np.maximum(alignment.plan.sum(axis=1, keepdims=True), 1e-12)
+    image: Any = ax.imshow(shares, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(cols), alignment.english_tokens, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(rows), alignment.translation_tokens, fontsize=8)
+    ax.set_xlabel("English tokens (teacher)")
+    ax.set_ylabel("translation tokens (student)")
+    ax.set_title(title or f"OT plan (row-normalised), <P,C> = {alignment.transport_cost:.3f}", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the token's mass")
+    fig.tight_layout()
+    target = Path(path)
+    with atomic_file(target, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+    return target

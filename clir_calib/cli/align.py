@@ -1,0 +1,49 @@
+"""`clir-calib align`: the OT plan between an English sentence and its translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from clir_calib.cli.common import console, state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("align")
+    def align(
+        ctx: typer.Context,
+        english: str = typer.Argument(..., help="The English sentence (encoded by the teacher)."),
+        translation: str = typer.Argument(..., help="Its translation (encoded by the student)."),
+        student: str = typer.Option(
+            "intfloat/multilingual-e5-small", "--student", help="A distill run folder, a model name or a path."
+        ),
+        teacher: str | None = typer.Option(
+            None, "--teacher", help="Teacher model; default: the run's teacher (its config.yaml), else e5-small."
+        ),
+        out: Path = typer.Option(Path("alignment.png"), "--out", "-o", help="Where to write the heatmap PNG."),
+        epsilon: float = typer.Option(0.05, "--epsilon", help="Entropic regularisation of the plan."),
+    ) -> None:
+        """Show the OT plan between the two token sequences: heatmap PNG + each token's strongest partner."""
+        from clir_calib.alignment import align_pair, plot_alignment
+        from clir_calib.config import load_config
+        from clir_calib.models.encoder import Encoder
+
+        device = state(ctx).device
+        if teacher is None:
+            run_config = Path(student) / "config.yaml"
+            teacher = load_config(run_config).models.teacher.name if run_config.is_file() else None
+        teacher_name = teacher or "intfloat/multilingual-e5-small"
+        teacher_encoder = Encoder.from_pretrained(teacher_name, device=device)
+        student_encoder = Encoder.from_pretrained(student, device=device)
+        alignment = align_pair(teacher_encoder, student_encoder, english, translation, epsilon=epsilon)
+        plot_alignment(alignment, out)
+        table = Table(title=f"Strongest partner of each token (<P,C> = {alignment.transport_cost:.4f})")
+        table.add_column("translation token")
+        table.add_column("English token")
+        table.add_column("share", justify="right")
+        for token, partner, share in alignment.strongest_partners():
+            table.add_row(token, partner, f"{share:.0%}")
+        console.print(table)
+        console.print(f"heatmap: {out}")
