@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from fixtures_models import make_tiny_model
 from typer.testing import CliRunner
 
@@ -182,6 +183,8 @@ def test_a_model_trained_for_another_language_is_refused(tiny_seq2seq_dir, tmp_p
 def test_models_parameter_accepts_text_and_rejects_garbage():
     baseline = plugins.get_baseline("nmt")
     assert baseline(models="de=runs/nmt-de, fr=m/fr").config["models"] == {"de": "runs/nmt-de", "fr": "m/fr"}
+    given = baseline(models={"de": "runs/nmt-de"}).get_config_dict()
+    assert yaml.safe_load(yaml.safe_dump(given))["models"] == {"de": "runs/nmt-de"}  # plain data for config.yaml
     with pytest.raises(ConfigError, match="models"):
         baseline(models="runs/nmt-de")
     with pytest.raises(ConfigError, match="num_beams"):

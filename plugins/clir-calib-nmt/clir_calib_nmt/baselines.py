@@ -45,7 +45,7 @@ class NmtBaseline(DocumentBaseline):
     params = (
         Param(
             "models",
-            LanguageModels(),
+            {},
             "model folder or hub name per language, e.g. {de: runs/nmt-de}",
             type=LanguageModels,
         ),
@@ -68,6 +68,10 @@ class NmtBaseline(DocumentBaseline):
         )
         self.last_stats: dict[str, int] = {}
         self._translators: dict[tuple[Path, str], Seq2SeqTranslator] = {}
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """Plain data (YAML/JSON-safe): the models mapping as a plain dict."""
+        return {**self.config, "models": dict(self.config["models"])}
 
     def model_name(self, lang: str) -> str:
         """The model given for ``lang``; a one-line error saying how to provide one when there is none."""
