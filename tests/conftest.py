@@ -8,4 +8,4 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-pytest_plugins = ["fixtures_models", "fixtures_data"]
+pytest_plugins = ["fixtures_models", "fixtures_data", "fixtures_nmt"]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures_models import make_tiny_model
 from typer.testing import CliRunner
 
 from clir_calib import plugins
@@ -28,38 +27,6 @@ SOURCES = [
     "ein hund läuft auf der straße",
     "das wasser",
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_seq2seq_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random EncoderDecoderModel from two tiny BertConfigs, sharing the tiny WordPiece tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderModel
-
-    base = make_tiny_model(tmp_path_factory.mktemp("tiny-enc") / "model")
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    shape = dict(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(3)
-    encoder = BertModel(BertConfig(num_hidden_layers=1, **shape), add_pooling_layer=False)
-    decoder = BertLMHeadModel(
-        BertConfig(num_hidden_layers=1, is_decoder=True, add_cross_attention=True, **shape)
-    )
-    model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
-    for config in (model.config, model.generation_config):
-        config.decoder_start_token_id = tokenizer.cls_token_id
-        config.eos_token_id = tokenizer.sep_token_id
-        config.pad_token_id = tokenizer.pad_token_id
-    folder = tmp_path_factory.mktemp("tiny-seq2seq") / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def _context(
