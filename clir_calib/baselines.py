@@ -25,6 +25,18 @@ class CorpusContext:
     device: str = "auto"
 
 
+@dataclass
+class BaselinePreparation:
+    """What :meth:`DocumentBaseline.prepare` may use: the study's data, its seen language, a folder."""
+
+    prepared: Path  # the folder written by ``clir-calib prepare``
+    langs: list[str]  # languages whose bitext the study may use (the distillation language)
+    out: Path  # a folder for the baseline's artefacts (models, logs); it may hold partial work
+    seed: int = 13
+    device: str = "auto"
+    progress: bool = False
+
+
 class DocumentBaseline(Declared):
     """Base class: turn target-language documents into texts the English teacher can score.
 
@@ -38,6 +50,15 @@ class DocumentBaseline(Declared):
     def transform_corpus(self, doc_ids: list[str], texts: list[str], context: CorpusContext) -> list[str]:
         """Return one English text per input document, in the same order."""
         raise NotImplementedError
+
+    def prepare(self, context: BaselinePreparation) -> dict[str, Any]:
+        """Optional set-up before a study evaluates this baseline, e.g. training a model on the
+        study's bitext. Returns parameter updates for evaluation (``{}``: nothing to do).
+
+        ``clir-calib run`` calls it once per configuration (its outputs are cached by a hash of the
+        inputs), so a baseline needs no special case in the pipeline.
+        """
+        return {}
 
     def get_config_dict(self) -> dict[str, Any]:
         return dict(self.config)

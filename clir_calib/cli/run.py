@@ -1,21 +1,55 @@
-"""`clir-calib run`: Run a whole experiment config: prepare, distill, index, evaluate, calibrate, report."""
+"""`clir-calib run`: the whole study from one config, resumable stage by stage."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
-from clir_calib.errors import ClirCalibError
+from clir_calib.cli.common import SET_OPTION, console, resolve_config
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         ctx: typer.Context,
-        config: Path | None = CONFIG_OPTION,
+        config: Path = typer.Argument(..., help="Experiment YAML, e.g. configs/quick.yaml."),
         overrides: list[str] | None = SET_OPTION,
+        out: Path | None = typer.Option(None, "--out", help="Output folder (default: output_dir of the config)."),
+        force: list[str] | None = typer.Option(
+            None, "--force", help="Redo a stage even if finished: prepare, distill, baseline, evaluate, calibrate, report."
+        ),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     ) -> None:
-        """Run a whole experiment config: prepare, distill, index, evaluate, calibrate, report."""
-        raise ClirCalibError("'clir-calib run' is not implemented yet")
+        """Run a whole experiment config: prepare, distill, index, evaluate, calibrate, report.
+
+        Every stage's outputs are keyed by a hash of its inputs, so a second invocation reuses them and an
+        interrupted run continues (distillation resumes from its last checkpoint).
+        """
+        from clir_calib.pipeline.study import run_study
+        from clir_calib.pipeline.study_report import TABLES_FILE
+
+        cfg = resolve_config(ctx, config, overrides, {"output_dir": str(out) if out else None})
+
+        def announce(text: str) -> None:
+            console.rule(f"[bold]{text}", align="left", style="dim")
+
+        result = run_study(cfg, force=set(force or ()), progress=progress, announce=announce)
+        tables_file = result.report_md.parent / TABLES_FILE
+        tables = json.loads(tables_file.read_text(encoding="utf-8")) if tables_file.is_file() else []
+        for spec in tables:
+            table = Table(title=spec["caption"], title_justify="left", show_lines=False)
+            for i, header in enumerate(spec["headers"]):
+                table.add_column(header, justify="left" if i < 2 else "right")
+            for row in spec["rows"]:
+                table.add_row(*[cell.replace("**", "") for cell in row])
+            console.print(table)
+        stages = Table(title="Stages", title_justify="left")
+        for column in ("stage", "label", "reused", "seconds"):
+            stages.add_column(column)
+        for stage in result.stages:
+            stages.add_row(stage.stage, stage.label, "yes" if stage.reused else "no", f"{stage.seconds:.1f}")
+        console.print(stages)
+        console.print(f"report: {result.report_md}  ·  {result.report_html}  ({result.seconds:.1f} s)")

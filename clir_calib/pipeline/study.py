@@ -1,0 +1,258 @@
+"""The study in one call: prepare -> distill (per method) -> evaluate -> calibrate -> report.
+
+Each stage writes into a folder keyed by a hash of its resolved inputs (:mod:`stages`), so a
+second invocation reuses everything, a changed setting redoes only what depends on it, and an
+interrupted distillation continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clir_calib.config import (
+    ExperimentConfig,
+    MethodConfig,
+    config_hash,
+    default_multi30k_source,
+    save_config,
+)
+from clir_calib.errors import ConfigError
+from clir_calib.pipeline.stages import StageResult, StageRunner
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("prepare", "distill", "baseline", "evaluate", "calibrate", "report")
+
+
+@dataclass
+class MethodOutputs:
+    """Where one method's outputs are."""
+
+    method: MethodConfig
+    model_dir: Path | None = None  # the distilled student (None: base model or baseline)
+    baseline_params: dict[str, Any] = field(default_factory=dict)
+    eval_dir: Path | None = None
+    calibration_dir: Path | None = None
+    distill_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudyResult:
+    root: Path
+    stages: list[StageResult]
+    methods: list[MethodOutputs]
+    report_md: Path
+    report_html: Path
+    seconds: float
+
+
+def check_methods(cfg: ExperimentConfig) -> None:
+    """Unique method names, known losses and baselines: fail before any work starts."""
+    from clir_calib import plugins
+
+    names = [m.name for m in cfg.methods]
+    if not names:
+        raise ConfigError("the config lists no methods; add at least {name: none} under methods")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"method name {duplicates[0]!r} appears twice under methods; names must be unique")
+    for method in cfg.methods:
+        if method.losses and method.baseline:
+            raise ConfigError(f"method {method.name!r} has both losses and a baseline; give one of them")
+        for spec in method.losses:
+            plugins.get_alignment_loss(spec.name).resolve_params(spec.params)
+        if method.baseline:
+            plugins.get_baseline(method.baseline).resolve_params(method.params)
+
+
+def run_study(
+    cfg: ExperimentConfig,
+    force: set[str] | None = None,
+    progress: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> StudyResult:
+    """Run every stage of the study ``cfg`` describes under ``cfg.output_dir``."""
+    started = time.perf_counter()
+    say = announce or (lambda text: log.info(text))
+    check_methods(cfg)
+    root = Path(cfg.output_dir)
+    runner = StageRunner(root, STAGES, force)
+    root.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, root)
+
+    prepared = _prepare(cfg, runner, say)
+    base = copy.deepcopy(cfg)
+    base.data.prepared = str(prepared)
+    base.evaluate.index_dir = str(root / "index")
+
+    outputs = [MethodOutputs(method) for method in cfg.methods]
+    for out in outputs:
+        if out.method.losses:
+            _distill(base, out, runner, say, progress)
+        elif out.method.baseline:
+            _prepare_baseline(base, out, runner, say, progress)
+    for out in outputs:
+        _evaluate(base, out, runner, say, progress)
+    for out in outputs:
+        _calibrate(base, out, runner, say)
+
+    from clir_calib.pipeline.study_report import write_study_report
+
+    report_key = [r.key for r in runner.results]
+    report = runner.run(
+        "report", "report", report_key,
+        lambda folder: write_study_report(base, outputs, folder, runner.results, say),
+    )
+    say(f"report: {report.folder / 'report.html'}")
+    return StudyResult(
+        root=root, stages=runner.results, methods=outputs,
+        report_md=report.folder / "report.md", report_html=report.folder / "report.html",
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _data_key(cfg: ExperimentConfig) -> dict[str, Any]:
+    source = cfg.data.source or (None if cfg.data.url else str(default_multi30k_source() or ""))
+    return {"source": str(Path(source).resolve()) if source else None, "url": cfg.data.url,
+            "langs": sorted(cfg.data.langs), "splits": sorted(cfg.data.splits)}
+
+
+def _prepare(cfg: ExperimentConfig, runner: StageRunner, say: Callable[[str], None]) -> Path:
+    from clir_calib.data import prepare_multi30k
+
+    def work(folder: Path) -> dict[str, Any]:
+        say("prepare: Multi30k -> bitext and retrieval tasks")
+        summary = prepare_multi30k(
+            source=cfg.data.source, url=cfg.data.url, out=folder / "multi30k",
+            langs=cfg.data.langs, splits=cfg.data.splits, overwrite=True,
+        )
+        return {"notes": list(getattr(summary, "notes", []))}
+
+    result = runner.run("prepare", "multi30k", _data_key(cfg), work)
+    if result.reused:
+        say("prepare: reused")
+    return result.folder / "multi30k"
+
+
+def _distill_config(base: ExperimentConfig, method: MethodConfig) -> ExperimentConfig:
+    cfg = copy.deepcopy(base)
+    cfg.distill.losses = copy.deepcopy(method.losses)
+    return cfg
+
+
+def _distill(
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+) -> None:
+    from clir_calib.distill import distill
+
+    cfg = _distill_config(base, out.method)
+    key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": cfg.distill}
+
+    def work(folder: Path) -> dict[str, Any]:
+        model = folder / "model"
+        if (model / "result.json").is_file():  # finished, but the marker was not written
+            import json
+
+            return dict(json.loads((model / "result.json").read_text(encoding="utf-8")))
+        partial = model.is_dir() and any(model.iterdir())
+        say(f"distill {out.method.name}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext")
+        result = distill(cfg, model, resume=True, progress=progress)
+        return {k: v for k, v in vars(result).items() if k != "run_dir"}
+
+    result = runner.run("distill", out.method.name, key, work)
+    if result.reused:
+        say(f"distill {out.method.name}: reused")
+    out.model_dir = result.folder / "model"
+    out.distill_info = result.info
+
+
+def _prepare_baseline(
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+) -> None:
+    from clir_calib import plugins
+    from clir_calib.baselines import BaselinePreparation
+
+    method = out.method
+    assert method.baseline is not None
+    baseline_cls = plugins.get_baseline(method.baseline)
+    key = {"data": _data_key(base), "seed": base.seed, "baseline": method.baseline, "params": method.params,
+           "lang": base.distill.lang}
+
+    def work(folder: Path) -> dict[str, Any]:
+        say(f"baseline {method.name}: preparing {method.baseline}")
+        baseline = baseline_cls(**method.params)
+        context = BaselinePreparation(
+            prepared=Path(base.data.prepared), langs=[base.distill.lang], out=folder, seed=base.seed,
+            device=base.device, progress=progress,
+        )
+        return {"params": baseline.prepare(context)}
+
+    result = runner.run("baseline", method.name, key, work)
+    if result.reused:
+        say(f"baseline {method.name}: reused")
+    out.baseline_params = {**method.params, **dict(result.info.get("params") or {})}
+
+
+def _evaluate_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:
+    cfg = copy.deepcopy(base)
+    ev = cfg.evaluate
+    ev.system = out.method.name
+    ev.documents = str(out.model_dir) if out.model_dir is not None else None
+    ev.baseline = out.method.baseline
+    ev.params = dict(out.baseline_params) if out.method.baseline else {}
+    ev.calibrator = None
+    return cfg
+
+
+def _evaluate(
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+) -> None:
+    from clir_calib.evaluation.evaluate import run_evaluation
+
+    cfg = _evaluate_config(base, out)
+    upstream = [r.key for r in runner.results if r.label == out.method.name or r.stage == "prepare"]
+    key = {"upstream": upstream, "teacher": cfg.models.teacher, "student": cfg.models.student,
+           "evaluate": {k: v for k, v in vars(cfg.evaluate).items() if k not in {"index_dir", "documents"}}}
+
+    def work(folder: Path) -> dict[str, Any]:
+        say(f"evaluate {out.method.name}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
+        summary = run_evaluation(cfg, folder / "eval", overwrite=True, progress=progress)
+        return {"elapsed_s": summary.get("elapsed_s")}
+
+    result = runner.run("evaluate", out.method.name, key, work)
+    if result.reused:
+        say(f"evaluate {out.method.name}: reused")
+    out.eval_dir = result.folder / "eval"
+
+
+def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None]) -> None:
+    from clir_calib.calibration.transfer import calibrate_from_config
+    from clir_calib.calibration.transfer_report import write_transfer
+
+    eval_dir = out.eval_dir
+    assert eval_dir is not None
+    evaluate_key = next(r.key for r in reversed(runner.results) if r.stage == "evaluate" and r.label == out.method.name)
+    key = {"evaluate": evaluate_key, "calibrate": base.calibrate, "bins": base.evaluate.bins,
+           "depth": base.evaluate.pointwise_depth}
+
+    def work(folder: Path) -> dict[str, Any]:
+        say(f"calibrate {out.method.name}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
+        result = calibrate_from_config(base, eval_dir)
+        write_transfer(result, folder / "calibration", config=base, overwrite=True)
+        return {"calibrators": sorted({name for _, name in result.calibrators})}
+
+    result = runner.run("calibrate", out.method.name, key, work)
+    if result.reused:
+        say(f"calibrate {out.method.name}: reused")
+    out.calibration_dir = result.folder / "calibration"
+
+
+def study_hash(cfg: ExperimentConfig) -> str:
+    """A short hash of the whole resolved study config (for reports)."""
+    return config_hash(cfg)

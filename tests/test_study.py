@@ -1,0 +1,98 @@
+"""`clir-calib run` end to end on the fake Multi30k with tiny random models."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from clir_calib.cli import app
+
+
+def _study_config(tmp_path: Path, fake_multi30k: Path, model: Path) -> Path:
+    config = {
+        "name": "tiny-study",
+        "seed": 3,
+        "device": "cpu",
+        "output_dir": str(tmp_path / "study"),
+        "data": {"source": str(fake_multi30k), "langs": ["de", "fr", "cs"],
+                 "splits": ["train", "val", "test_2016_flickr"]},
+        "models": {"teacher": {"name": str(model), "max_length": 32},
+                   "student": {"name": str(model), "max_length": 32}},
+        "distill": {"lang": "de", "max_pairs": 24, "batch_size": 8, "eval_every": 2, "save_every": 2,
+                    "val_pairs": 16, "lr": 1e-3},
+        "methods": [
+            {"name": "none"},
+            {"name": "mse", "losses": [{"name": "mse"}]},
+            {"name": "ot", "losses": [{"name": "ot", "params": {"epsilon": 0.1}}]},
+        ],
+        "evaluate": {"langs": ["de", "fr", "cs"], "splits": ["val", "test_2016_flickr"], "top_k": 20,
+                     "bootstrap": 30, "permutations": 30},
+        "calibrate": {"calibrators": ["identity", "temperature", "platt"], "fit_lang": "de", "fit_split": "val",
+                      "target_langs": ["de", "fr", "cs"], "target_splits": ["test_2016_flickr"]},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_run_study_end_to_end_then_reuse(tmp_path, fake_multi30k, tiny_model_dir):
+    config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", str(config), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    study = tmp_path / "study"
+    report = next((study / "report").glob("report-*/report.html"))
+    page = report.read_text(encoding="utf-8")
+    for text in ("Headline", "Calibration transfer", "Reliability diagrams", "Training curves",
+                 "What the OT student aligns", "Reproducibility", "temperature", "platt"):
+        assert text in page, text
+    assert page.count("data:image/png;base64,") >= 9 + 1 + 4  # 3x3 grid, curves, alignments
+    markdown = (report.parent / "report.md").read_text(encoding="utf-8")
+    assert "| none |" in markdown and "| ot |" in markdown and "| mse |" in markdown
+    assert (report.parent / "comparison.csv").is_file()
+    assert (study / "config.yaml").is_file()
+    assert "Stages" in first.output and "calibration · translation" in first.output
+
+    started = time.perf_counter()
+    second = runner.invoke(app, ["run", str(config), "--no-progress"])
+    assert second.exit_code == 0, second.output
+    assert time.perf_counter() - started < 30
+    reused = [line for line in second.output.splitlines() if "│ yes" in line]
+    assert len(reused) == 10  # prepare, 2 distill, 3 evaluate, 3 calibrate, report
+    assert not [line for line in second.output.splitlines() if "│ no " in line]
+
+
+def test_interrupted_distillation_continues(tmp_path, fake_multi30k, tiny_model_dir, monkeypatch):
+    from clir_calib import distill as distill_module
+    from clir_calib.config import load_config
+    from clir_calib.pipeline import study
+
+    config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+    cfg = load_config(config, ["methods=[{name: ot, losses: [ot]}]", "calibrate.calibrators=[identity]"])
+    real = distill_module.distill
+
+    class Killed(Exception):
+        pass
+
+    def killed_after_two_steps(*args, **kwargs):
+        def on_step(step: int) -> None:
+            if step == 2:
+                raise Killed
+
+        return real(*args, on_step=on_step, **kwargs)
+
+    monkeypatch.setattr(distill_module, "distill", killed_after_two_steps)
+    with pytest.raises(Killed):
+        study.run_study(cfg)
+    model_dirs = list((tmp_path / "study" / "distill").glob("ot-*/model"))
+    assert len(model_dirs) == 1 and list((model_dirs[0] / "checkpoints").iterdir())
+    monkeypatch.setattr(distill_module, "distill", real)
+    result = study.run_study(cfg)
+    info = json.loads((model_dirs[0] / "result.json").read_text(encoding="utf-8"))
+    assert info["resumed_from_step"] == 2
+    assert result.methods[0].model_dir == model_dirs[0]
