@@ -112,6 +112,18 @@ def test_iteration_cap_is_reported() -> None:
     assert result.iterations == 3 and not result.converged and result.error > 1e-12
 
 
+def test_sparse_convergence_checks_give_the_same_plan() -> None:
+    """Checking every 10th sweep (the GPU default) stops at a multiple of 10 with the same answer."""
+    cost, a, b = padded_problem(seed=8)
+    every = sinkhorn_log(cost, a, b, 0.1, max_iter=1000, tol=1e-9, check_every=1)
+    sparse = sinkhorn_log(cost, a, b, 0.1, max_iter=1000, tol=1e-9, check_every=10)
+    assert every.converged and sparse.converged
+    assert sparse.iterations % 10 == 0 and every.iterations <= sparse.iterations < every.iterations + 10
+    torch.testing.assert_close(sparse.plan, every.plan, atol=1e-8, rtol=0)
+    with pytest.raises(ValueError, match="check_every"):
+        sinkhorn_log(cost, a, b, 0.1, check_every=0)
+
+
 def test_bad_inputs_are_refused() -> None:
     cost, a, b = padded_problem(seed=7)
     with pytest.raises(ValueError, match="epsilon"):

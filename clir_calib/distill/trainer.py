@@ -101,11 +101,11 @@ def distill(
     out = Path(out)
     check_distill_config(cfg)
     objective = build_objective(cfg)
+    accelerator = make_accelerator(cfg)
     state = run_state(out, resume)
     if state == "resume":
         check_resume_config(cfg, out)
     data = load_distill_data(cfg)
-    accelerator = make_accelerator(cfg)
     teacher = Encoder.load(cfg.models.teacher, device=accelerator.device)
     teacher.model.eval().requires_grad_(False)
     student_encoder = Encoder.load(cfg.models.student, device=accelerator.device)
@@ -116,6 +116,7 @@ def distill(
     loop = _Loop(cfg, out, accelerator, teacher, student, objective, data, progress, on_step)
     checkpoints = list_checkpoints(out) if state == "resume" else []
     resumed_from = loop.restore(checkpoints[-1]) if checkpoints else None
+    accelerator.wait_for_everyone()  # every process has judged ``out`` before the main one writes to it
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out)
