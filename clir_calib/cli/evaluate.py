@@ -22,7 +22,7 @@ def _interval_text(values: dict[str, Any]) -> str:
     return text
 
 
-def _print(table: Table) -> None:
+def print_table(table: Table) -> None:
     """Tables at their natural width when the output is not a terminal (logs, files), else wrapped."""
     if console.is_terminal:
         console.print(table)
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         target = out or Path(cfg.output_dir) / "eval" / system_name(cfg)
         summary = run_evaluation(cfg, target, overwrite=overwrite, progress=progress)
         for table in summary_tables(summary):
-            _print(table)
+            print_table(table)
         for item in summary["unavailable"]:
             err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
         console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
@@ -131,7 +131,7 @@ def _compare(cfg: Any, folders: list[Path], reference: str | None, out: Path | N
     tables = compare_runs(folders, reference, ev.permutations, ev.alpha, seed=seed,
                           on_progress=lambda message: err_console.log(message) if state_verbose() else None)
     for table in tables:
-        _print(comparison_table(table))
+        print_table(comparison_table(table))
     target = out or Path(cfg.output_dir) / "comparison"
     paths = write_comparison(tables, target, folders, ev.alpha, ev.permutations)
     console.print(f"best per column in bold green; † p < {ev.alpha:g} vs reference ({ev.permutations} permutations)")

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, resolve_config
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, resolve_config
+from clir_calib.cli.evaluate import print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -47,4 +48,4 @@ def register(app: typer.Typer) -> None:
         for r in records:
             table.add_row(r["task"], r["lang"], r["split"], r["kind"], str(r["count"]), str(r["dim"]),
                           "reused" if r["reused"] else "encoded", r["path"])
-        console.print(table)
+        print_table(table)
