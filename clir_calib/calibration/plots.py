@@ -58,13 +58,14 @@ def reliability_diagram(
         [lefts[i] for i in filled], accuracies, width=[widths[i] for i in filled], align="edge",
         color="#4c72b0", edgecolor="#1f2d4d", linewidth=0.6, label="accuracy",
     )
-    # gap shading: from the bar's top to the bin's mean confidence
+    # gap shading: hatched from the bar's top to the bin's mean confidence (drawn over the bar when
+    # accuracy exceeds confidence, so both stay visible)
     gap_bottoms = [min(a, c) for a, c in zip(accuracies, confidences, strict=True)]
     gap_heights = [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)]
     top.bar(
         [lefts[i] for i in filled], gap_heights, bottom=gap_bottoms, width=[widths[i] for i in filled],
-        align="edge", color="#dd4444", alpha=0.35, edgecolor="#aa2222", linewidth=0.5, hatch="//",
-        label="gap",
+        align="edge", facecolor="none", edgecolor="#c62828", linewidth=0.8, hatch="///",
+        label="gap |accuracy - confidence|",
     )
     top.plot([0, 1], [0, 1], linestyle="--", color="#444444", linewidth=1.0, label="perfect calibration")
     top.set_xlim(0.0, 1.0)
