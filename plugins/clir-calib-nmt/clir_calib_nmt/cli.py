@@ -29,9 +29,11 @@ def register(app: typer.Typer) -> None:
         ),
         data: Path | None = typer.Option(None, "--data", help="Prepared folder (default: data.prepared)."),
         encoder: str | None = typer.Option(None, "--encoder", help="Encoder (default: models.student.name)."),
-        max_pairs: int | None = typer.Option(None, "--max-pairs", help="Use the first N training pairs."),
+        max_pairs: int = typer.Option(
+            10000, "--max-pairs", help="Use the first N training pairs (0: all 29,000)."
+        ),
         val_pairs: int | None = typer.Option(None, "--val-pairs", help="Use the first N validation pairs."),
-        epochs: int = typer.Option(1, "--epochs", help="Passes over the training pairs."),
+        epochs: int = typer.Option(2, "--epochs", help="Passes over the training pairs."),
         max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N optimiser steps."),
         batch_size: int = typer.Option(64, "--batch-size", help="Sentence pairs per step."),
         lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (linear warm-up and decay)."),
@@ -59,10 +61,12 @@ def register(app: typer.Typer) -> None:
         if out.exists() and not overwrite:
             raise ClirCalibError(f"{out} already exists; pass --overwrite or choose another --out")
         prepared = Path(data or cfg.data.prepared)
+        if max_pairs < 0:
+            raise ClirCalibError(f"--max-pairs must be 0 (all pairs) or positive, got {max_pairs}")
         train_config = NmtTrainConfig(
             lang=lang,
             encoder=encoder or cfg.models.student.name,
-            max_pairs=max_pairs,
+            max_pairs=max_pairs or None,
             val_pairs=val_pairs,
             epochs=epochs,
             max_steps=max_steps,
@@ -81,7 +85,7 @@ def register(app: typer.Typer) -> None:
             device=cfg.device,
         )
         train_config.check()
-        train = load_bitext(prepared, lang, "train", max_pairs=max_pairs)
+        train = load_bitext(prepared, lang, "train", max_pairs=train_config.max_pairs)
         val = load_bitext(prepared, lang, "val", max_pairs=val_pairs)
         result = train_nmt(
             Pairs(list(train.xx), list(train.en)),
