@@ -12,9 +12,9 @@ def model_card(cfg: ExperimentConfig, result: dict[str, Any], losses: list[dict[
     dc = cfg.distill
     teacher, student = cfg.models.teacher, cfg.models.student
     loss_lines = "\n".join(
-        f"- `{term['name']}` (weight {term['weight']}): "
+        f"  - `{term['name']}` (weight {term['weight']}): "
         + ", ".join(f"{k}={v!r}" for k, v in term["params"].items())
-        + (f"  \n  {term['citation']}" if term.get("citation") else "")
+        + (f"  \n    {term['citation']}" if term.get("citation") else "")
         for term in losses
     )
     before, after = result["val_accuracy_before"], result["val_accuracy_after"]
@@ -34,9 +34,10 @@ language: [en, {dc.lang}]
 # {dc.lang} student distilled from {teacher.name}
 
 A multilingual sentence encoder trained with `clir-calib distill` so that its encoding of
-{dc.lang} text matches the frozen teacher's encoding of the English translation. English queries
-are encoded by the teacher (prefix {teacher.query_prefix!r} when set, else the model's default),
-{dc.lang} documents by this model; pooling and prefixes are in `clir_calib_encoder.json`.
+{dc.lang} text matches the frozen teacher's encoding of the English translation (both encoded in
+the `passage` role during training). For cross-lingual retrieval, English queries are encoded by
+the teacher (`query` role) and {dc.lang} documents by this model (`passage` role); pooling, prefixes
+and maximum length are in `clir_calib_encoder.json`.
 {projection}
 ## Training
 

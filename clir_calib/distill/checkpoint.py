@@ -111,8 +111,11 @@ def load_checkpoint(folder: Path) -> LoadedCheckpoint:
         position = Position(**json.loads((folder / "position.json").read_text(encoding="utf-8")))
         trainable = load_file(folder / "trainable.safetensors")
         state = torch.load(folder / "training_state.pt", map_location="cpu", weights_only=True)
-    except (OSError, ValueError, TypeError, RuntimeError) as error:
+    except Exception as error:  # a torn or foreign file fails in many ways (pickle, JSON, safetensors)
         raise DataError(
             f"checkpoint {folder} is unreadable ({type(error).__name__}); delete it to resume from an earlier one"
         ) from None
-    return LoadedCheckpoint(position, trainable, state["optimizer"], state["scheduler"], state["rng"])
+    try:
+        return LoadedCheckpoint(position, trainable, state["optimizer"], state["scheduler"], state["rng"])
+    except (KeyError, TypeError):
+        raise DataError(f"checkpoint {folder} lacks training state; delete it to resume from an earlier one") from None
