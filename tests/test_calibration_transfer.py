@@ -168,11 +168,15 @@ def test_calibrate_cli_end_to_end(tmp_path: Path) -> None:
 
 def test_transfer_reports_match_direct_measurement(tmp_path: Path) -> None:
     root = make_eval_dir(tmp_path / "eval")
-    result = calibrate_transfer(root, ["identity"], bins=10, depth=3)
+    result = calibrate_transfer(root, ["identity"], bins=10, depth=3, raw={"scale": 20.0, "bias": -10.0})
     run = ScoredRun.load(root / "translation" / "cs" / "test_2016_flickr" / "scored.npz")
-    direct = calibration_report(np.clip(run.scores[:, :3].astype(np.float64), 0, 1).ravel(), run.labels[:, :3].ravel(), bins=10)
+    probabilities = 1 / (1 + np.exp(-(20.0 * run.scores[:, :3].astype(np.float64) - 10.0)))
+    direct = calibration_report(probabilities.ravel(), run.labels[:, :3].ravel(), bins=10)
     row = next(r for r in result.rows if r.key() == ("translation", "identity", "cs", "test_2016_flickr"))
-    assert row.after == direct
+    assert row.before == direct  # "before" is evaluate's raw pointwise view with the same parameters
+    from clir_calib.evaluation.views import raw_views
+
+    assert raw_views(run, scale=20.0, bias=-10.0, depth=3)["pointwise"].report(10) == direct
 
 
 def test_calibrate_on_a_real_evaluate_folder(tmp_path: Path, prepared_dir: Path, tiny_model_dir: Path) -> None:

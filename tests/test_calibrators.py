@@ -170,7 +170,11 @@ def test_identity_views() -> None:
     labels = np.array([1, 0, 0, 1, 0, 0])
     groups = np.array([7, 7, 7, 2, 2, 2])
     pointwise = get_calibrator("identity")().fit(scores, labels)
-    np.testing.assert_allclose(pointwise.predict_proba(scores), [0.9, 0.5, 0.0, 1.0, 0.3, 0.3])
+    np.testing.assert_allclose(pointwise.predict_proba(scores), 1 / (1 + np.exp(-scores)))
+    scaled = get_calibrator("identity")(scale=100.0, bias=-80.0).fit(scores, labels)
+    np.testing.assert_allclose(scaled.predict_proba(np.array([0.8, 0.81])), [0.5, 1 / (1 + np.exp(-1.0))])
+    clipped = get_calibrator("identity")(pointwise_map="clip").fit(scores, labels)
+    np.testing.assert_allclose(clipped.predict_proba(scores), [0.9, 0.5, 0.0, 1.0, 0.3, 0.3])
     affine = get_calibrator("identity")(pointwise_map="affine").fit(scores, labels)
     np.testing.assert_allclose(affine.predict_proba([-1.0, 0.0, 1.0]), [0.0, 0.5, 1.0])
     listwise = get_calibrator("identity")(view="listwise").fit(scores, labels, groups)
@@ -178,6 +182,8 @@ def test_identity_views() -> None:
     np.testing.assert_allclose(probs[:3], np.exp(scores[:3]) / np.exp(scores[:3]).sum())
     np.testing.assert_allclose(probs[3:].sum(), 1.0)
     np.testing.assert_allclose(group_softmax(scores, np.array([0, 0, 0, 1, 1, 1]), 1.0), probs)
+    cold = get_calibrator("identity")(view="listwise", temperature=0.5).fit(scores, labels, groups)
+    np.testing.assert_allclose(cold.predict_proba(scores, groups)[:3], np.exp(2 * scores[:3]) / np.exp(2 * scores[:3]).sum())
 
 
 @pytest.mark.parametrize("name", ALL)

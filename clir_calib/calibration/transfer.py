@@ -109,6 +109,7 @@ def calibrate_transfer(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     bins: int = 15,
     depth: int = 10,
+    raw: Mapping[str, float] | None = None,
 ) -> TransferResult:
     """Fit each calibrator per task on the fit set and measure it, unchanged, on every target set.
 
@@ -116,6 +117,8 @@ def calibrate_transfer(
     :param tasks: tasks to use; None = every task whose fit set is in ``eval_dir``
     :param params: per calibrator name, its parameters (declared by the calibrator)
     :param depth: pointwise view: top pairs per query (as ``evaluate.pointwise_depth``)
+    :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``
+        of evaluate's raw views (defaults: 1, 1, 0)
     """
     from clir_calib.plugins import get_calibrator
 
@@ -133,6 +136,7 @@ def calibrate_transfer(
     unknown = sorted(set(params) - set(classes))
     if unknown:
         raise ConfigError(f"calibrate.params names calibrator(s) not in use: {', '.join(unknown)}")
+    raw_params = dict(raw or {})
     langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
     chosen = _tasks(root, tasks, fit_lang, fit_split)
 
@@ -153,23 +157,23 @@ def calibrate_transfer(
             raise DataError(
                 f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on {', '.join(target_splits)}"
             )
-        identity = {view: get_calibrator("identity")(view=view) for view in ("listwise", "pointwise")}
-        for raw in identity.values():
-            fit_calibrator(raw, fit_run, depth, {})
+        identity = {view: get_calibrator("identity")(view=view, **raw_params) for view in ("listwise", "pointwise")}
+        for raw_calibrator in identity.values():
+            fit_calibrator(raw_calibrator, fit_run, depth, {})
         for name, cls in classes.items():
             calibrator = cls(**dict(params.get(name, {})))
             fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
                          "depth": depth, "queries": len(fit_run.qids)}
             fit_calibrator(calibrator, fit_run, depth, fitted_on)
             fitted[(task, name)] = calibrator
-            raw = identity[calibrator.model_view]
+            before_calibrator = identity[calibrator.model_view]
             sets = [(fit_set, fit_run, "fit"), *[
                 (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
             ]]
             for scored_set, run, role in sets:
                 rows.append(TransferRow(
                     calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
-                    split=scored_set.split, role=role, before=judge(raw, run, depth, bins),
+                    split=scored_set.split, role=role, before=judge(before_calibrator, run, depth, bins),
                     after=judge(calibrator, run, depth, bins),
                 ))
     _add_gaps(rows)
@@ -224,4 +228,6 @@ def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
         eval_dir, section.calibrators, fit_lang=section.fit_lang, fit_split=section.fit_split,
         target_langs=section.target_langs, target_splits=section.target_splits, tasks=section.tasks,
         params=section.params, bins=cfg.evaluate.bins, depth=cfg.evaluate.pointwise_depth,
+        raw={"temperature": cfg.evaluate.temperature, "scale": cfg.evaluate.sigmoid_scale,
+             "bias": cfg.evaluate.sigmoid_bias},
     )

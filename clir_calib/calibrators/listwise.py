@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import expit
 
 from clir_calib.calibrators.base import Calibrator, group_softmax
 from clir_calib.errors import ConfigError, DataError
@@ -19,18 +20,24 @@ from clir_calib.params import Param
 class IdentityCalibrator(Calibrator):
     """Raw scores read as probabilities, without fitting anything: the "before" row of a table.
 
-    * listwise view: softmax over a query's candidates at T = 1;
-    * pointwise view: the raw score clipped to [0, 1] (``pointwise_map=clip``: a cosine read
-      directly as P(relevant), negatives as 0) or ``(s + 1) / 2`` (``pointwise_map=affine``,
-      the cosine range [-1, 1] stretched onto [0, 1]).
+    Its defaults are exactly ``evaluate``'s raw views, so "before" means the same in both commands:
+
+    * listwise view: softmax over a query's candidates at ``temperature`` (``evaluate.temperature``);
+    * pointwise view: ``sigmoid(scale * s + bias)`` (``evaluate.sigmoid_scale``/``sigmoid_bias``), or
+      the raw score clipped to [0, 1] (``pointwise_map=clip``: a cosine read directly as
+      P(relevant)), or ``(s + 1) / 2`` (``pointwise_map=affine``: [-1, 1] stretched onto [0, 1]).
     """
 
     name = "identity"
-    description = "Raw scores as probabilities (listwise softmax at T=1, or pointwise clipped cosine)."
+    description = "Raw scores as probabilities: evaluate's raw views (listwise softmax, pointwise sigmoid)."
     citation = ""
     params = (
         Param("view", "pointwise", "which view the raw scores are read in", type=str, choices=("listwise", "pointwise")),
-        Param("pointwise_map", "clip", "pointwise: clip(s, 0, 1) or (s + 1) / 2", type=str, choices=("clip", "affine")),
+        Param("pointwise_map", "sigmoid", "pointwise: sigmoid(scale*s + bias), clip(s, 0, 1) or (s + 1) / 2",
+              type=str, choices=("sigmoid", "clip", "affine")),
+        Param("temperature", 1.0, "listwise: softmax temperature of the raw scores"),
+        Param("scale", 1.0, "pointwise sigmoid: scale of the raw score"),
+        Param("bias", 0.0, "pointwise sigmoid: bias"),
     )
 
     @property
@@ -42,10 +49,12 @@ class IdentityCalibrator(Calibrator):
 
     def _predict(self, scores: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
         if groups is not None:
-            return group_softmax(scores, groups, 1.0)
+            return group_softmax(scores, groups, float(self.config["temperature"]))
         if self.config["pointwise_map"] == "affine":
             return (scores + 1.0) / 2.0
-        return np.clip(scores, 0.0, 1.0)
+        if self.config["pointwise_map"] == "clip":
+            return np.clip(scores, 0.0, 1.0)
+        return np.asarray(expit(self.config["scale"] * scores + self.config["bias"]), dtype=np.float64)
 
     def state(self) -> dict[str, Any]:
         return {}
