@@ -84,18 +84,18 @@ def _headline(report: Report, tables: list[Any], cfg: ExperimentConfig, terminal
         if retrieval is None:
             continue
         langs = [lang for lang in cfg.evaluate.langs if any(c[0] == lang for c in retrieval.columns)]
-        headers = ["system", *[f"{lang} {m}" for lang in langs for m in ("MAP", "nDCG@10", "ECE-w")]]
+        headers = ["system", *[f"{lang} {m}" for lang in langs for m in ("MAP", "nDCG", "ECE")]]
         rows = []
         for system in retrieval.systems:
             cells = [system]
             for lang in langs:
-                for metric, table in (("map", retrieval), ("ndcg_cut_10", retrieval), ("ece_equal_width", view)):
+                for metric, table in (("AP", retrieval), ("nDCG@10", retrieval), ("ece_equal_width", view)):
                     cell = table.cell(system, lang, metric) if table is not None else None
                     cells.append(format_cell(cell, bold=("**", "**")).split(" [")[0])
             rows.append(cells)
         _table(report, terminal, headers, rows,
-               f"{task} · {split}: retrieval and raw-score calibration ({HEADLINE_VIEW} view); "
-               "**bold** best, † significant vs the reference")
+               f"{task} · {split}: MAP, nDCG@10 and ECE-w of the raw scores ({HEADLINE_VIEW} view); "
+               "best in bold, † significant vs the reference")
 
 
 def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
@@ -115,8 +115,6 @@ def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
                 for system in table.systems]
         caption = f"{table.task} · {table.split} · {table.group} (reference: {table.reference})"
         report.table(headers, rows, caption=caption)
-        if table.group == "retrieval":
-            terminal.append({"caption": caption, "headers": headers, "rows": rows})
 
 
 def _calibration_tables(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig,
@@ -160,7 +158,12 @@ def _calibration_tables(report: Report, methods: list[MethodOutputs], cfg: Exper
                         gap = None if r is None else r.get("gap_ece_equal_width")
                         cells.append("–" if gap is None else f"{gap:+.4f}")
                     rows.append(cells)
-            _table(report, terminal, headers, rows, f"calibration · {task} · {split} (fit: {fit}/{cfg.calibrate.fit_split})")
+            caption = f"calibration · {task} · {split} (fit: {fit}/{cfg.calibrate.fit_split})"
+            report.table(headers, rows, caption=caption)
+            # the terminal gets the narrow version: ECE-w per language and the gaps
+            keep = [0, 1, *[2 + 3 * i for i in range(len(langs))], *range(2 + 3 * len(langs), len(headers))]
+            terminal.append({"caption": caption + ", ECE-w", "headers": [headers[i].replace(" ECE-w", "") for i in keep],
+                             "rows": [[row[i] for i in keep] for row in rows]})
 
 
 def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig) -> None:
