@@ -107,7 +107,8 @@ class Report:
                 rows = "".join(
                     "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block.rows
                 )
-                body.append(f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+                body.append(f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead>'
+                            f"<tbody>{rows}</tbody></table></div>")
             elif isinstance(block, _Images):
                 cells = []
                 for path, caption in zip(block.paths, block.captions, strict=True):
@@ -165,6 +166,7 @@ th, td {{ border: 1px solid #d0d0d0; padding: .25rem .5rem; text-align: right; w
 th {{ background: #f3f4f6; }}
 td:first-child, th:first-child {{ text-align: left; }}
 tbody tr:nth-child(even) {{ background: #fafafa; }}
+.scroll {{ overflow-x: auto; }}
 .grid {{ display: grid; gap: .8rem; margin: 1rem 0; }}
 figure {{ margin: 0; text-align: center; }}
 figure img {{ max-width: 100%; border: 1px solid #eee; }}
