@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,16 @@ from clir_calib.cli import app
 from clir_calib.config import load_config
 from clir_calib.distill import distill
 from clir_calib.errors import ConfigError, DataError, NumericalError
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny tensors: one thread avoids OpenMP waits on a shared 2-core machine (results are unchanged)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 RUNNER = CliRunner()
 FAST = ["distill.batch_size=8", "distill.max_pairs=32", "distill.epochs=2", "distill.eval_every=3",
@@ -95,7 +107,8 @@ def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_mode
     killed = tmp_path / "killed"
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
-    proc = subprocess.run([sys.executable, str(script), str(killed), "5", *overrides], capture_output=True, text=True,
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count as this process (bitwise equality)
+    proc = subprocess.run([sys.executable, str(script), str(killed), "5", *overrides], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert not (killed / "result.json").exists() and not (killed / "model.safetensors").exists()
