@@ -22,6 +22,7 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     final_path = Path(final)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.tmp-", dir=final_path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs should be as readable as any folder
     try:
         yield tmp
     except BaseException:
@@ -46,6 +47,7 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
     final_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final_path.name}.tmp-", dir=final_path.parent)
     os.close(fd)
+    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be as readable as any file
     try:
         if "b" not in mode:
             open_kwargs.setdefault("encoding", "utf-8")
@@ -56,6 +58,12 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -1,0 +1,40 @@
+import os
+import stat
+
+import pytest
+
+from clir_calib.atomic import atomic_dir, atomic_file, write_json
+
+
+def test_files_and_folders_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_dir(tmp_path / "folder") as folder:
+            (folder / "inner.txt").write_text("hi")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755
+
+
+def test_failure_leaves_nothing_behind(tmp_path):
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "out.txt") as handle:
+        handle.write("half")
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "dir") as folder:
+        (folder / "part").write_text("half")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_needs_overwrite(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "old").write_text("old")
+    with pytest.raises(FileExistsError), atomic_dir(tmp_path / "dir") as folder:
+        (folder / "new").write_text("new")
+    assert (tmp_path / "dir" / "old").is_file()
+    with atomic_dir(tmp_path / "dir", overwrite=True) as folder:
+        (folder / "new").write_text("new")
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["new"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dir"]
