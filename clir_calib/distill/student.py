@@ -16,9 +16,9 @@ from torch import nn
 
 from clir_calib.errors import ConfigError
 from clir_calib.losses.base import EncodedBatch
-from clir_calib.models.encoder import Encoder
+from clir_calib.models.encoder import PROJECTION_FILE, Encoder
 
-PROJECTION_FILE = "projection.safetensors"
+__all__ = ["PROJECTION_FILE", "Student", "parameter_groups", "warmup_linear_schedule"]
 PROJECTION_PREFIX = "projection."
 
 

@@ -38,18 +38,30 @@ from clir_calib.models.settings import (
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
 
+#: A linear map into the teacher's space, saved by distillation when the widths differ.
+PROJECTION_FILE = "projection.safetensors"
+
+
 class Encoder:
-    """Wraps a transformers encoder model and its fast tokenizer as a sentence encoder."""
+    """Wraps a transformers encoder model and its fast tokenizer as a sentence encoder.
+
+    A folder with ``projection.safetensors`` (a student distilled into a teacher of another width)
+    gets that linear map applied to its token states, so its vectors live in the teacher's space.
+    """
 
     def __init__(self, model: Any, tokenizer: Any, settings: EncoderSettings, name: str = "",
-                 folder: Path | None = None, device: str | torch.device = "auto") -> None:
+                 folder: Path | None = None, device: str | torch.device = "auto",
+                 projection: torch.nn.Linear | None = None) -> None:
         self.model = model
+        self.projection = projection
         self.tokenizer = tokenizer
         self.settings = settings.check()
         self.name = name or settings.source_name
         self.folder = folder
         self.device = resolve_device(device)
         self.model.to(self.device)
+        if self.projection is not None:
+            self.projection.to(self.device)
         limit = length_limit(model, tokenizer)
         self.settings.max_length = min(self.settings.max_length, limit)
 
@@ -105,7 +117,8 @@ class Encoder:
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(f"{folder} has no fast tokenizer (tokenizer.json); re-save it with a fast tokenizer")
         model.eval()
-        return cls(model, tokenizer, settings, name=name, folder=folder, device=device)
+        return cls(model, tokenizer, settings, name=name, folder=folder, device=device,
+                   projection=_load_projection(folder, int(model.config.hidden_size)))
 
     @classmethod
     def load(cls, cfg: EncoderConfig, device: str | torch.device = "auto",
@@ -120,7 +133,18 @@ class Encoder:
     # -------------------------------------------------------------- properties
     @property
     def hidden_size(self) -> int:
+        """Width of the model's token states (before any projection)."""
         return int(self.model.config.hidden_size)
+
+    @property
+    def output_size(self) -> int:
+        """Width of the vectors :meth:`encode` returns (the projection's, when there is one)."""
+        return int(self.projection.out_features) if self.projection is not None else self.hidden_size
+
+    def _project(self, states: torch.Tensor) -> torch.Tensor:
+        if self.projection is None:
+            return states
+        return self.projection(states.to(self.projection.weight.dtype))
 
     @property
     def max_length(self) -> int:
@@ -165,6 +189,7 @@ class Encoder:
         batch = self.tokenize(texts, role)
         special = batch.pop("special_tokens_mask") * batch["attention_mask"]
         states = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        states = self._project(states)
         pooled = self.pool(states, batch["attention_mask"])
         return EncodedBatch(states, batch["attention_mask"], pooled, special)
 
@@ -184,13 +209,13 @@ class Encoder:
         """Embeddings ``[N, d]`` (float32, CPU) in the order of ``texts``."""
         prefixed = self._prefixed(texts, role)
         if not prefixed:
-            return torch.zeros(0, self.hidden_size)
+            return torch.zeros(0, self.output_size)
         size = batch_size or self.settings.batch_size
         ids = self.tokenizer(prefixed, truncation=True, max_length=self.max_length, padding=False,
                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        out = torch.empty(len(ids), self.hidden_size)
+        out = torch.empty(len(ids), self.output_size)
         dtype = autocast_dtype(self.device)
         amp = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
         with self._eval_mode(), torch.inference_mode(), amp, _progress(progress, len(ids)) as advance:
@@ -198,7 +223,7 @@ class Encoder:
                 chunk = order[start:start + size]
                 input_ids, mask = _pad([ids[i] for i in chunk], pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                states = self._project(self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state)
                 out[torch.tensor(chunk)] = self.pool(states, mask).cpu()
                 advance(len(chunk))
         if not torch.isfinite(out).all():
@@ -243,11 +268,34 @@ class Encoder:
             self.model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
+        if self.projection is not None:
+            from safetensors.torch import save_file
+
+            tensors = {n: p.detach().cpu().contiguous() for n, p in self.projection.named_parameters()}
+            save_file(tensors, str(folder / PROJECTION_FILE))
 
     def __repr__(self) -> str:
         s = self.settings
         return (f"Encoder({self.name!r}, d={self.hidden_size}, pooling={s.pooling}, normalize={s.normalize}, "
                 f"max_length={s.max_length}, device={self.device})")
+
+
+def _load_projection(folder: Path, width: int) -> torch.nn.Linear | None:
+    """The linear map in ``folder/projection.safetensors`` (weight ``[out, width]``, bias), if any."""
+    path = folder / PROJECTION_FILE
+    if not path.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    weight, bias = tensors.get("weight"), tensors.get("bias")
+    if weight is None or bias is None or weight.ndim != 2 or weight.shape[1] != width or bias.shape != weight.shape[:1]:
+        raise ModelError(f"{path} is not a {width}-wide linear projection (weight/bias); delete it or re-run distill")
+    layer = torch.nn.Linear(width, int(weight.shape[0]))
+    with torch.no_grad():
+        layer.weight.copy_(weight.float())
+        layer.bias.copy_(bias.float())
+    return layer.eval().requires_grad_(False)
 
 
 def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
