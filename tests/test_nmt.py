@@ -102,10 +102,23 @@ def test_translation_is_cached_by_model_and_input_hash(tiny_seq2seq_dir, tmp_pat
 
 
 def test_generation_stops_at_the_decoder_position_limit(tiny_seq2seq_dir):
-    translator = Seq2SeqTranslator.load(tiny_seq2seq_dir, "cpu", GenerationSettings(num_beams=1, max_length=500))
+    translator = Seq2SeqTranslator.load(
+        tiny_seq2seq_dir, "cpu", GenerationSettings(num_beams=1, max_length=500)
+    )
     assert translator.max_new_tokens == 62  # the tiny decoder has 64 positions
-    (text,) = translator.translate(["ein hund"])  # a random model rarely stops: runs into the limit
+    long_source = " ".join(
+        ["ein hund läuft auf der straße"] * 6
+    )  # 2 * tokens + 10 > 62: the position cap binds
+    (text,) = translator.translate([long_source])  # a random model rarely stops: runs into the limit
     assert isinstance(text, str)
+
+
+def test_output_length_follows_the_source_length(tiny_seq2seq_dir):
+    translator = Seq2SeqTranslator.load(
+        tiny_seq2seq_dir, "cpu", GenerationSettings(num_beams=1, max_length=500)
+    )
+    (short,) = translator.translate(["hund"])  # [CLS] hund [SEP]: at most 2 * 3 + 10 new tokens
+    assert len(translator.tokenizer(short, add_special_tokens=False)["input_ids"]) <= 16
 
 
 def test_model_hash_changes_with_the_weights(tiny_seq2seq_dir, tmp_path):
@@ -151,7 +164,9 @@ def test_models_parameter_accepts_text_and_rejects_garbage():
     baseline = plugins.get_baseline("nmt")
     assert baseline(models="de=runs/nmt-de, fr=m/fr").config["models"] == {"de": "runs/nmt-de", "fr": "m/fr"}
     given = baseline(models={"de": "runs/nmt-de"}).get_config_dict()
-    assert yaml.safe_load(yaml.safe_dump(given))["models"] == {"de": "runs/nmt-de"}  # plain data for config.yaml
+    assert yaml.safe_load(yaml.safe_dump(given))["models"] == {
+        "de": "runs/nmt-de"
+    }  # plain data for config.yaml
     with pytest.raises(ConfigError, match="models"):
         baseline(models="runs/nmt-de")
     with pytest.raises(ConfigError, match="num_beams"):

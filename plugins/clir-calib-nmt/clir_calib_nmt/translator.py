@@ -35,6 +35,7 @@ class GenerationSettings:
     def cache_key(self) -> dict[str, Any]:
         key = asdict(self)
         key.pop("batch_size")
+        key["length_rule"] = "2*source+10"  # see Seq2SeqTranslator.translate_batch
         return key
 
 
@@ -149,6 +150,8 @@ class Seq2SeqTranslator:
         return max(1, min(self.settings.max_length, positions - 2))
 
     def translate_batch(self, texts: list[str]) -> list[str]:
+        """One generate() call; outputs stop at twice the source length + 10 tokens (a weak model that
+        loops would otherwise hold the whole batch until ``max_new_tokens``)."""
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.settings.max_length, return_tensors="pt"
         )
@@ -162,7 +165,7 @@ class Seq2SeqTranslator:
             generated = self.model.generate(
                 **inputs,
                 num_beams=self.settings.num_beams,
-                max_new_tokens=self.max_new_tokens,
+                max_new_tokens=min(self.max_new_tokens, 2 * inputs["input_ids"].shape[1] + 10),
                 do_sample=False,
                 early_stopping=self.settings.num_beams > 1,
             )
