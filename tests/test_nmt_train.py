@@ -190,3 +190,52 @@ def test_unknown_language_is_a_one_line_error(prepared_dir, tiny_model_dir, tmp_
     )
     assert code == 2 and "unknown language 'xx'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
+
+
+def test_encoder_layers_keeps_the_lower_layers_in_the_saved_model(prepared_dir, tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSeq2SeqLM
+
+    out = tmp_path / "one-layer"
+    result = runner.invoke(
+        app,
+        [
+            "--device",
+            "cpu",
+            "nmt-train",
+            "--data",
+            str(prepared_dir),
+            "--encoder",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+            "--encoder-layers",
+            "1",
+            "--max-steps",
+            "2",
+            *TINY,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        AutoModelForSeq2SeqLM.from_pretrained(out).config.encoder.num_hidden_layers == 1
+    )  # tiny model has 2
+    assert json.loads((out / "result.json").read_text())["steps"] == 2
+
+
+def test_too_many_encoder_layers_is_a_config_error(prepared_dir, tiny_model_dir, tmp_path, capsys):
+    code, err = run_cli(
+        [
+            "nmt-train",
+            "--data",
+            str(prepared_dir),
+            "--encoder",
+            str(tiny_model_dir),
+            "--out",
+            str(tmp_path / "m"),
+            "--encoder-layers",
+            "5",
+            *TINY,
+        ],
+        capsys,
+    )
+    assert code == 2 and "encoder_layers must be between 1 and 2" in err and not (tmp_path / "m").exists()

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from clir_calib.errors import ModelError
+from clir_calib.errors import ConfigError, ModelError
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>")
 
@@ -66,6 +66,23 @@ def load_encoder(folder: Path) -> tuple[Any, Any]:
             f"cannot load the encoder from {folder} ({reason[:160]}); give a HF encoder folder"
         ) from None
     return encoder, tokenizer
+
+
+def keep_lower_layers(encoder: Any, layers: int | None) -> Any:
+    """Keep the encoder's first ``layers`` transformer layers (None: all). Lower layers of a
+    sentence-embedding model keep more token-level detail, and fewer layers encode faster."""
+    if layers is None:
+        return encoder
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ConfigError(
+            "encoder_layers works for BERT-style encoders only (encoder.encoder.layer); leave it unset"
+        )
+    if not 1 <= layers <= len(stack):
+        raise ConfigError(f"encoder_layers must be between 1 and {len(stack)}, got {layers}")
+    encoder.encoder.layer = stack[:layers]
+    encoder.config.num_hidden_layers = layers
+    return encoder
 
 
 def build_translation_model(encoder: Any, target_tokenizer: Any, size: DecoderSize, max_length: int) -> Any:

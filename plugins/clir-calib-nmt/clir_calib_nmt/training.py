@@ -26,6 +26,7 @@ from clir_calib.errors import ConfigError, DataError, NumericalError
 from clir_calib_nmt.architecture import (
     DecoderSize,
     build_translation_model,
+    keep_lower_layers,
     load_encoder,
     train_target_tokenizer,
     trainable_parameters,
@@ -61,6 +62,7 @@ class NmtTrainConfig:
     max_grad_norm: float = 1.0
     max_length: int = 64
     decoder: DecoderSize = field(default_factory=DecoderSize)
+    encoder_layers: int | None = None  # keep only the encoder's first N layers (None: all)
     encode_batch_size: int = 128
     eval_beams: int = 4
     log_every: int = 50
@@ -114,6 +116,7 @@ def train_nmt(
     log: list[dict[str, Any]] = []
 
     encoder, source_tokenizer = load_encoder(encoder_folder)
+    encoder = keep_lower_layers(encoder, config.encoder_layers)
     target_tokenizer = train_target_tokenizer(train.target, config.decoder.vocab_size)
     model = build_translation_model(encoder, target_tokenizer, config.decoder, config.max_length).to(device)
     model.encoder.eval()
