@@ -8,10 +8,14 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 data=${1:?Multi30k folder}
 out=${2:-/tmp/gpu-check}
 mkdir -p "$out"
-python3 -m venv --system-site-packages /tmp/gpu-venv
-. /tmp/gpu-venv/bin/activate
-if ls .whl/*.whl >/dev/null 2>&1; then pip install -q --no-index --no-deps .whl/*.whl; fi
-pip install -q --no-index --no-deps --no-build-isolation -e . -e plugins/clir-calib-cosine -e plugins/clir-calib-nmt
+# Install next to the interpreter that holds torch (a venv would hide a venv-installed torch).
+site=/tmp/gpu-site
+extra=(); if ls .whl/*.whl >/dev/null 2>&1; then extra=(.whl/*.whl); fi
+python3 -m pip install -q --no-index --no-deps --no-build-isolation --target "$site" "${extra[@]}" \
+  . plugins/clir-calib-cosine plugins/clir-calib-nmt
+export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+clir-calib() { python3 -m clir_calib "$@"; }
+python() { python3 "$@"; }
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"
 python bench/e5_shaped_model.py --captions "$data/task1/raw" --out /tmp/e5-shaped
 models=(--set models.teacher.name=/tmp/e5-shaped --set models.student.name=/tmp/e5-shaped --set data.source="$data")
