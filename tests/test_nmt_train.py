@@ -222,20 +222,15 @@ def test_encoder_layers_keeps_the_lower_layers_in_the_saved_model(prepared_dir, 
     assert json.loads((out / "result.json").read_text())["steps"] == 2
 
 
-def test_too_many_encoder_layers_is_a_config_error(prepared_dir, tiny_model_dir, tmp_path, capsys):
-    code, err = run_cli(
-        [
-            "nmt-train",
-            "--data",
-            str(prepared_dir),
-            "--encoder",
-            str(tiny_model_dir),
-            "--out",
-            str(tmp_path / "m"),
-            "--encoder-layers",
-            "5",
-            *TINY,
-        ],
-        capsys,
-    )
-    assert code == 2 and "encoder_layers must be between 1 and 2" in err and not (tmp_path / "m").exists()
+def test_negative_encoder_layers_is_a_config_error(prepared_dir, tiny_model_dir, tmp_path, capsys):
+    args = [
+        "nmt-train",
+        "--data",
+        str(prepared_dir),
+        "--encoder",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "m"),
+    ]
+    code, err = run_cli([*args, "--encoder-layers", "-1", *TINY], capsys)
+    assert code == 2 and "encoder_layers must be at least 1" in err and not (tmp_path / "m").exists()

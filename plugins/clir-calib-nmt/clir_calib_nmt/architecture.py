@@ -69,7 +69,7 @@ def load_encoder(folder: Path) -> tuple[Any, Any]:
 
 
 def keep_lower_layers(encoder: Any, layers: int | None) -> Any:
-    """Keep the encoder's first ``layers`` transformer layers (None: all). Lower layers of a
+    """Keep the encoder's first ``layers`` transformer layers (None or more than it has: all). Lower layers of a
     sentence-embedding model keep more token-level detail, and fewer layers encode faster."""
     if layers is None:
         return encoder
@@ -78,8 +78,10 @@ def keep_lower_layers(encoder: Any, layers: int | None) -> Any:
         raise ConfigError(
             "encoder_layers works for BERT-style encoders only (encoder.encoder.layer); leave it unset"
         )
-    if not 1 <= layers <= len(stack):
-        raise ConfigError(f"encoder_layers must be between 1 and {len(stack)}, got {layers}")
+    if layers < 1:
+        raise ConfigError(f"encoder_layers must be at least 1 (or unset for all layers), got {layers}")
+    if layers >= len(stack):  # a model with fewer layers keeps them all
+        return encoder
     encoder.encoder.layer = stack[:layers]
     encoder.config.num_hidden_layers = layers
     return encoder

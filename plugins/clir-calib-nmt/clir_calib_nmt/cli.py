@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(64, "--batch-size", help="Sentence pairs per step."),
         lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (linear warm-up and decay)."),
         max_length: int = typer.Option(64, "--max-length", help="Source and target tokens kept."),
-        encoder_layers: int | None = typer.Option(
-            None, "--encoder-layers", help="Keep only the encoder's first N layers (default: all)."
+        encoder_layers: int = typer.Option(
+            8, "--encoder-layers", help="Keep the encoder's first N layers (0: all)."
         ),
         decoder_layers: int = typer.Option(3, "--decoder-layers", help="Decoder layers."),
         decoder_hidden: int = typer.Option(256, "--decoder-hidden", help="Decoder width."),
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 vocab_size=vocab_size,
             ),
             eval_beams=beams,
-            encoder_layers=encoder_layers,
+            encoder_layers=encoder_layers or None,
             seed=cfg.seed,
             device=cfg.device,
         )

@@ -62,7 +62,7 @@ class NmtTrainConfig:
     max_grad_norm: float = 1.0
     max_length: int = 64
     decoder: DecoderSize = field(default_factory=DecoderSize)
-    encoder_layers: int | None = None  # keep only the encoder's first N layers (None: all)
+    encoder_layers: int | None = 8  # keep the encoder's first N layers (None: all); 8 of 12 beat 12 on val
     encode_batch_size: int = 128
     eval_beams: int = 4
     log_every: int = 50
