@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clir_calib.baselines import CorpusContext, DocumentBaseline
+from clir_calib.baselines import BaselinePreparation, CorpusContext, DocumentBaseline
 from clir_calib.errors import ClirCalibError, ConfigError, DataError, ModelError
 from clir_calib.params import Param
 from clir_calib_nmt.cache import TranslationCache, model_folder_hash
@@ -54,6 +54,11 @@ class NmtBaseline(DocumentBaseline):
         Param("batch_size", 32, "sentences per generate() call", type=int),
         Param("max_length", 128, "source tokens kept and target tokens generated", type=int),
         Param("progress", True, "show a progress bar while translating", type=bool),
+        Param("train_encoder", "intfloat/multilingual-e5-small",
+              "clir-calib run: encoder of the model trained for languages without one", type=str),
+        Param("train_max_pairs", 10000, "clir-calib run: training pairs (0: all)", type=int),
+        Param("train_epochs", 2, "clir-calib run: training epochs", type=int),
+        Param("train_encoder_layers", 8, "clir-calib run: encoder layers kept (0: all)", type=int),
     )
 
     def __init__(self, **params: Any) -> None:
@@ -68,6 +73,33 @@ class NmtBaseline(DocumentBaseline):
         )
         self.last_stats: dict[str, int] = {}
         self._translators: dict[tuple[Path, str], Seq2SeqTranslator] = {}
+
+    def prepare(self, context: BaselinePreparation) -> dict[str, Any]:
+        """For ``clir-calib run``: train an xx->en model on the study's own bitext for every study
+        language that has no model (as ``nmt-train`` would), and return the ``models`` mapping."""
+        from clir_calib.data.store import load_bitext
+        from clir_calib_nmt.cli import resolve_encoder
+        from clir_calib_nmt.training import NmtTrainConfig, Pairs, train_nmt
+
+        models = dict(self.config["models"])
+        for lang in context.langs:
+            if models.get(lang) or self.config["model_template"]:
+                continue
+            out = context.out / f"nmt-{lang}"
+            if not (out / "result.json").is_file():
+                config = NmtTrainConfig(
+                    lang=lang, encoder=self.config["train_encoder"],
+                    max_pairs=self.config["train_max_pairs"] or None, epochs=self.config["train_epochs"],
+                    encoder_layers=self.config["train_encoder_layers"] or None, seed=context.seed,
+                    device=context.device,
+                )
+                config.check()
+                train = load_bitext(context.prepared, lang, "train", max_pairs=config.max_pairs)
+                val = load_bitext(context.prepared, lang, "val")
+                train_nmt(Pairs(list(train.xx), list(train.en)), Pairs(list(val.xx), list(val.en)), config, out,
+                          encoder_folder=resolve_encoder(config.encoder), overwrite=True, progress=context.progress)
+            models[lang] = str(out)
+        return {"models": models}
 
     def get_config_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-safe): the models mapping as a plain dict."""
