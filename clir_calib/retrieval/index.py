@@ -22,6 +22,7 @@ import numpy as np
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError, ModelError
+from clir_calib.hashing import sha256_file
 
 FORMAT = "clir-calib-embeddings"
 VERSION = 1
@@ -43,11 +44,8 @@ class EmbeddingSet:
 
 @functools.lru_cache(maxsize=64)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Cached per (path, size, mtime): unchanged model files are hashed once per process."""
+    return sha256_file(path)
 
 
 def model_hash(folder: Path) -> str:
