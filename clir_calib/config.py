@@ -85,13 +85,15 @@ class DistillConfig:
     grad_accum: int = 1
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
-    max_pairs: int | None = None
+    max_pairs: int | list[int] | None = None  # a list: `clir-calib run` trains one run per size (data-size curve)
     freeze_embeddings: bool = True
     eval_every: int = 100
     save_every: int = 100
     val_pairs: int | None = 1000
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     projection: bool = False  # learn a linear map when teacher and student widths differ
+    select: str = "last"  # best: restore the step with the highest val accuracy (seen language) | last
+    teacher_cache: str | None = "runs/teacher-cache"  # frozen-teacher outputs, reused across runs; None: off
 
 
 @dataclass
@@ -118,6 +120,7 @@ class EvaluateConfig:
     permutations: int = 1000  # paired randomization test rounds (comparison tables)
     alpha: float = 0.05  # significance level marked in comparison tables
     max_images: int | None = None  # quick runs: only the first N images of each split (queries and documents)
+    diagrams: str = "all"  # reliability diagrams per entry: all | equal_width | none
 
 
 @dataclass
@@ -133,6 +136,7 @@ class CalibrateConfig:
     target_splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
     tasks: list[str] | None = None  # None: every task whose fit set the evaluate folder holds
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
+    diagrams: bool = True  # reliability diagrams before/after each calibrator (transfer-gap plots always)
 
 
 @dataclass
@@ -151,6 +155,7 @@ class ExperimentConfig:
 
     name: str = "experiment"
     seed: int = 13
+    seeds: list[int] = field(default_factory=list)  # `clir-calib run`: one distillation per seed; []: [seed]
     device: str = "auto"  # auto | cpu | cuda
     output_dir: str = "runs/experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -196,6 +201,10 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
+        if isinstance(value, list):  # e.g. int | list[int]: a list goes to the list member
+            inner = [a for a in inner if typing.get_origin(a) is list] or inner
+        else:
+            inner = [a for a in inner if typing.get_origin(a) is not list] or inner
         return _convert(inner[0], value, where)
     if dataclasses.is_dataclass(tp):
         if isinstance(tp, type) and isinstance(value, str) and tp is LossSpec:

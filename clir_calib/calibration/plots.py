@@ -45,6 +45,7 @@ def reliability_diagram(
 
     figure = Figure(figsize=(5.0, 6.0), dpi=110)
     FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.13, right=0.97, top=0.94, bottom=0.08)  # fixed margins: one draw, not two
     grid = figure.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.08)
     top = figure.add_subplot(grid[0])
     bottom = figure.add_subplot(grid[1], sharex=top)
@@ -125,13 +126,16 @@ def transfer_gap_plot(
     axes.set_ylabel(f"{metric} gap (unseen - seen)")
     axes.set_title(title or "Calibration transfer gap", fontsize=10)
     axes.legend(fontsize=7)
-    return save_png(figure, path)
+    return save_png(figure, path, bbox="tight")
 
 
-def save_png(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    """Render ``figure`` to PNG in memory, then write it atomically."""
+def save_png(figure: Figure, path: str | os.PathLike[str], bbox: str | None = None) -> Path:
+    """Render ``figure`` to PNG in memory, then write it atomically.
+
+    ``bbox="tight"`` crops to the drawn content at the price of a second full draw; figures with fixed
+    margins (the reliability diagrams, made by the hundred) leave it off."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png", bbox_inches=bbox)
     target = Path(path)
     with atomic_file(target, "wb") as handle:
         handle.write(buffer.getvalue())

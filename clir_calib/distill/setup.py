@@ -12,6 +12,8 @@ from clir_calib.errors import ConfigError, DataError
 from clir_calib.losses.combined import CombinedAlignmentLoss
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+#: distill.select: which weights a run ends with
+SELECT = ("best", "last")
 #: Config parts that must not change between a run and its resumption.
 RESUME_KEYS = ("seed", "data.prepared", "models", "distill")
 
@@ -25,6 +27,13 @@ def check_distill_config(cfg: ExperimentConfig) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"distill.{key} must be at least 1, got {value}")
+    if isinstance(dc.max_pairs, list):
+        raise ConfigError(
+            f"distill.max_pairs is a list ({dc.max_pairs}); `clir-calib run` trains one run per size, "
+            "`clir-calib distill` takes one number"
+        )
+    if dc.select not in SELECT:
+        raise ConfigError(f"distill.select must be one of {', '.join(SELECT)}, got {dc.select!r}")
     if dc.max_pairs is not None and dc.max_pairs < 1:
         raise ConfigError(f"distill.max_pairs must be at least 1 (or empty for all), got {dc.max_pairs}")
     if dc.val_pairs is not None and dc.val_pairs < 1:
@@ -53,6 +62,7 @@ class DistillData:
 def load_distill_data(cfg: ExperimentConfig) -> DistillData:
     """Train and val bitext of ``distill.lang``; empty or blank pairs are one-line errors."""
     dc = cfg.distill
+    assert not isinstance(dc.max_pairs, list)  # check_distill_config refuses lists
     train = load_bitext(cfg.data.prepared, dc.lang, "train", max_pairs=dc.max_pairs)
     val = load_bitext(cfg.data.prepared, dc.lang, "val", max_pairs=dc.val_pairs)
     for part in (train, val):

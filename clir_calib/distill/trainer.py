@@ -33,6 +33,7 @@ from clir_calib.distill.checkpoint import (
 from clir_calib.distill.evaluation import top1_accuracy
 from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
 from clir_calib.distill.progress import TrainingProgress
+from clir_calib.distill.selection import BestSnapshot, Selected
 from clir_calib.distill.setup import (
     build_objective,
     check_distill_config,
@@ -65,7 +66,10 @@ class DistillResult:
     train_pairs: int
     val_pairs: int
     val_accuracy_before: float
-    val_accuracy_after: float
+    val_accuracy_after: float  # of the weights the run keeps (the selected step)
+    val_accuracy_last: float  # at the last step
+    select: str  # best | last
+    selected_step: int
     projection: bool
     resumed_from_step: int | None
     seconds: float
@@ -127,7 +131,8 @@ def distill(
         run_dir=str(out), lang=cfg.distill.lang, teacher=cfg.models.teacher.name,
         student_init=cfg.models.student.name, losses=objective.describe(), steps=loop.position.step,
         epochs=cfg.distill.epochs, train_pairs=len(data.train), val_pairs=len(data.val),
-        val_accuracy_before=before, val_accuracy_after=loop.last_accuracy,
+        val_accuracy_before=before, val_accuracy_after=loop.selected.val_accuracy,
+        val_accuracy_last=loop.last_accuracy, select=cfg.distill.select, selected_step=loop.selected.step,
         projection=student.projection is not None, resumed_from_step=resumed_from,
         seconds=round(time.perf_counter() - started, 2),
         config_hash=config_hash(cfg.seed, cfg.data.prepared, cfg.models, cfg.distill),
@@ -149,6 +154,7 @@ def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: D
     write_text(out / "README.md", model_card(cfg, summary, result.losses))
     for old in list_checkpoints(out)[:-1]:
         shutil.rmtree(old, ignore_errors=True)
+    BestSnapshot(out).discard()  # the kept weights are the model now
     write_json(out / "result.json", summary)
 
 
@@ -181,6 +187,8 @@ class _Loop:
             student.projection = accelerator.prepare(student.projection)
         self.position = Position()
         self.last_accuracy = float("nan")
+        self.best = BestSnapshot(out) if self.dc.select == "best" else None
+        self.selected = Selected(0, float("nan"))
         self.queries: torch.Tensor | None = None
         self._window: dict[str, float] = {}
 
@@ -193,6 +201,8 @@ class _Loop:
         self.position = loaded.position
         if self.accelerator.is_main_process:
             truncate_log(self.out / LOG_FILE, loaded.position.step)
+        if self.best is not None:
+            self.best.resume(loaded.position.step)
         return loaded.position.step
 
     # ------------------------------------------------------------------ loop
@@ -200,7 +210,7 @@ class _Loop:
         """Train to the end; return the val accuracy before training (from the log when resumed)."""
         self.queries = self.teacher.encode(self.data.val.en, role="query", batch_size=self.cfg.models.teacher.batch_size)
         if self.position.step == 0:
-            self._log("eval", self._evaluate())
+            self._log("eval", self._validate())
         before = self._logged_before()
         with TrainingProgress(self.progress, self.total_steps, self.position.step) as bar:
             while self.position.step < self.total_steps:
@@ -214,14 +224,39 @@ class _Loop:
                 self.position = Position(step, epoch + 1, 0) if end >= len(batches) else Position(step, epoch, end)
                 bar.advance(loss, sum(len(b) for b in group))
                 if step == self.total_steps:
-                    self._log("final", self._evaluate(), bar.pairs_per_second)
+                    self._log("final", self._validate(), bar.pairs_per_second)
                 elif step % self.dc.eval_every == 0:
-                    self._log("eval", self._evaluate(), bar.pairs_per_second)
+                    self._log("eval", self._validate(), bar.pairs_per_second)
                 if step % self.dc.save_every == 0 and step < self.total_steps:
                     self._checkpoint()
                 if self.on_step is not None:
                     self.on_step(step)
+        self._select()
         return before
+
+    def _validate(self) -> float:
+        """Val accuracy now; with ``select: best`` the weights are kept when they beat every earlier step."""
+        accuracy = self._evaluate()
+        if self.best is not None and self.accelerator.is_main_process:
+            self.best.offer(self.position.step, accuracy, self.student.trainable_state())
+        return accuracy
+
+    def _select(self) -> None:
+        """End with the selected weights and say which step they are from (``log.jsonl``)."""
+        self.selected = Selected(self.position.step, self.last_accuracy)
+        if self.best is not None:
+            self.accelerator.wait_for_everyone()
+            if self.best.best is None:
+                self.best.resume(self.position.step)
+            if self.best.best is not None:
+                self.selected = self.best.best
+                if self.selected.step != self.position.step:
+                    self.student.load_trainable_state(self.best.load())
+        if self.accelerator.is_main_process:
+            append_record(self.out / LOG_FILE, {
+                "event": "select", "step": self.position.step, "select": self.dc.select,
+                "selected_step": self.selected.step, "val_accuracy": round(self.selected.val_accuracy, 6),
+            })
 
     def _step(self, group: list[list[int]]) -> float:
         acc = self.accelerator

@@ -25,11 +25,13 @@ class Interval:
     high: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "low": self.low, "high": self.high}
+        """JSON form; an undefined value (NaN) is written as null."""
+        return {"value": self.value if np.isfinite(self.value) else None, "low": self.low, "high": self.high}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Interval:
-        return cls(float(data["value"]), data.get("low"), data.get("high"))
+        value = data["value"]
+        return cls(float("nan") if value is None else float(value), data.get("low"), data.get("high"))
 
 
 def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -43,7 +45,10 @@ def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
 
 
 def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
-    if samples.size == 0:
+    """Percentile interval; resamples where the statistic is undefined (NaN, e.g. AUROC of one class) are
+    left out, and an undefined point estimate has no interval."""
+    samples = samples[np.isfinite(samples)] if samples.size else samples
+    if samples.size == 0 or not np.isfinite(value):
         return Interval(value, None, None)
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(samples, [tail, 100.0 - tail])
@@ -89,3 +94,31 @@ def bootstrap_statistic(
         for name, value in statistic(rows).items():
             samples[name].append(value)
     return {name: _interval(value, np.asarray(samples[name]), level) for name, value in point.items()}
+
+
+def bootstrap_pairs(
+    confidences: np.ndarray, correct: np.ndarray, bins: int, n_resamples: int = 1000, seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Interval]:
+    """Every calibration estimator of :mod:`clir_calib.calibration.weighted` with its bootstrap interval.
+
+    ``confidences`` and ``correct`` are ``[queries, pairs per query]``; whole queries are resampled (the same
+    draws as :func:`bootstrap_means` with the same seed), all resamples in one vectorised pass.
+    """
+    from clir_calib.calibration.weighted import (
+        Pairs,
+        query_weights_to_pairs,
+        resample_weights,
+        weighted_metrics,
+    )
+
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"confidence level must be in (0, 1), got {level}")
+    n_queries, per_query = confidences.shape
+    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1))
+    point = weighted_metrics(pairs, np.ones((1, pairs.size)), bins)
+    samples: dict[str, np.ndarray] = {}
+    if n_resamples:
+        counts = resample_weights(resample_indices(n_queries, n_resamples, seed), n_queries)
+        samples = weighted_metrics(pairs, query_weights_to_pairs(counts, per_query), bins)
+    return {name: _interval(float(value[0]), samples.get(name, np.empty(0)), level) for name, value in point.items()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from clir_calib.config import (
     check_splits,
 )
 from clir_calib.errors import ConfigError
-from clir_calib.evaluation.bootstrap import Interval, bootstrap_means, bootstrap_statistic
+from clir_calib.evaluation.bootstrap import Interval, bootstrap_means, bootstrap_pairs
 from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.system import System
 from clir_calib.evaluation.views import ViewPairs, calibrated_view, raw_views
@@ -46,6 +45,8 @@ class ViewResult:
     pairs: ViewPairs
     report: CalibrationReport
     intervals: dict[str, Interval]
+    bin_sensitivity: dict[str, dict[str, float]] = field(default_factory=dict)  # bins -> ECE-w/ECE-m
+    risk_coverage: dict[str, list[float]] = field(default_factory=dict)  # coverage, risk (most confident first)
 
 
 @dataclass
@@ -101,13 +102,6 @@ def score_task(
     return run, len(docs.ids), len(task.queries) - len(queries.ids), timing
 
 
-def _view_statistic(view: ViewPairs, bins: int) -> Callable[[np.ndarray], dict[str, float]]:
-    def statistic(rows: np.ndarray) -> dict[str, float]:
-        return view.report_on(rows, bins).summary()
-
-    return statistic
-
-
 def measure(
     run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Interval], dict[str, ViewResult]]:
@@ -120,10 +114,31 @@ def measure(
     views = {}
     for name, view in pairs.items():
         report = view.report(ev.bins)
-        intervals = bootstrap_statistic(_view_statistic(view, ev.bins), len(run.qids), ev.bootstrap, seed=seed,
-                                        level=LEVEL)
-        views[name] = ViewResult(view, report, intervals)
+        intervals = bootstrap_pairs(view.confidences, view.correct, ev.bins, ev.bootstrap, seed=seed, level=LEVEL)
+        views[name] = ViewResult(view, report, intervals, bin_sensitivity(view), risk_coverage_curve(view))
     return per_query, retrieval, views
+
+
+def bin_sensitivity(view: ViewPairs) -> dict[str, dict[str, float]]:
+    """ECE with equal-width and equal-mass bins at each bin count of ``SENSITIVITY_BINS``."""
+    from clir_calib.calibration.weighted import SENSITIVITY_BINS
+
+    result = {}
+    for bins in SENSITIVITY_BINS:
+        report = view.report(bins)
+        result[str(bins)] = {"ece_equal_width": report.ece_equal_width, "ece_equal_mass": report.ece_equal_mass}
+    return result
+
+
+def risk_coverage_curve(view: ViewPairs, points: int = 101) -> dict[str, list[float]]:
+    """The risk-coverage curve (answer the most confident first), sampled at ``points`` coverages."""
+    from clir_calib.calibration.weighted import Pairs, risk_coverage
+
+    pairs = Pairs(view.confidences.reshape(-1), view.correct.reshape(-1))
+    coverage, risk, _ = risk_coverage(pairs, np.ones((1, pairs.size)))
+    grid = np.linspace(0.0, 1.0, points)[1:]
+    at = np.searchsorted(coverage[0], grid - 1e-12, side="left").clip(0, coverage.shape[1] - 1)
+    return {"coverage": [round(float(c), 4) for c in grid], "risk": [round(float(r), 6) for r in risk[0][at]]}
 
 
 def planned_entries(ev: EvaluateConfig) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:

@@ -46,6 +46,8 @@ def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
             "n": full["n"], "accuracy": full["accuracy"], "mean_confidence": full["mean_confidence"],
             "bins": full["bins"],
             "equal_width_bins": full["equal_width_bins"], "equal_mass_bins": full["equal_mass_bins"],
+            "ece_bin_sensitivity": view.bin_sensitivity,
+            "risk_coverage": view.risk_coverage,
         }
     return {
         "system": system, "task": entry.task, "lang": entry.lang, "split": entry.split,

@@ -1,0 +1,312 @@
+"""Calibration estimators on weighted pairs, for many resamples at once.
+
+A bootstrap resample of queries is a vector of query counts; every estimator here takes a weight
+matrix ``W[B, N]`` (one row per resample, one column per (confidence, outcome) pair; a pair's
+weight is how often its query was drawn) and returns ``B`` numbers. Row weights of all ones give
+the point estimate, so the point estimate and its bootstrap are the same code. Integer weights
+are exactly duplicated data, which is how the tests check each estimator against its reference
+implementation (the module's own :func:`~clir_calib.calibration.metrics.calibration_report`,
+``relplot.smECE``, the ``uncertainty-calibration`` package and scikit-learn).
+
+Estimators (all on one binary event per pair, confidence in [0, 1]):
+
+* ``ece_equal_width``, ``ece_equal_mass``, ``mce``, ``brier``, ``nll``: as
+  :mod:`clir_calib.calibration.metrics` (same bins, the same tie rule for equal mass);
+* ``ece_debiased``: the debiased L2 calibration error of Kumar, Liang and Ma (NeurIPS 2019) on
+  the equal-mass bins: ``sqrt(max(0, sum_b n_b/N [(conf_b - acc_b)^2 - acc_b(1 - acc_b)/(n_b - 1)]))``,
+  bins with fewer than two pairs counting zero, as the ``uncertainty-calibration`` package does;
+* ``smece``: smooth ECE (Blasiok and Nakkiran, ICLR 2024), reproducing ``relplot.smECE``
+  (reflected Gaussian kernel on a grid, bandwidth by the same 10-step fixed-point search);
+* ``auroc``: area under the ROC curve of confidence for the event (ties count one half; NaN when
+  one class is absent);
+* ``brier_reliability``, ``brier_resolution``, ``brier_uncertainty``: Murphy's (1973)
+  decomposition on the equal-width bins; ``reliability - resolution + uncertainty`` equals Brier
+  up to the within-bin terms (Stephenson et al. 2008), zero when confidences are constant per bin;
+* ``aurc``: area under the risk-coverage curve (Geifman and El-Yaniv 2017): answer the most
+  confident pairs first; risk = error rate of what is answered; tied confidences enter together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.signal import fftconvolve
+
+NLL_EPS = 1e-12
+#: the estimators :func:`resampled_metrics` returns, in ``metrics.json`` order
+WEIGHTED_METRICS: tuple[str, ...] = (
+    "ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "ece_debiased", "smece", "auroc",
+    "brier_reliability", "brier_resolution", "brier_uncertainty", "aurc",
+)
+#: bins used by the ECE bin-count sensitivity table
+SENSITIVITY_BINS: tuple[int, ...] = (5, 10, 15, 20, 30)
+# relplot's smECE constants (relplot 1.0: metrics.smECE / smooth_ece, kernels.BaseKernelMixin.smooth)
+SMECE_MESH = 200
+SMECE_EPS = 0.001
+SMECE_DENSITY_EPS = 0.0001
+SMECE_REFINE = 10
+CHUNK_ELEMENTS = 4_000_000  # rows x pairs processed at once (memory bound)
+
+
+@dataclass
+class Pairs:
+    """Flat confidences and 0/1 outcomes, with the order and tie groups the estimators need."""
+
+    conf: np.ndarray  # float64 [N]
+    hits: np.ndarray  # float64 [N]
+
+    def __post_init__(self) -> None:
+        self.conf = np.asarray(self.conf, dtype=np.float64).reshape(-1)
+        self.hits = np.asarray(self.hits, dtype=np.float64).reshape(-1)
+        self.order = np.argsort(self.conf, kind="stable")
+        ordered = self.conf[self.order]
+        new = np.ones(ordered.size, dtype=bool)
+        new[1:] = ordered[1:] != ordered[:-1]
+        self.group_starts = np.flatnonzero(new)  # into the sorted order
+        self.group_conf = ordered[self.group_starts]
+        self._grids: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
+
+    @property
+    def size(self) -> int:
+        return int(self.conf.size)
+
+    def group_sums(self, weights: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Per row, the sums of ``weights * values`` over each tie group (ascending confidence)."""
+        w = weights[:, self.order]
+        if values is not None:
+            w = w * values[self.order]
+        return np.add.reduceat(w, self.group_starts, axis=1)
+
+    def grid(self, points: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """relplot's ``smooth_round_to_grid`` as two sparse maps: pairs -> grid (residual, ones)."""
+        if points not in self._grids:
+            f = self.conf
+            index = (f * (points - 1)).astype(int).clip(0, points - 2)
+            frac = f * (points - 1) - index
+            rows = np.concatenate([np.arange(f.size), np.arange(f.size)])
+            cols = np.concatenate([index, index + 1])
+            spread = np.concatenate([1 - frac, frac])
+            residual = np.concatenate([f - self.hits, f - self.hits])
+            shape = (f.size, points)
+            ones = sparse.csr_matrix((spread, (rows, cols)), shape=shape)
+            resid = sparse.csr_matrix((spread * residual, (rows, cols)), shape=shape)
+            self._grids[points] = (resid, ones)
+        return self._grids[points]
+
+
+# ------------------------------------------------------------------ binned estimators
+def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
+    """Bin of each confidence in ``(k/B, (k+1)/B]`` (the first bin closed at 0)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.searchsorted(edges[1:-1], conf, side="left")
+
+
+def _bin_sums(weights: np.ndarray, index: np.ndarray, bins: int, values: np.ndarray | None) -> np.ndarray:
+    """``[B, bins]`` sums of ``weights * values`` by a bin index shared by every row."""
+    onehot = sparse.csr_matrix((np.ones(index.size), (np.arange(index.size), index)), shape=(index.size, bins))
+    w = weights if values is None else weights * values
+    return np.asarray((onehot.T @ w.T).T)
+
+
+def _equal_mass_group_bins(pairs: Pairs, group_weight: np.ndarray, bins: int) -> np.ndarray:
+    """Bin of each tie group per row, as :func:`clir_calib.calibration.metrics.equal_mass_table` cuts."""
+    rows, groups = group_weight.shape
+    cum = np.cumsum(group_weight, axis=1)
+    n = cum[:, -1:]
+    targets = np.round(np.arange(1, bins)[None, :] * n / bins)  # [B, bins-1], half to even like round()
+    # a cut inside a run of ties moves to the run's end: the first group end at or after the target
+    span = float(n.max()) + 1.0
+    offsets = (np.arange(rows) * span)[:, None]
+    where = np.searchsorted((cum + offsets).reshape(-1), (targets + offsets).reshape(-1), side="left")
+    where = where.reshape(rows, bins - 1) - (np.arange(rows) * groups)[:, None]
+    where = where.clip(0, groups - 1)
+    cuts = np.take_along_axis(cum, where, axis=1)
+    valid = (cuts > 0) & (cuts < n)
+    valid[:, 1:] &= cuts[:, 1:] != cuts[:, :-1]
+    marks = np.zeros((rows, groups + 1))
+    np.add.at(marks, (np.repeat(np.arange(rows), bins - 1), (where + 1).reshape(-1)), valid.reshape(-1))
+    return np.cumsum(marks, axis=1)[:, :groups].astype(np.int64)
+
+
+def _per_bin(group_bins: np.ndarray, values: np.ndarray, bins: int) -> np.ndarray:
+    rows = group_bins.shape[0]
+    flat = (group_bins + (np.arange(rows) * bins)[:, None]).reshape(-1)
+    return np.bincount(flat, weights=values.reshape(-1), minlength=rows * bins).reshape(rows, bins)
+
+
+def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
+    """ECE (both binnings), MCE, the debiased L2 error and Murphy's Brier decomposition."""
+    n = weights.sum(axis=1)
+    index = equal_width_index(pairs.conf, bins)
+    count = _bin_sums(weights, index, bins, None)
+    conf_sum = _bin_sums(weights, index, bins, pairs.conf)
+    hit_sum = _bin_sums(weights, index, bins, pairs.hits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(count > 0, np.abs(hit_sum - conf_sum) / np.where(count > 0, count, 1), -np.inf)
+        accuracy = hit_sum.sum(axis=1) / n
+        bin_acc = hit_sum / np.where(count > 0, count, 1)
+        bin_conf = conf_sum / np.where(count > 0, count, 1)
+    reliability = (count * (bin_conf - bin_acc) ** 2).sum(axis=1) / n
+    resolution = (count * (bin_acc - accuracy[:, None]) ** 2).sum(axis=1) / n
+
+    group_w = pairs.group_sums(weights)
+    group_c = pairs.group_sums(weights, pairs.conf)
+    group_h = pairs.group_sums(weights, pairs.hits)
+    group_bins = _equal_mass_group_bins(pairs, group_w, bins)
+    m_count = _per_bin(group_bins, group_w, bins)
+    m_conf = _per_bin(group_bins, group_c, bins)
+    m_hits = _per_bin(group_bins, group_h, bins)
+    return {
+        "ece_equal_width": np.abs(hit_sum - conf_sum).sum(axis=1) / n,
+        "ece_equal_mass": np.abs(m_hits - m_conf).sum(axis=1) / n,
+        "mce": gap.max(axis=1),
+        "ece_debiased": _debiased_l2(m_count, m_conf, m_hits),
+        "brier_reliability": reliability,
+        "brier_resolution": resolution,
+        "brier_uncertainty": accuracy * (1 - accuracy),
+    }
+
+
+def _debiased_l2(count: np.ndarray, conf_sum: np.ndarray, hit_sum: np.ndarray) -> np.ndarray:
+    """Kumar et al.'s debiased L2 error from per-bin sums ``[B, bins]``; bins of < 2 pairs count 0."""
+    safe = np.where(count > 0, count, 1)
+    accuracy = hit_sum / safe
+    variance = np.where(count >= 2, accuracy * (1 - accuracy) / np.where(count >= 2, count - 1, 1), 0.0)
+    square = np.where(count >= 2, (conf_sum / safe - accuracy) ** 2 - variance, 0.0)
+    return np.sqrt(np.maximum((count * square).sum(axis=1) / count.sum(axis=1), 0.0))
+
+
+def debiased_l2_calibration_error(conf: np.ndarray, hits: np.ndarray, bin_index: np.ndarray) -> float:
+    """The debiased L2 calibration error on a given binning (one bin index per pair)."""
+    index = np.asarray(bin_index, dtype=np.int64)
+    bins = int(index.max()) + 1
+    sums = [np.bincount(index, weights=w, minlength=bins)[None, :]
+            for w in (np.ones(index.size), np.asarray(conf, dtype=np.float64), np.asarray(hits, dtype=np.float64))]
+    return float(_debiased_l2(*sums)[0])
+
+
+# ------------------------------------------------------------------ ranking estimators
+def auroc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
+    """Probability that an event pair outranks a non-event pair (ties: one half)."""
+    pos = pairs.group_sums(weights, pairs.hits)
+    neg = pairs.group_sums(weights, 1.0 - pairs.hits)
+    below = np.cumsum(neg, axis=1) - neg
+    total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = (pos * (below + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
+    return np.where((total_pos > 0) & (total_neg > 0), value, np.nan)
+
+
+def risk_coverage(pairs: Pairs, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(coverage, risk, group weight)`` per tie group, most confident first, for each row."""
+    w = pairs.group_sums(weights)[:, ::-1]
+    errors = pairs.group_sums(weights, 1.0 - pairs.hits)[:, ::-1]
+    answered = np.cumsum(w, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        risk = np.where(answered > 0, np.cumsum(errors, axis=1) / np.where(answered > 0, answered, 1), 0.0)
+    return answered / answered[:, -1:], risk, w
+
+
+def aurc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
+    """Mean risk over coverages ``1/N, 2/N, ..., 1`` (a tie group shares its end-point risk)."""
+    _, risk, w = risk_coverage(pairs, weights)
+    return (risk * w).sum(axis=1) / w.sum(axis=1)
+
+
+# ------------------------------------------------------------------ smooth ECE
+def _reflected_kernel(sigma: float, points: int) -> np.ndarray:
+    t = np.linspace(0, 1, points)
+    return np.exp(-(t - 0.5) ** 2 / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
+
+
+def _interpolate(t: np.ndarray, values: np.ndarray) -> np.ndarray:
+    count = values.shape[1]
+    size = 1 / (count - 1)
+    index = (t * (count - 1)).astype(int).clip(0, count - 2)
+    residual = (t - index * size) / size
+    return values[:, index] * (1 - residual) + values[:, index + 1] * residual
+
+
+def _smooth(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -> np.ndarray:
+    kernel = _reflected_kernel(sigma, points)
+    extended = np.concatenate([grid_values[:, ::-1][:, :-1], grid_values, grid_values[:, ::-1][:, 1:]], axis=1)
+    smoothed = fftconvolve(extended, kernel[None, :], mode="valid", axes=1)
+    return _interpolate(t, smoothed[:, points // 2 : points // 2 + points])
+
+
+def smooth_ece_at(pairs: Pairs, weights: np.ndarray, sigma: float) -> np.ndarray:
+    """relplot's ``smooth_ece(f, y, sigma)`` for every row of ``weights``."""
+    points = max(2000, round(20 / sigma)) // 2 + 1
+    t = np.linspace(0, 1, max(round(10 / sigma), SMECE_MESH))
+    resid_map, ones_map = pairs.grid(points)
+    resid = _smooth(np.asarray((resid_map.T @ weights.T).T), sigma, points, t)
+    density = _smooth(np.asarray((ones_map.T @ weights.T).T), sigma, points, t) + SMECE_DENSITY_EPS
+    return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
+
+
+def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
+    """Smooth ECE with relplot's bandwidth search (``search_param``: start at 1, 10 halvings)."""
+    rows = weights.shape[0]
+
+    def holds(alpha: np.ndarray, subset: np.ndarray) -> np.ndarray:
+        result = np.zeros(subset.size, dtype=bool)
+        for value in np.unique(alpha):
+            mine = alpha == value
+            if value < SMECE_EPS:
+                result[mine] = True
+            else:
+                result[mine] = value < smooth_ece_at(pairs, weights[subset[mine]], float(value))
+        return result
+
+    everyone = np.arange(rows)
+    start = np.ones(rows)
+    searching = ~holds(start, everyone)
+    end = np.zeros(rows)
+    active = np.flatnonzero(searching)
+    for _ in range(SMECE_REFINE):
+        if active.size == 0:
+            break
+        middle = (start[active] + end[active]) / 2
+        ok = holds(middle, active)
+        end[active[ok]] = middle[ok]
+        start[active[~ok]] = middle[~ok]
+    result = np.empty(rows)
+    for value in np.unique(start):
+        mine = np.flatnonzero(start == value)
+        result[mine] = smooth_ece_at(pairs, weights[mine], float(value))
+    return result
+
+
+# ------------------------------------------------------------------ everything at once
+def pointwise_means(pairs: Pairs, weights: np.ndarray) -> dict[str, np.ndarray]:
+    n = weights.sum(axis=1)
+    p = np.clip(pairs.conf, NLL_EPS, 1.0 - NLL_EPS)
+    loss = -(pairs.hits * np.log(p) + (1.0 - pairs.hits) * np.log1p(-p))
+    return {"brier": weights @ ((pairs.conf - pairs.hits) ** 2) / n, "nll": weights @ loss / n}
+
+
+def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
+    """Every estimator of :data:`WEIGHTED_METRICS` for each row of ``weights`` ``[B, N]``."""
+    result: dict[str, np.ndarray] = {}
+    step = max(1, CHUNK_ELEMENTS // max(1, pairs.size))
+    for first in range(0, weights.shape[0], step):
+        chunk = np.asarray(weights[first : first + step], dtype=np.float64)
+        values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk),
+                  "smece": smece(pairs, chunk), "auroc": auroc(pairs, chunk), "aurc": aurc(pairs, chunk)}
+        for name, value in values.items():
+            result.setdefault(name, []).append(value)  # type: ignore[attr-defined]
+    return {name: np.concatenate(result[name]) for name in WEIGHTED_METRICS}  # type: ignore[arg-type]
+
+
+def query_weights_to_pairs(query_weights: np.ndarray, pairs_per_query: int) -> np.ndarray:
+    """``[B, Q]`` query counts -> ``[B, Q * m]`` pair weights (pairs stored query by query)."""
+    return np.repeat(np.asarray(query_weights, dtype=np.float64), pairs_per_query, axis=1)
+
+
+def resample_weights(indices: np.ndarray, n_queries: int) -> np.ndarray:
+    """Bootstrap draws ``[B, Q]`` of query indices -> how often each query was drawn ``[B, Q]``."""
+    rows = indices.shape[0]
+    flat = (indices + (np.arange(rows) * n_queries)[:, None]).reshape(-1)
+    return np.bincount(flat, minlength=rows * n_queries).reshape(rows, n_queries).astype(np.float64)

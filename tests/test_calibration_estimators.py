@@ -1,0 +1,157 @@
+"""The weighted calibration estimators against their reference implementations, and their bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clir_calib.calibration.metrics import calibration_report, equal_width_table
+from clir_calib.calibration.weighted import (
+    WEIGHTED_METRICS,
+    Pairs,
+    debiased_l2_calibration_error,
+    query_weights_to_pairs,
+    resample_weights,
+    weighted_metrics,
+)
+from clir_calib.evaluation.bootstrap import bootstrap_pairs
+
+
+def _sample(n: int, seed: int, rounded: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    conf = rng.beta(2.0, 1.0, size=n)
+    if rounded:
+        conf = np.round(conf, 2)  # many ties
+    hits = (rng.random(n) < conf**1.5).astype(np.float64)
+    return conf, hits
+
+
+def _point(conf: np.ndarray, hits: np.ndarray, bins: int = 15) -> dict[str, float]:
+    values = weighted_metrics(Pairs(conf, hits), np.ones((1, conf.size)), bins)
+    return {name: float(v[0]) for name, v in values.items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_smece_equals_relplot(seed: int) -> None:
+    relplot = pytest.importorskip("relplot")
+    for n, rounded in ((300, False), (1000, True), (2000, False)):
+        conf, hits = _sample(n, seed, rounded)
+        assert _point(conf, hits)["smece"] == pytest.approx(float(relplot.smECE(conf, hits)), abs=1e-6)
+
+
+def test_smece_of_a_perfectly_calibrated_constant_is_near_zero() -> None:
+    relplot = pytest.importorskip("relplot")
+    conf = np.full(400, 0.5)
+    hits = np.tile([0.0, 1.0], 200)
+    assert _point(conf, hits)["smece"] == pytest.approx(float(relplot.smECE(conf, hits)), abs=1e-6)
+    assert _point(conf, hits)["smece"] < 0.01
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_debiased_l2_equals_uncertainty_calibration_on_its_binning(seed: int) -> None:
+    calibration = pytest.importorskip("calibration")
+    conf, hits = _sample(1500, seed)
+    edges = calibration.get_equal_bins(list(conf), num_bins=15)
+    index = np.searchsorted(edges, conf)
+    expected = calibration.lower_bound_scaling_ce(conf, hits.astype(int), p=2, debias=True, num_bins=15,
+                                                  binning_scheme=calibration.get_equal_bins)
+    assert debiased_l2_calibration_error(conf, hits, index) == pytest.approx(float(expected), abs=1e-9)
+
+
+def test_debiased_is_below_the_plugin_l2_error() -> None:
+    conf, hits = _sample(800, 3)
+    point = _point(conf, hits)
+    # the plug-in L2 error on the same (equal-mass) bins, by hand
+    order = np.argsort(conf, kind="stable")
+    plugin = np.sqrt(sum(len(b) / conf.size * (conf[b].mean() - hits[b].mean()) ** 2
+                         for b in np.array_split(order, 15)))
+    assert 0.0 <= point["ece_debiased"] < plugin
+
+
+def test_auroc_equals_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    for rounded in (False, True):
+        conf, hits = _sample(700, 4, rounded)
+        assert _point(conf, hits)["auroc"] == pytest.approx(roc_auc_score(hits, conf), abs=1e-12)
+
+
+def test_auroc_is_undefined_with_one_class() -> None:
+    assert np.isnan(_point(np.linspace(0, 1, 20), np.ones(20))["auroc"])
+
+
+def test_brier_decomposition_adds_up_within_the_binning_error() -> None:
+    conf, hits = _sample(3000, 5)
+    point = _point(conf, hits)
+    rebuilt = point["brier_reliability"] - point["brier_resolution"] + point["brier_uncertainty"]
+    # Stephenson et al. (2008): Brier = REL - RES + UNC + within-bin variance - within-bin covariance
+    table = equal_width_table(conf, hits, 15)
+    index = np.searchsorted(np.linspace(0, 1, 16)[1:-1], conf, side="left")
+    wbv = wbc = 0.0
+    for b in range(15):
+        mine = index == b
+        if mine.any():
+            fc = conf[mine] - conf[mine].mean()
+            wbv += (fc**2).sum() / conf.size
+            wbc += 2 * (fc * (hits[mine] - hits[mine].mean())).sum() / conf.size
+    assert sum(table.count) == conf.size
+    assert point["brier"] == pytest.approx(rebuilt + wbv - wbc, abs=1e-12)
+    assert abs(point["brier"] - rebuilt) < 0.01  # and the binning error is small
+    # exact when the confidences are constant within each bin
+    flat = (index + 0.5) / 15
+    exact = _point(flat, hits)
+    assert exact["brier"] == pytest.approx(
+        exact["brier_reliability"] - exact["brier_resolution"] + exact["brier_uncertainty"], abs=1e-12)
+
+
+def test_aurc_without_ties_is_the_mean_selective_risk() -> None:
+    conf, hits = _sample(500, 6)
+    order = np.argsort(-conf)
+    errors = 1.0 - hits[order]
+    expected = float(np.mean(np.cumsum(errors) / np.arange(1, conf.size + 1)))
+    assert _point(conf, hits)["aurc"] == pytest.approx(expected, abs=1e-12)
+    # a perfect ranking (all correct answers first) has the smallest AURC
+    ranked = np.sort(conf)[::-1]
+    best = _point(ranked, np.sort(hits)[::-1])["aurc"]
+    assert best <= _point(conf, hits)["aurc"]
+
+
+def test_binned_metrics_equal_the_calibration_report() -> None:
+    for rounded in (False, True):
+        conf, hits = _sample(900, 7, rounded)
+        point = _point(conf, hits, bins=10)
+        report = calibration_report(conf, hits, bins=10)
+        for name, value in report.summary().items():
+            assert point[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_weights_equal_duplicated_data_for_every_estimator() -> None:
+    """A bootstrap resample as query counts gives what the estimator gives on the duplicated pairs."""
+    relplot = pytest.importorskip("relplot")
+    rng = np.random.default_rng(8)
+    conf, hits = _sample(600, 8, rounded=True)
+    q, m = 200, 3  # 200 queries x 3 pairs, stored query by query
+    draws = rng.integers(0, q, size=(6, q))
+    weights = query_weights_to_pairs(resample_weights(draws, q), m)
+    batch = weighted_metrics(Pairs(conf, hits), weights, 15)
+    for row, drawn in enumerate(draws):
+        rows = (drawn[:, None] * m + np.arange(m)).reshape(-1)
+        expected = _point(conf[rows], hits[rows])
+        report = calibration_report(conf[rows], hits[rows], bins=15)
+        for name in WEIGHTED_METRICS:
+            assert batch[name][row] == pytest.approx(expected[name], abs=1e-9, nan_ok=True), name
+        for name, value in report.summary().items():
+            assert batch[name][row] == pytest.approx(value, abs=1e-12), name
+        assert batch["smece"][row] == pytest.approx(float(relplot.smECE(conf[rows], hits[rows])), abs=1e-6)
+
+
+def test_bootstrap_pairs_intervals_hold_the_point_and_widen_with_fewer_queries() -> None:
+    conf, hits = _sample(2000, 9)
+    wide = bootstrap_pairs(conf[:100].reshape(100, 1), hits[:100].reshape(100, 1), 15, 300, seed=1)
+    narrow = bootstrap_pairs(conf.reshape(2000, 1), hits.reshape(2000, 1), 15, 300, seed=1)
+    for name in WEIGHTED_METRICS:
+        interval = narrow[name]
+        assert interval.low is not None and interval.high is not None
+        assert interval.low <= interval.high
+    assert (wide["smece"].high - wide["smece"].low) > (narrow["smece"].high - narrow["smece"].low)
+    assert narrow["ece_equal_width"].low <= narrow["ece_equal_width"].value <= narrow["ece_equal_width"].high
