@@ -93,7 +93,7 @@ class DistillConfig:
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     projection: bool = False  # learn a linear map when teacher and student widths differ
     select: str = "last"  # best: restore the step with the highest val accuracy (seen language) | last
-    teacher_cache: str | None = "runs/teacher-cache"  # frozen-teacher outputs, reused across runs; None: off
+    teacher_cache: str | None = None  # folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from clir_calib.distill.evaluation import top1_accuracy
 from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
 from clir_calib.distill.progress import TrainingProgress
 from clir_calib.distill.selection import BestSnapshot, Selected
+from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.setup import (
     build_objective,
     check_distill_config,
@@ -190,6 +191,10 @@ class _Loop:
         self.best = BestSnapshot(out) if self.dc.select == "best" else None
         self.selected = Selected(0, float("nan"))
         self.queries: torch.Tensor | None = None
+        stores = (cfg.distill.teacher_cache, teacher)
+        precision = str(accelerator.mixed_precision)
+        self.train_store = TeacherStore(*stores, TRAIN_ROLE, precision, autocast=accelerator.autocast)
+        self.query_store = TeacherStore(*stores, "query", precision, autocast=accelerator.autocast)
         self._window: dict[str, float] = {}
 
     def restore(self, folder: Path) -> int:
@@ -208,7 +213,10 @@ class _Loop:
     # ------------------------------------------------------------------ loop
     def run(self) -> float:
         """Train to the end; return the val accuracy before training (from the log when resumed)."""
-        self.queries = self.teacher.encode(self.data.val.en, role="query", batch_size=self.cfg.models.teacher.batch_size)
+        batch_size = self.cfg.models.teacher.batch_size
+        self.train_store.ensure(self.data.train.en, batch_size)  # the teacher runs here, once per sentence
+        self.query_store.ensure(self.data.val.en, batch_size)
+        self.queries = self.query_store.pooled(self.data.val.en)
         if self.position.step == 0:
             self._log("eval", self._validate())
         before = self._logged_before()
@@ -271,8 +279,7 @@ class _Loop:
                 continue  # too small to split across processes; skipped by every process alike
             en = [self.data.train.en[j] for j in local]
             xx = [self.data.train.xx[j] for j in local]
-            with torch.no_grad(), acc.autocast():
-                target = self.teacher.encode_batch(en, TRAIN_ROLE)
+            target = self.train_store.batch(en, device=acc.device)
             sync = acc.no_sync(model) if i < len(group) - 1 else contextlib.nullcontext()
             with sync, acc.autocast():
                 mine = self.student.encode_batch(xx, TRAIN_ROLE)

@@ -9,26 +9,24 @@ setting or text gets a new entry and an unchanged one is read back.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clir_calib.atomic import atomic_dir, write_json
-from clir_calib.errors import DataError, ModelError
-from clir_calib.hashing import sha256_file
+from clir_calib.errors import DataError
+from clir_calib.models.fingerprint import MODEL_FILE_PATTERNS, encoder_fingerprint, model_hash
+
+__all__ = ["MODEL_FILE_PATTERNS", "EmbeddingSet", "encode_cached", "encoder_fingerprint", "model_hash"]
 
 FORMAT = "clir-calib-embeddings"
 VERSION = 1
-#: top-level files of a model folder that determine its outputs (training logs and checkpoints do not)
-MODEL_FILE_PATTERNS = ("*.safetensors", "*.bin", "config.json", "tokenizer*.json", "*.model", "vocab*",
-                       "special_tokens_map.json", "sentencepiece*")
 
 
 @dataclass
@@ -40,39 +38,6 @@ class EmbeddingSet:
     manifest: dict[str, Any]
     path: Path
     reused: bool
-
-
-@functools.lru_cache(maxsize=64)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    """Cached per (path, size, mtime): unchanged model files are hashed once per process."""
-    return sha256_file(path)
-
-
-def model_hash(folder: Path) -> str:
-    """SHA-256 over the weights, config and tokenizer files of a model folder (names and contents)."""
-    if folder is None or not folder.is_dir():
-        raise ModelError(f"model folder {folder} not found; cannot fingerprint the encoder for the index cache")
-    files = sorted({p for pattern in MODEL_FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()})
-    if not files:
-        raise ModelError(f"{folder} holds no model files (config.json, *.safetensors); pass a model folder")
-    digest = hashlib.sha256()
-    for file in files:
-        stat = file.stat()
-        digest.update(file.name.encode())
-        digest.update(_file_digest(str(file), stat.st_size, stat.st_mtime_ns).encode())
-    return digest.hexdigest()
-
-
-def encoder_fingerprint(encoder: Any) -> dict[str, Any]:
-    """What determines an encoder's vectors: model identity and content hash, and its settings."""
-    settings = asdict(encoder.settings)
-    settings.pop("batch_size", None)
-    return {
-        "model": str(encoder.name),
-        "model_folder": str(encoder.folder),
-        "model_hash": model_hash(Path(encoder.folder)),
-        **settings,
-    }
 
 
 def texts_hash(ids: list[str], texts: list[str]) -> str:
