@@ -11,6 +11,20 @@ from rich.console import Console
 from rich.table import Table
 
 from clir_calib.cli.common import SET_OPTION, console, resolve_config
+from clir_calib.errors import ConfigError
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``"13,14,15"`` -> ``[13, 14, 15]``; a one-line error for anything else."""
+    if text is None:
+        return None
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds takes whole numbers separated by commas (e.g. 13,14,15), got {text!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds is empty; give at least one seed, e.g. --seeds 13")
+    return seeds
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +38,9 @@ def register(app: typer.Typer) -> None:
             None, "--force", help="Redo a stage even if finished: prepare, distill, baseline, evaluate, calibrate, report."
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        seeds: str | None = typer.Option(
+            None, "--seeds", help="Distillation seeds, comma-separated (e.g. 13,14,15); overrides seeds in the config."
+        ),
     ) -> None:
         """Run a whole experiment config: prepare, distill, index, evaluate, calibrate, report.
 
@@ -33,7 +50,8 @@ def register(app: typer.Typer) -> None:
         from clir_calib.pipeline.study import run_study
         from clir_calib.pipeline.study_report import TABLES_FILE
 
-        cfg = resolve_config(ctx, config, overrides, {"output_dir": str(out) if out else None})
+        cfg = resolve_config(ctx, config, overrides, {"output_dir": str(out) if out else None,
+                                                      "seeds": parse_seeds(seeds)})
 
         def announce(text: str) -> None:
             console.rule(f"[bold]{text}", align="left", style="dim")

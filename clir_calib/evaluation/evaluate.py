@@ -81,6 +81,8 @@ def check_evaluate_config(ev: EvaluateConfig) -> None:
                                ("max_images", ev.max_images or 1, 1)):
         if value < least:
             raise ConfigError(f"evaluate.{name} must be at least {least}, got {value}")
+    if ev.diagrams not in ("all", "equal_width", "none"):
+        raise ConfigError(f"evaluate.diagrams must be all, equal_width or none, got {ev.diagrams!r}")
     if not ev.temperature > 0:
         raise ConfigError(f"evaluate.temperature must be positive, got {ev.temperature}")
     if not 0 < ev.alpha < 1:
@@ -214,7 +216,7 @@ def run_evaluation(
     with atomic_dir(target, overwrite=overwrite) as tmp:
         entries = []
         for entry in results:
-            metrics = outputs.write_entry(tmp, entry, system.name)
+            metrics = outputs.write_entry(tmp, entry, system.name, ev.diagrams)
             entries.append({
                 "task": entry.task, "lang": entry.lang, "split": entry.split,
                 "path": f"{entry.task}/{entry.lang}/{entry.split}",

@@ -60,7 +60,11 @@ def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
     }
 
 
-def write_entry(root: Path, entry: EntryResult, system: str) -> dict[str, Any]:
+#: evaluate.diagrams: which reliability diagrams each entry gets
+DIAGRAMS = {"all": BINNINGS, "equal_width": ("equal_width",), "none": ()}
+
+
+def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "all") -> dict[str, Any]:
     """Write one entry's files under ``root`` and return its ``metrics.json`` content."""
     folder = entry_folder(root, entry.task, entry.lang, entry.split)
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +88,7 @@ def write_entry(root: Path, entry: EntryResult, system: str) -> dict[str, Any]:
     metrics = entry_metrics(entry, system)
     write_json(folder / "metrics.json", metrics)
     for name, view in entry.views.items():
-        for binning in BINNINGS:
+        for binning in DIAGRAMS[diagrams]:
             title = f"{system}: {entry.task} {entry.lang} {entry.split}, {name} view"
             reliability_diagram(view.report, folder / f"reliability_{name}_{binning}.png", title=title,
                                 binning=binning)  # type: ignore[arg-type]

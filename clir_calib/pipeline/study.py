@@ -18,7 +18,6 @@ from typing import Any
 from clir_calib.config import (
     ExperimentConfig,
     MethodConfig,
-    config_hash,
     default_multi30k_source,
     save_config,
 )
@@ -32,9 +31,12 @@ STAGES: tuple[str, ...] = ("prepare", "distill", "baseline", "evaluate", "calibr
 
 @dataclass
 class MethodOutputs:
-    """Where one method's outputs are."""
+    """Where the outputs of one run of a method are (one seed and data size for a distilled method)."""
 
     method: MethodConfig
+    seed: int | None = None  # distilled methods: the training seed (None: no randomness, run once)
+    pairs: int | None = None  # distilled methods: distill.max_pairs of this run (None: all pairs)
+    label: str = ""  # stage label: the method name, plus -n<pairs>-s<seed> when a study has several
     model_dir: Path | None = None  # the distilled student (None: base model or baseline)
     baseline_params: dict[str, Any] = field(default_factory=dict)
     eval_dir: Path | None = None
@@ -91,7 +93,9 @@ def run_study(
     base.data.prepared = str(prepared)
     base.evaluate.index_dir = str(root / "index")
 
-    outputs = [MethodOutputs(method) for method in cfg.methods]
+    if base.distill.teacher_cache is None:
+        base.distill.teacher_cache = str(root / "teacher-cache")
+    outputs = study_runs(cfg)
     for out in outputs:
         if out.method.losses:
             _distill(base, out, runner, say, progress)
@@ -117,6 +121,40 @@ def run_study(
     )
 
 
+def study_seeds(cfg: ExperimentConfig) -> list[int]:
+    """The seeds distilled methods train with: ``seeds``, or ``[seed]`` when it is empty."""
+    seeds = list(dict.fromkeys(cfg.seeds)) or [cfg.seed]
+    return seeds
+
+
+def study_sizes(cfg: ExperimentConfig) -> list[int | None]:
+    """The data sizes (``distill.max_pairs``, a number or a list) distilled methods train on."""
+    sizes = cfg.distill.max_pairs
+    values: list[int | None] = list(dict.fromkeys(sizes)) if isinstance(sizes, list) else [sizes]
+    for size in values:
+        if size is not None and size < 1:
+            raise ConfigError(f"distill.max_pairs must hold positive numbers, got {size}")
+    if not values:
+        raise ConfigError("distill.max_pairs is an empty list; give a number, a list of numbers or leave it empty")
+    return values
+
+
+def study_runs(cfg: ExperimentConfig) -> list[MethodOutputs]:
+    """One run per distilled method x data size x seed; methods without training run once."""
+    seeds, sizes = study_seeds(cfg), study_sizes(cfg)
+    several = len(seeds) > 1 or len(sizes) > 1
+    runs = []
+    for method in cfg.methods:
+        if not method.losses:
+            runs.append(MethodOutputs(method, label=method.name))
+            continue
+        for size in sizes:
+            for seed in seeds:
+                label = f"{method.name}-n{size or 'all'}-s{seed}" if several else method.name
+                runs.append(MethodOutputs(method, seed=seed, pairs=size, label=label))
+    return runs
+
+
 def _data_key(cfg: ExperimentConfig) -> dict[str, Any]:
     source = cfg.data.source or (None if cfg.data.url else str(default_multi30k_source() or ""))
     return {"source": str(Path(source).resolve()) if source else None, "url": cfg.data.url,
@@ -140,9 +178,12 @@ def _prepare(cfg: ExperimentConfig, runner: StageRunner, say: Callable[[str], No
     return result.folder / "multi30k"
 
 
-def _distill_config(base: ExperimentConfig, method: MethodConfig) -> ExperimentConfig:
+def _distill_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:
     cfg = copy.deepcopy(base)
-    cfg.distill.losses = copy.deepcopy(method.losses)
+    cfg.distill.losses = copy.deepcopy(out.method.losses)
+    cfg.seed = out.seed if out.seed is not None else base.seed
+    cfg.seeds = []
+    cfg.distill.max_pairs = out.pairs
     return cfg
 
 
@@ -151,8 +192,9 @@ def _distill(
 ) -> None:
     from clir_calib.distill import distill
 
-    cfg = _distill_config(base, out.method)
-    key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": cfg.distill}
+    cfg = _distill_config(base, out)
+    distill_key = {k: v for k, v in vars(cfg.distill).items() if k != "teacher_cache"}  # where, not what
+    key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": distill_key}
 
     def work(folder: Path) -> dict[str, Any]:
         model = folder / "model"
@@ -161,13 +203,14 @@ def _distill(
 
             return dict(json.loads((model / "result.json").read_text(encoding="utf-8")))
         partial = model.is_dir() and any(model.iterdir())
-        say(f"distill {out.method.name}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext")
+        say(f"distill {out.label}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext "
+            f"({cfg.distill.max_pairs or 'all'} pairs, seed {cfg.seed})")
         result = distill(cfg, model, resume=True, progress=progress)
         return {k: v for k, v in vars(result).items() if k != "run_dir"}
 
-    result = runner.run("distill", out.method.name, key, work)
+    result = runner.run("distill", out.label, key, work)
     if result.reused:
-        say(f"distill {out.method.name}: reused")
+        say(f"distill {out.label}: reused")
     out.model_dir = result.folder / "model"
     out.distill_info = result.info
 
@@ -193,7 +236,7 @@ def _prepare_baseline(
         )
         return {"params": baseline.prepare(context)}
 
-    result = runner.run("baseline", method.name, key, work)
+    result = runner.run("baseline", out.label, key, work)
     if result.reused:
         say(f"baseline {method.name}: reused")
     out.baseline_params = {**method.params, **dict(result.info.get("params") or {})}
@@ -202,7 +245,7 @@ def _prepare_baseline(
 def _evaluate_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:
     cfg = copy.deepcopy(base)
     ev = cfg.evaluate
-    ev.system = out.method.name
+    ev.system = out.label
     ev.documents = str(out.model_dir) if out.model_dir is not None else None
     ev.baseline = out.method.baseline
     ev.params = dict(out.baseline_params) if out.method.baseline else {}
@@ -216,18 +259,18 @@ def _evaluate(
     from clir_calib.evaluation.evaluate import run_evaluation
 
     cfg = _evaluate_config(base, out)
-    upstream = [r.key for r in runner.results if r.label == out.method.name or r.stage == "prepare"]
+    upstream = [r.key for r in runner.results if r.label == out.label or r.stage == "prepare"]
     key = {"upstream": upstream, "teacher": cfg.models.teacher, "student": cfg.models.student,
            "evaluate": {k: v for k, v in vars(cfg.evaluate).items() if k not in {"index_dir", "documents"}}}
 
     def work(folder: Path) -> dict[str, Any]:
-        say(f"evaluate {out.method.name}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
+        say(f"evaluate {out.label}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
         summary = run_evaluation(cfg, folder / "eval", overwrite=True, progress=progress)
         return {"elapsed_s": summary.get("elapsed_s")}
 
-    result = runner.run("evaluate", out.method.name, key, work)
+    result = runner.run("evaluate", out.label, key, work)
     if result.reused:
-        say(f"evaluate {out.method.name}: reused")
+        say(f"evaluate {out.label}: reused")
     out.eval_dir = result.folder / "eval"
 
 
@@ -237,22 +280,18 @@ def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, 
 
     eval_dir = out.eval_dir
     assert eval_dir is not None
-    evaluate_key = next(r.key for r in reversed(runner.results) if r.stage == "evaluate" and r.label == out.method.name)
+    evaluate_key = next(r.key for r in reversed(runner.results) if r.stage == "evaluate" and r.label == out.label)
     key = {"evaluate": evaluate_key, "calibrate": base.calibrate, "bins": base.evaluate.bins,
            "depth": base.evaluate.pointwise_depth}
 
     def work(folder: Path) -> dict[str, Any]:
-        say(f"calibrate {out.method.name}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
+        say(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
         result = calibrate_from_config(base, eval_dir)
-        write_transfer(result, folder / "calibration", config=base, overwrite=True)
+        write_transfer(result, folder / "calibration", config=base, overwrite=True, diagrams=base.calibrate.diagrams)
         return {"calibrators": sorted({name for _, name in result.calibrators})}
 
-    result = runner.run("calibrate", out.method.name, key, work)
+    result = runner.run("calibrate", out.label, key, work)
     if result.reused:
-        say(f"calibrate {out.method.name}: reused")
+        say(f"calibrate {out.label}: reused")
     out.calibration_dir = result.folder / "calibration"
 
-
-def study_hash(cfg: ExperimentConfig) -> str:
-    """A short hash of the whole resolved study config (for reports)."""
-    return config_hash(cfg)
