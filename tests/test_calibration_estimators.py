@@ -10,7 +10,6 @@ from clir_calib.calibration.weighted import (
     WEIGHTED_METRICS,
     Pairs,
     debiased_l2_calibration_error,
-    query_weights_to_pairs,
     resample_weights,
     weighted_metrics,
 )
@@ -132,8 +131,8 @@ def test_weights_equal_duplicated_data_for_every_estimator() -> None:
     conf, hits = _sample(600, 8, rounded=True)
     q, m = 200, 3  # 200 queries x 3 pairs, stored query by query
     draws = rng.integers(0, q, size=(6, q))
-    weights = query_weights_to_pairs(resample_weights(draws, q), m)
-    batch = weighted_metrics(Pairs(conf, hits), weights, 15)
+    weights = resample_weights(draws, q)
+    batch = weighted_metrics(Pairs(conf, hits, query=np.repeat(np.arange(q), m)), weights, 15)
     for row, drawn in enumerate(draws):
         rows = (drawn[:, None] * m + np.arange(m)).reshape(-1)
         expected = _point(conf[rows], hits[rows])

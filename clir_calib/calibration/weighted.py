@@ -1,9 +1,10 @@
 """Calibration estimators on weighted pairs, for many resamples at once.
 
 A bootstrap resample of queries is a vector of query counts; every estimator here takes a weight
-matrix ``W[B, N]`` (one row per resample, one column per (confidence, outcome) pair; a pair's
-weight is how often its query was drawn) and returns ``B`` numbers. Row weights of all ones give
-the point estimate, so the point estimate and its bootstrap are the same code. Integer weights
+matrix ``W[B, Q]`` (one row per resample, one column per query; a query's pairs all carry its
+weight) and returns ``B`` numbers. Row weights of all ones give the point estimate, so the point
+estimate and its bootstrap are the same code. Every sum the estimators need is a product of the
+weights with a sparse query x (bin, tie group or grid point) matrix, built once per view. Integer weights
 are exactly duplicated data, which is how the tests check each estimator against its reference
 implementation (the module's own :func:`~clir_calib.calibration.metrics.calibration_report`,
 ``relplot.smECE``, the ``uncertainty-calibration`` package and scikit-learn).
@@ -29,6 +30,7 @@ Estimators (all on one binary event per pair, confidence in [0, 1]):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -52,48 +54,62 @@ CHUNK_ELEMENTS = 4_000_000  # rows x pairs processed at once (memory bound)
 
 @dataclass
 class Pairs:
-    """Flat confidences and 0/1 outcomes, with the order and tie groups the estimators need."""
+    """Flat confidences and 0/1 outcomes with the query of each pair (default: one pair per query)."""
 
     conf: np.ndarray  # float64 [N]
     hits: np.ndarray  # float64 [N]
+    query: np.ndarray | None = None  # int [N]: the query each pair belongs to (0..Q-1)
 
     def __post_init__(self) -> None:
         self.conf = np.asarray(self.conf, dtype=np.float64).reshape(-1)
         self.hits = np.asarray(self.hits, dtype=np.float64).reshape(-1)
-        self.order = np.argsort(self.conf, kind="stable")
-        ordered = self.conf[self.order]
+        self.query = (np.arange(self.conf.size) if self.query is None
+                      else np.asarray(self.query, dtype=np.int64).reshape(-1))
+        self.n_queries = int(self.query.max()) + 1 if self.query.size else 0
+        order = np.argsort(self.conf, kind="stable")
+        ordered = self.conf[order]
         new = np.ones(ordered.size, dtype=bool)
         new[1:] = ordered[1:] != ordered[:-1]
-        self.group_starts = np.flatnonzero(new)  # into the sorted order
-        self.group_conf = ordered[self.group_starts]
-        self._grids: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
+        self.group = np.empty(self.conf.size, dtype=np.int64)
+        self.group[order] = np.cumsum(new) - 1  # tie group of each pair, ascending confidence
+        self.n_groups = int(new.sum())
+        self.pairs_per_query = np.bincount(self.query, minlength=self.n_queries).astype(np.float64)
+        self._cache: dict[Any, sparse.csr_matrix] = {}
 
     @property
     def size(self) -> int:
         return int(self.conf.size)
 
-    def group_sums(self, weights: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        """Per row, the sums of ``weights * values`` over each tie group (ascending confidence)."""
-        w = weights[:, self.order]
-        if values is not None:
-            w = w * values[self.order]
-        return np.add.reduceat(w, self.group_starts, axis=1)
+    def matrix(self, key: Any, columns: np.ndarray, values: np.ndarray, width: int) -> sparse.csr_matrix:
+        """The sparse ``[Q, width]`` sums of ``values`` by (query, column), cached under ``key``."""
+        if key not in self._cache:
+            rows = np.tile(self.query, len(columns) // max(1, self.query.size))
+            self._cache[key] = sparse.csr_matrix((values, (rows, columns)), shape=(self.n_queries, width))
+        return self._cache[key]
+
+    def sums(self, weights: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
+        """``weights [B, Q] @ matrix [Q, width]`` as a dense array."""
+        return np.asarray((matrix.T @ weights.T).T)
+
+    def group_sums(self, weights: np.ndarray, name: str = "ones") -> np.ndarray:
+        """Per row, the weighted sums of ``ones``, ``conf``, ``hits`` or ``misses`` per tie group."""
+        values = {"ones": np.ones(self.size), "conf": self.conf, "hits": self.hits, "misses": 1.0 - self.hits}[name]
+        return self.sums(weights, self.matrix(("group", name), self.group, values, self.n_groups))
+
+    def total(self, weights: np.ndarray) -> np.ndarray:
+        """Pairs in each resample."""
+        return weights @ self.pairs_per_query
 
     def grid(self, points: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-        """relplot's ``smooth_round_to_grid`` as two sparse maps: pairs -> grid (residual, ones)."""
-        if points not in self._grids:
-            f = self.conf
-            index = (f * (points - 1)).astype(int).clip(0, points - 2)
-            frac = f * (points - 1) - index
-            rows = np.concatenate([np.arange(f.size), np.arange(f.size)])
-            cols = np.concatenate([index, index + 1])
-            spread = np.concatenate([1 - frac, frac])
-            residual = np.concatenate([f - self.hits, f - self.hits])
-            shape = (f.size, points)
-            ones = sparse.csr_matrix((spread, (rows, cols)), shape=shape)
-            resid = sparse.csr_matrix((spread * residual, (rows, cols)), shape=shape)
-            self._grids[points] = (resid, ones)
-        return self._grids[points]
+        """relplot's ``smooth_round_to_grid`` as two sparse maps: queries -> grid (residual, ones)."""
+        f = self.conf
+        index = (f * (points - 1)).astype(int).clip(0, points - 2)
+        frac = f * (points - 1) - index
+        cols = np.concatenate([index, index + 1])
+        spread = np.concatenate([1 - frac, frac])
+        residual = np.concatenate([f - self.hits, f - self.hits])
+        return (self.matrix(("grid-resid", points), cols, spread * residual, points),
+                self.matrix(("grid-ones", points), cols, spread, points))
 
 
 # ------------------------------------------------------------------ binned estimators
@@ -101,13 +117,6 @@ def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
     """Bin of each confidence in ``(k/B, (k+1)/B]`` (the first bin closed at 0)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     return np.searchsorted(edges[1:-1], conf, side="left")
-
-
-def _bin_sums(weights: np.ndarray, index: np.ndarray, bins: int, values: np.ndarray | None) -> np.ndarray:
-    """``[B, bins]`` sums of ``weights * values`` by a bin index shared by every row."""
-    onehot = sparse.csr_matrix((np.ones(index.size), (np.arange(index.size), index)), shape=(index.size, bins))
-    w = weights if values is None else weights * values
-    return np.asarray((onehot.T @ w.T).T)
 
 
 def _equal_mass_group_bins(pairs: Pairs, group_weight: np.ndarray, bins: int) -> np.ndarray:
@@ -138,11 +147,11 @@ def _per_bin(group_bins: np.ndarray, values: np.ndarray, bins: int) -> np.ndarra
 
 def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
     """ECE (both binnings), MCE, the debiased L2 error and Murphy's Brier decomposition."""
-    n = weights.sum(axis=1)
+    n = pairs.total(weights)
     index = equal_width_index(pairs.conf, bins)
-    count = _bin_sums(weights, index, bins, None)
-    conf_sum = _bin_sums(weights, index, bins, pairs.conf)
-    hit_sum = _bin_sums(weights, index, bins, pairs.hits)
+    count, conf_sum, hit_sum = (
+        pairs.sums(weights, pairs.matrix(("width", bins, name), index, values, bins))
+        for name, values in (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits)))
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = np.where(count > 0, np.abs(hit_sum - conf_sum) / np.where(count > 0, count, 1), -np.inf)
         accuracy = hit_sum.sum(axis=1) / n
@@ -152,8 +161,8 @@ def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np
     resolution = (count * (bin_acc - accuracy[:, None]) ** 2).sum(axis=1) / n
 
     group_w = pairs.group_sums(weights)
-    group_c = pairs.group_sums(weights, pairs.conf)
-    group_h = pairs.group_sums(weights, pairs.hits)
+    group_c = pairs.group_sums(weights, "conf")
+    group_h = pairs.group_sums(weights, "hits")
     group_bins = _equal_mass_group_bins(pairs, group_w, bins)
     m_count = _per_bin(group_bins, group_w, bins)
     m_conf = _per_bin(group_bins, group_c, bins)
@@ -190,8 +199,8 @@ def debiased_l2_calibration_error(conf: np.ndarray, hits: np.ndarray, bin_index:
 # ------------------------------------------------------------------ ranking estimators
 def auroc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
     """Probability that an event pair outranks a non-event pair (ties: one half)."""
-    pos = pairs.group_sums(weights, pairs.hits)
-    neg = pairs.group_sums(weights, 1.0 - pairs.hits)
+    pos = pairs.group_sums(weights, "hits")
+    neg = pairs.group_sums(weights, "misses")
     below = np.cumsum(neg, axis=1) - neg
     total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -202,7 +211,7 @@ def auroc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
 def risk_coverage(pairs: Pairs, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(coverage, risk, group weight)`` per tie group, most confident first, for each row."""
     w = pairs.group_sums(weights)[:, ::-1]
-    errors = pairs.group_sums(weights, 1.0 - pairs.hits)[:, ::-1]
+    errors = pairs.group_sums(weights, "misses")[:, ::-1]
     answered = np.cumsum(w, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         risk = np.where(answered > 0, np.cumsum(errors, axis=1) / np.where(answered > 0, answered, 1), 0.0)
@@ -241,8 +250,8 @@ def smooth_ece_at(pairs: Pairs, weights: np.ndarray, sigma: float) -> np.ndarray
     points = max(2000, round(20 / sigma)) // 2 + 1
     t = np.linspace(0, 1, max(round(10 / sigma), SMECE_MESH))
     resid_map, ones_map = pairs.grid(points)
-    resid = _smooth(np.asarray((resid_map.T @ weights.T).T), sigma, points, t)
-    density = _smooth(np.asarray((ones_map.T @ weights.T).T), sigma, points, t) + SMECE_DENSITY_EPS
+    resid = _smooth(pairs.sums(weights, resid_map), sigma, points, t)
+    density = _smooth(pairs.sums(weights, ones_map), sigma, points, t) + SMECE_DENSITY_EPS
     return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
 
 
@@ -281,16 +290,20 @@ def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ everything at once
 def pointwise_means(pairs: Pairs, weights: np.ndarray) -> dict[str, np.ndarray]:
-    n = weights.sum(axis=1)
+    n = pairs.total(weights)
     p = np.clip(pairs.conf, NLL_EPS, 1.0 - NLL_EPS)
     loss = -(pairs.hits * np.log(p) + (1.0 - pairs.hits) * np.log1p(-p))
-    return {"brier": weights @ ((pairs.conf - pairs.hits) ** 2) / n, "nll": weights @ loss / n}
+    per_query = {name: np.bincount(pairs.query, weights=v, minlength=pairs.n_queries)
+                 for name, v in (("brier", (pairs.conf - pairs.hits) ** 2), ("nll", loss))}
+    return {name: weights @ v / n for name, v in per_query.items()}
 
 
 def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
-    """Every estimator of :data:`WEIGHTED_METRICS` for each row of ``weights`` ``[B, N]``."""
+    """Every estimator of :data:`WEIGHTED_METRICS` for each row of the query weights ``[B, Q]``."""
+    if weights.shape[1] != pairs.n_queries:
+        raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
     result: dict[str, np.ndarray] = {}
-    step = max(1, CHUNK_ELEMENTS // max(1, pairs.size))
+    step = max(1, CHUNK_ELEMENTS // max(1, pairs.n_groups, pairs.n_queries))
     for first in range(0, weights.shape[0], step):
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
         values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk),
@@ -298,11 +311,6 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, 
         for name, value in values.items():
             result.setdefault(name, []).append(value)  # type: ignore[attr-defined]
     return {name: np.concatenate(result[name]) for name in WEIGHTED_METRICS}  # type: ignore[arg-type]
-
-
-def query_weights_to_pairs(query_weights: np.ndarray, pairs_per_query: int) -> np.ndarray:
-    """``[B, Q]`` query counts -> ``[B, Q * m]`` pair weights (pairs stored query by query)."""
-    return np.repeat(np.asarray(query_weights, dtype=np.float64), pairs_per_query, axis=1)
 
 
 def resample_weights(indices: np.ndarray, n_queries: int) -> np.ndarray:

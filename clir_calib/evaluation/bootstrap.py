@@ -8,7 +8,7 @@ All metrics of one (task, language, split) share the same resamples.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ class Interval:
     value: float
     low: float | None
     high: float | None
+    #: the statistic on each resample (kept for seed-level tests; not part of the JSON form)
+    samples: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form; an undefined value (NaN) is written as null."""
@@ -47,12 +49,13 @@ def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
 def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
     """Percentile interval; resamples where the statistic is undefined (NaN, e.g. AUROC of one class) are
     left out, and an undefined point estimate has no interval."""
+    every = samples
     samples = samples[np.isfinite(samples)] if samples.size else samples
     if samples.size == 0 or not np.isfinite(value):
-        return Interval(value, None, None)
+        return Interval(value, None, None, every if every.size else None)
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(samples, [tail, 100.0 - tail])
-    return Interval(value, float(low), float(high))
+    return Interval(value, float(low), float(high), every)
 
 
 def bootstrap_means(
@@ -105,20 +108,15 @@ def bootstrap_pairs(
     ``confidences`` and ``correct`` are ``[queries, pairs per query]``; whole queries are resampled (the same
     draws as :func:`bootstrap_means` with the same seed), all resamples in one vectorised pass.
     """
-    from clir_calib.calibration.weighted import (
-        Pairs,
-        query_weights_to_pairs,
-        resample_weights,
-        weighted_metrics,
-    )
+    from clir_calib.calibration.weighted import Pairs, resample_weights, weighted_metrics
 
     if not 0.0 < level < 1.0:
         raise ConfigError(f"confidence level must be in (0, 1), got {level}")
     n_queries, per_query = confidences.shape
-    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1))
-    point = weighted_metrics(pairs, np.ones((1, pairs.size)), bins)
+    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1), query=np.repeat(np.arange(n_queries), per_query))
+    point = weighted_metrics(pairs, np.ones((1, n_queries)), bins)
     samples: dict[str, np.ndarray] = {}
     if n_resamples:
         counts = resample_weights(resample_indices(n_queries, n_resamples, seed), n_queries)
-        samples = weighted_metrics(pairs, query_weights_to_pairs(counts, per_query), bins)
+        samples = weighted_metrics(pairs, counts, bins)
     return {name: _interval(float(value[0]), samples.get(name, np.empty(0)), level) for name, value in point.items()}

@@ -3,7 +3,7 @@
 Per ``{task}/{lang}/{split}/``: ``run.trec``, ``scored.npz`` (:class:`ScoredRun`, read by
 ``calibrate``), ``per_query.jsonl``, ``metrics.json`` (all metrics with bootstrap intervals, both
 calibration views with bin tables), ``views.npz`` (each view's confidences and outcomes, used for
-significance tests) and reliability diagrams ``reliability_{view}_{binning}.png``. At the top:
+significance tests), ``bootstrap.npz`` (every statistic on every bootstrap resample) and reliability diagrams ``reliability_{view}_{binning}.png``. At the top:
 ``summary.json`` and the resolved ``config.yaml``.
 """
 
@@ -24,6 +24,7 @@ from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
 from clir_calib.retrieval.runs import write_trec_run
 
 SUMMARY_FILE = "summary.json"
+BOOTSTRAP_FILE = "bootstrap.npz"
 BINNINGS = ("equal_width", "equal_mass")
 
 
@@ -64,6 +65,26 @@ def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
 DIAGRAMS = {"all": BINNINGS, "equal_width": ("equal_width",), "none": ()}
 
 
+def bootstrap_samples(entry: EntryResult) -> dict[str, np.ndarray]:
+    """Every statistic on every bootstrap resample, ``{group}__{metric}``: the resamples are the same
+    query draws for every system evaluated with the same seed, so they pair up across systems."""
+    arrays = {f"retrieval__{name}": interval.samples for name, interval in entry.retrieval.items()
+              if interval.samples is not None}
+    for view_name, view in entry.views.items():
+        arrays.update({f"{view_name}__{name}": interval.samples for name, interval in view.intervals.items()
+                       if interval.samples is not None})
+    return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+
+
+def read_bootstrap(folder: Path, task: str, lang: str, split: str) -> dict[str, np.ndarray]:
+    """The per-resample statistics of one entry (``bootstrap.npz``)."""
+    path = entry_folder(Path(folder), task, lang, split) / BOOTSTRAP_FILE
+    if not path.is_file():
+        raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
 def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "all") -> dict[str, Any]:
     """Write one entry's files under ``root`` and return its ``metrics.json`` content."""
     folder = entry_folder(root, entry.task, entry.lang, entry.split)
@@ -85,6 +106,8 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
             arrays[f"{name}__confidences"] = view.pairs.confidences
             arrays[f"{name}__correct"] = view.pairs.correct.astype(np.int8)
         np.savez_compressed(handle, **arrays)
+    with atomic_file(folder / BOOTSTRAP_FILE, "wb") as handle:
+        np.savez_compressed(handle, **bootstrap_samples(entry))
     metrics = entry_metrics(entry, system)
     write_json(folder / "metrics.json", metrics)
     for name, view in entry.views.items():
