@@ -96,3 +96,37 @@ def test_interrupted_distillation_continues(tmp_path, fake_multi30k, tiny_model_
     info = json.loads((model_dirs[0] / "result.json").read_text(encoding="utf-8"))
     assert info["resumed_from_step"] == 2
     assert result.methods[0].model_dir == model_dirs[0]
+
+
+def test_two_seeds_and_two_sizes_give_mean_sd_tables_per_seed_values_and_curves(tmp_path, fake_multi30k,
+                                                                                   tiny_model_dir):
+    config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(config), "--no-progress", "--seeds", "5,6",
+                                 "--set", "distill.max_pairs=[16,24]", "--set", "distill.select=best",
+                                 "--set", "calibrate.diagrams=false", "--set", "evaluate.diagrams=equal_width"])
+    assert result.exit_code == 0, result.output
+    study = tmp_path / "study"
+    labels = sorted(p.name.rsplit("-", 1)[0] for p in (study / "distill").iterdir())
+    assert labels == sorted(f"{m}-n{n}-s{s}" for m in ("mse", "ot") for n in (16, 24) for s in (5, 6))
+    assert len(list((study / "evaluate").iterdir())) == 1 + 8  # none once, every distilled run once
+    folder = next((study / "report").glob("report-*"))
+    tables = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
+    headline = next(t for t in tables["tables"] if t["caption"].startswith("translation · test_2016_flickr: MAP"))
+    ot_row = next(r for r in headline["rows"] if r[0] == "ot")
+    assert ot_row[1] == "2" and all(" ± " in cell for cell in ot_row[2:] if cell != "–")
+    none_row = next(r for r in headline["rows"] if r[0] == "none")
+    assert none_row[1] == "1" and " ± " not in none_row[2]
+    seeds = {(r["system"], r["pairs"], r["seed"]) for r in tables["per_seed"]}
+    assert {("ot", 24, 5), ("ot", 24, 6), ("mse", 16, 5), ("none", None, None)} <= seeds
+    # the headline mean is the mean of the per-seed values in tables.json
+    values = [r["value"] for r in tables["per_seed"] if (r["system"], r["pairs"], r["task"], r["lang"], r["split"],
+              r["group"], r["metric"]) == ("ot", 24, "translation", "de", "test_2016_flickr", "retrieval", "AP")]
+    assert len(values) == 2 and ot_row[2].startswith(f"{sum(values) / 2:.3f} ± ")
+    diffs = [d for d in tables["differences"] if (d["a"], d["b"]) == ("ot", "mse")]
+    assert diffs and all(d["rounds"] > 0 and d["low"] <= d["high"] for d in diffs if d["low"] is not None)
+    for name in ("answer.png", "data_size_curves.png", "risk_coverage.png", "report.html"):
+        assert (folder / name).is_file(), name
+    page = (folder / "report.md").read_text(encoding="utf-8")
+    assert "listwise view" in page and "pointwise view" in page and "Sensitivity of ECE" in page
+    assert "step kept" in page

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         # logs and pipes get a wide page: numbers must never be cut short
         wide = console if console.is_terminal else Console(width=max(console.width, 160))
         tables_file = result.report_md.parent / TABLES_FILE
-        tables = json.loads(tables_file.read_text(encoding="utf-8")) if tables_file.is_file() else []
+        tables = json.loads(tables_file.read_text(encoding="utf-8"))["tables"] if tables_file.is_file() else []
         for spec in tables:
             table = Table(title=spec["caption"], title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
             for i, header in enumerate(spec["headers"]):

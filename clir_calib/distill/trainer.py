@@ -34,7 +34,6 @@ from clir_calib.distill.evaluation import top1_accuracy
 from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
 from clir_calib.distill.progress import TrainingProgress
 from clir_calib.distill.selection import BestSnapshot, Selected
-from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.setup import (
     build_objective,
     check_distill_config,
@@ -43,6 +42,7 @@ from clir_calib.distill.setup import (
     run_state,
 )
 from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_groups, warmup_linear_schedule
+from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.errors import NumericalError
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder

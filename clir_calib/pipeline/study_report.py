@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from clir_calib.atomic import write_json
+from clir_calib.calibration.weighted import WEIGHTED_METRICS
 from clir_calib.config import ExperimentConfig, to_dict
+from clir_calib.pipeline import seed_report
+from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
 from clir_calib.report import Report
 
@@ -49,16 +52,34 @@ def write_study_report(
                           alpha=cfg.evaluate.alpha, seed=cfg.seed)
     write_comparison(tables, folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
     terminal: list[dict[str, Any]] = []
-
-    _headline(report, tables, cfg, terminal)
+    systems = group_runs(methods)
+    seeds = sorted({run.seed for run in methods if run.seed is not None})
+    report.paragraph(
+        f"Distilled methods: {len(seeds)} seed(s) each ({', '.join(map(str, seeds)) or '–'}), data sizes "
+        f"{', '.join(str(s) for s in sorted({x.pairs for x in systems if x.pairs is not None})) or 'all'} pairs; "
+        "numbers are mean ± sd over seeds. Tests: two-level bootstrap (seeds, then queries), see the differences table."
+    )
+    report.heading("The answer: calibration per language, raw and after the seen-language calibrator")
+    seed_report.answer_figure(report, systems, cfg, folder)
+    report.heading("Headline")
+    seed_report.headline_table(report, systems, cfg, terminal)
+    differences = seed_report.differences(report, systems, cfg, terminal)
+    seed_report.calibration_by_view(report, systems, cfg, terminal)
+    seed_report.data_size_curves(report, systems, cfg, folder)
+    seed_report.risk_coverage(report, systems, cfg, folder)
+    seed_report.bin_sensitivity(report, systems, cfg)
     _retrieval_tables(report, tables, cfg, terminal)
-    _calibration_tables(report, methods, cfg, terminal)
     _reliability_grid(report, evaluated, cfg)
     _training_curves(report, methods, folder)
     _alignments(report, methods, cfg, folder, say)
     _provenance(report, cfg, methods, stages)
     report.write(folder)
-    write_json(folder / TABLES_FILE, terminal)
+    entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs
+               for split in cfg.evaluate.splits]
+    numbers = [("retrieval", m) for m in ("AP", "nDCG@10", "RR@10", "R@1")] + [
+        (view, m) for view in seed_report.VIEWS for m in WEIGHTED_METRICS]
+    write_json(folder / TABLES_FILE, {"tables": terminal, "differences": differences,
+                                      "per_seed": per_seed_table(systems, entries, numbers)})
     return {"tables": len(terminal)}
 
 
@@ -71,31 +92,6 @@ def _table(report: Report, terminal: list[dict[str, Any]], headers: list[str], r
 def _target_split(cfg: ExperimentConfig) -> str:
     splits = [s for s in cfg.calibrate.target_splits if s in cfg.evaluate.splits]
     return splits[0] if splits else cfg.evaluate.splits[-1]
-
-
-def _headline(report: Report, tables: list[Any], cfg: ExperimentConfig, terminal: list[dict[str, Any]]) -> None:
-    from clir_calib.evaluation.compare import format_cell
-
-    split = _target_split(cfg)
-    report.heading("Headline")
-    for task in cfg.evaluate.tasks:
-        retrieval = next((t for t in tables if (t.task, t.split, t.group) == (task, split, "retrieval")), None)
-        view = next((t for t in tables if (t.task, t.split, t.group) == (task, split, HEADLINE_VIEW)), None)
-        if retrieval is None:
-            continue
-        langs = [lang for lang in cfg.evaluate.langs if any(c[0] == lang for c in retrieval.columns)]
-        headers = ["system", *[f"{lang} {m}" for lang in langs for m in ("MAP", "nDCG", "ECE")]]
-        rows = []
-        for system in retrieval.systems:
-            cells = [system]
-            for lang in langs:
-                for metric, table in (("AP", retrieval), ("nDCG@10", retrieval), ("ece_equal_width", view)):
-                    cell = table.cell(system, lang, metric) if table is not None else None
-                    cells.append(format_cell(cell, bold=("**", "**")).split(" [")[0])
-            rows.append(cells)
-        _table(report, terminal, headers, rows,
-               f"{task} · {split}: MAP, nDCG@10 and ECE-w of the raw scores ({HEADLINE_VIEW} view); "
-               "best in bold, † significant vs the reference")
 
 
 def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
@@ -117,68 +113,22 @@ def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
         report.table(headers, rows, caption=caption)
 
 
-def _calibration_tables(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig,
-                        terminal: list[dict[str, Any]]) -> None:
-    report.heading("Calibration transfer: fitted on the seen language, applied unchanged")
-    report.paragraph(
-        f"ECE with equal-width bins ({cfg.evaluate.bins}), Brier and NLL after each calibrator fitted on "
-        f"{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}; *raw* = the identity calibrator. Transfer gap = ECE on "
-        "an unseen language minus ECE on the seen one. Lower is better everywhere."
-    )
-    loaded = []
-    for out in methods:
-        path = out.calibration_dir / "calibration.json" if out.calibration_dir else None
-        if path is not None and path.is_file():
-            loaded.append((out.method.name, json.loads(path.read_text(encoding="utf-8"))))
-    if not loaded:
-        report.paragraph("No calibration results.")
-        return
-    fit = cfg.calibrate.fit_lang
-    for task in cfg.evaluate.tasks:
-        for split in cfg.calibrate.target_splits:
-            rows_by = {(name, r["calibrator"], r["lang"]): r for name, data in loaded for r in data["rows"]
-                       if r["task"] == task and r["split"] == split}
-            if not rows_by:
-                continue
-            langs = [lang for lang in cfg.calibrate.target_langs if any(k[2] == lang for k in rows_by)]
-            unseen = [lang for lang in langs if lang != fit]
-            headers = ["system", "calibrator", *[f"{lang} {m}" for lang in langs for m in ("ECE-w", "Brier", "NLL")],
-                       *[f"gap {lang}" for lang in unseen]]
-            rows = []
-            for name, data in loaded:
-                calibrators = list(dict.fromkeys(r["calibrator"] for r in data["rows"] if r["task"] == task))
-                for calibrator in calibrators:
-                    cells = [name, calibrator]
-                    for lang in langs:
-                        r = rows_by.get((name, calibrator, lang))
-                        cells += ["–"] * 3 if r is None else [
-                            f"{r['ece_equal_width_after']:.4f}", f"{r['brier_after']:.4f}", f"{r['nll_after']:.3f}"]
-                    for lang in unseen:
-                        r = rows_by.get((name, calibrator, lang))
-                        gap = None if r is None else r.get("gap_ece_equal_width")
-                        cells.append("–" if gap is None else f"{gap:+.4f}")
-                    rows.append(cells)
-            caption = f"calibration · {task} · {split} (fit: {fit}/{cfg.calibrate.fit_split})"
-            report.table(headers, rows, caption=caption)
-            # the terminal gets the narrow version: ECE-w per language and the gaps
-            keep = [0, 1, *[2 + 3 * i for i in range(len(langs))], *range(2 + 3 * len(langs), len(headers))]
-            terminal.append({"caption": caption + ", ECE-w", "headers": [headers[i].replace(" ECE-w", "") for i in keep],
-                             "rows": [[row[i] for i in keep] for row in rows]})
-
-
 def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig) -> None:
     split = _target_split(cfg)
     task = cfg.evaluate.tasks[0]
     report.heading(f"Reliability diagrams of the raw scores ({task} · {split}, {HEADLINE_VIEW} view)")
     report.paragraph("Rows: methods; columns: languages. Bars: accuracy per confidence bin; diagonal: perfect calibration.")
     paths, captions = [], []
+    first_seed = min((m.seed for m in methods if m.seed is not None), default=None)
     for out in methods:
+        if out.seed not in (None, first_seed):
+            continue  # one seed per method keeps the grid readable
         for lang in cfg.evaluate.langs:
             assert out.eval_dir is not None
             png = out.eval_dir / task / lang / split / f"reliability_{HEADLINE_VIEW}_equal_width.png"
             if png.is_file():
                 paths.append(png)
-                captions.append(f"{out.method.name} · {lang}")
+                captions.append(f"{out.label} · {lang}")
     if paths:
         report.images(paths, captions, columns=max(1, len(cfg.evaluate.langs)))
 
@@ -186,7 +136,7 @@ def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: Experim
 def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path) -> None:
     from clir_calib.distill.logbook import read_log
 
-    logs = {out.method.name: read_log(out.model_dir / "log.jsonl") for out in methods if out.model_dir is not None}
+    logs = {out.label: read_log(out.model_dir / "log.jsonl") for out in methods if out.model_dir is not None}
     logs = {name: records for name, records in logs.items() if records}
     if not logs:
         return
@@ -198,7 +148,8 @@ def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path)
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, records in logs.items():
         losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
-        accuracy = [(r["step"], r["val_accuracy"]) for r in records if r.get("val_accuracy") is not None]
+        accuracy = [(r["step"], r["val_accuracy"]) for r in records
+                    if r.get("val_accuracy") is not None and r.get("event") != "select"]
         if losses:
             loss_ax.plot(*zip(*losses, strict=True), marker=".", label=name)
         if accuracy:
@@ -215,10 +166,12 @@ def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path)
     report.heading("Training curves")
     rows = []
     for name, records in logs.items():
-        accuracy = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None]
+        accuracy = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None and r.get("event") != "select"]
+        chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
+        kept = f"{chosen['selected_step']} ({chosen['val_accuracy']:.4f})" if chosen else "–"
         rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
-                     f"{accuracy[-1]:.4f}" if accuracy else "–"])
-    report.table(["method", "steps", "val acc before", "val acc after"], rows)
+                     f"{accuracy[-1]:.4f}" if accuracy else "–", kept])
+    report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)"], rows)
     report.images([path], ["loss and validation accuracy"], columns=1)
 
 
