@@ -3,7 +3,7 @@
 (a) the OT loss alone (forward + backward) for one batch: the batched log-domain Sinkhorn of
     ``clir_calib.losses.ot`` against a per-pair Python loop of POT's ``ot.sinkhorn`` (torch backend)
     with the same epsilon, tolerance and iteration cap. Reported: the speed-up ratio.
-(b) a full training step (teacher forward, student forward + backward, clipping, AdamW) with
+(b) a full training step (teacher outputs from the store, student forward + backward, clipping, AdamW) with
     ``--loss ot`` against one with ``--loss mse``, through the trainer's own step function, the two
     interleaved so that load from other processes hits both alike. Target: OT step <= 1.15x MSE step.
 
@@ -160,6 +160,8 @@ def main() -> None:
 
         loops[name] = _Loop(step_cfg, scratch / name, accelerator, teacher, student,
                             CombinedAlignmentLoss(step_cfg.distill.losses), data, False, None)
+    for loop in loops.values():
+        loop.train_store.ensure(bitext.en)  # the teacher's outputs, as the trainer's run() prepares them
     group = [list(range(len(bitext)))]
     step_times: dict[str, list[float]] = {"ot": [], "mse": []}
     cpu_times: dict[str, list[float]] = {"ot": [], "mse": []}

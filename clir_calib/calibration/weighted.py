@@ -298,19 +298,23 @@ def pointwise_means(pairs: Pairs, weights: np.ndarray) -> dict[str, np.ndarray]:
     return {name: weights @ v / n for name, v in per_query.items()}
 
 
-def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
-    """Every estimator of :data:`WEIGHTED_METRICS` for each row of the query weights ``[B, Q]``."""
+def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
+                     names: tuple[str, ...] = WEIGHTED_METRICS) -> dict[str, np.ndarray]:
+    """The estimators ``names`` (default: all of :data:`WEIGHTED_METRICS`) for each row of the query
+    weights ``[B, Q]``; smECE, the slowest, is computed only when asked for."""
     if weights.shape[1] != pairs.n_queries:
         raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
     result: dict[str, np.ndarray] = {}
     step = max(1, CHUNK_ELEMENTS // max(1, pairs.n_groups, pairs.n_queries))
     for first in range(0, weights.shape[0], step):
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
-        values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk),
-                  "smece": smece(pairs, chunk), "auroc": auroc(pairs, chunk), "aurc": aurc(pairs, chunk)}
-        for name, value in values.items():
-            result.setdefault(name, []).append(value)  # type: ignore[attr-defined]
-    return {name: np.concatenate(result[name]) for name in WEIGHTED_METRICS}  # type: ignore[arg-type]
+        values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk)}
+        for name, estimator in (("smece", smece), ("auroc", auroc), ("aurc", aurc)):
+            if name in names:
+                values[name] = estimator(pairs, chunk)
+        for name in names:
+            result.setdefault(name, []).append(values[name])  # type: ignore[attr-defined]
+    return {name: np.concatenate(result[name]) for name in names}  # type: ignore[arg-type]
 
 
 def resample_weights(indices: np.ndarray, n_queries: int) -> np.ndarray:

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from clir_calib.atomic import write_json, write_text
-from clir_calib.calibration.metrics import calibration_report
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.outputs import read_per_query, read_summary, read_views
-from clir_calib.evaluation.significance import paired_randomization_statistic, paired_randomization_test
+from clir_calib.evaluation.significance import paired_randomization_test
 from clir_calib.metrics.retrieval import METRIC_LABELS, RETRIEVAL_METRICS
 
 CALIBRATION_METRICS: tuple[str, ...] = ("ece_equal_width", "ece_equal_mass", "mce", "brier", "nll")
@@ -102,17 +101,33 @@ def _mark_best(table: ComparisonTable) -> None:
             c.best = abs(c.value - best) <= 1e-12
 
 
-def _calibration_difference(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
-                            bins: int) -> Callable[[np.ndarray], dict[str, float]]:
-    def difference(swap: np.ndarray) -> dict[str, float]:
-        rows = swap[:, None]
-        conf_a, conf_b = np.where(rows, b[0], a[0]), np.where(rows, a[0], b[0])
-        hit_a, hit_b = np.where(rows, b[1], a[1]), np.where(rows, a[1], b[1])
-        first = calibration_report(conf_a.reshape(-1), hit_a.reshape(-1), bins).summary()
-        second = calibration_report(conf_b.reshape(-1), hit_b.reshape(-1), bins).summary()
-        return {name: first[name] - second[name] for name in CALIBRATION_METRICS}
+def calibration_p_values(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], bins: int,
+                         permutations: int, seed: int) -> dict[str, float]:
+    """Paired randomization test of ``metric(a) - metric(b)`` for the calibration metrics, all permutations in
+    one pass: the two systems' pairs form one weighted set (query ``q`` of a, query ``Q + q`` of b), and a
+    permutation that swaps query ``q`` moves its weight from one side to the other. The same draws and p-values
+    as :func:`~clir_calib.evaluation.significance.paired_randomization_statistic` over swapped copies."""
+    from clir_calib.calibration.weighted import Pairs, weighted_metrics
+    from clir_calib.evaluation.significance import TOLERANCE, _check_rounds
 
-    return difference
+    _check_rounds(permutations)
+    (conf_a, hit_a), (conf_b, hit_b) = a, b
+    n_queries, per_query = conf_a.shape
+    query = np.repeat(np.arange(n_queries), per_query)
+    pairs = Pairs(np.concatenate([conf_a.reshape(-1), conf_b.reshape(-1)]),
+                  np.concatenate([hit_a.reshape(-1), hit_b.reshape(-1)]), query=np.concatenate([query, query + n_queries]))
+    rng = np.random.default_rng(seed)
+    swap = np.vstack([np.zeros((1, n_queries), dtype=bool), rng.random((permutations, n_queries)) < 0.5])
+    keep = (~swap).astype(np.float64)
+    moved = swap.astype(np.float64)
+    first = weighted_metrics(pairs, np.hstack([keep, moved]), bins, CALIBRATION_METRICS)
+    second = weighted_metrics(pairs, np.hstack([moved, keep]), bins, CALIBRATION_METRICS)
+    result = {}
+    for name in CALIBRATION_METRICS:
+        difference = first[name] - second[name]
+        hits = int((np.abs(difference[1:]) >= abs(difference[0]) - TOLERANCE).sum())
+        result[name] = (1 + hits) / (1 + permutations)
+    return result
 
 
 def _p_values(ref: _Loaded, other: _Loaded, key: tuple[str, str, str], group: str, permutations: int,
@@ -131,8 +146,7 @@ def _p_values(ref: _Loaded, other: _Loaded, key: tuple[str, str, str], group: st
     views = read_views(other.folder, task, lang, split)
     if group not in views_ref or group not in views or views_ref[group][0].shape != views[group][0].shape:
         return {}
-    difference = _calibration_difference(views[group], views_ref[group], bins)
-    return paired_randomization_statistic(difference, len(qids), permutations, seed)
+    return calibration_p_values(views[group], views_ref[group], bins, permutations, seed)
 
 
 def compare_runs(
