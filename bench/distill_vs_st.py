@@ -63,7 +63,11 @@ def ours(cfg_overrides: list[str], out: Path, skip: int) -> tuple[list[float], A
 def theirs(model_folder: str, texts: list[str], labels: torch.Tensor, args: argparse.Namespace,
            out: Path, skip: int) -> list[float]:
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.sentence_transformer import losses
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import TrainerCallback

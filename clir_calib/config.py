@@ -137,6 +137,12 @@ class CalibrateConfig:
     tasks: list[str] | None = None  # None: every task whose fit set the evaluate folder holds
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
     diagrams: bool = True  # reliability diagrams before/after each calibrator (transfer-gap plots always)
+    adapters: list[str] = field(default_factory=list)  # label-free transfer adapters, e.g. [none, quantile]
+    adapter_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # adapter name -> parameters
+    bounds: list[str] = field(default_factory=list)  # oracle | fewshot (they use target labels, on purpose)
+    fewshot_sizes: list[int] = field(default_factory=lambda: [10, 50, 200])  # labelled target val queries
+    fewshot_draws: int = 20  # random draws per few-shot size
+    bootstrap: int = 200  # resamples for the ECE intervals of adaptation rows
 
 
 @dataclass

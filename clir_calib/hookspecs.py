@@ -48,6 +48,18 @@ def register_calibrators(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec
+def register_transfer_adapters(register: Callable[[type[Any]], None]) -> None:
+    """Register label-free calibration-transfer adapters for ``calibrate --adapt``.
+
+    :param register: call ``register(AdapterClass)`` for each subclass of
+        :class:`clir_calib.adapters.base.TransferAdapter`, keyed by its ``name``. An adapter learns
+        from the seen language's scores and labels and from a target language's scores only
+        (:class:`~clir_calib.adapters.base.TargetScores` has no labels), and maps the target's scores
+        (or probabilities) before the seen-language calibrator is applied there.
+    """
+
+
+@hookspec
 def register_model_providers(register: Callable[[Any], None]) -> None:
     """Register offline model providers.
 

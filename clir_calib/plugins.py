@@ -28,6 +28,7 @@ ALLOW_LIST_VARIABLE = "CLIR_CALIB_LOAD_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "clir_calib.losses.builtin",
     "clir_calib.calibrators.builtin",
+    "clir_calib.adapters.builtin",
     "clir_calib.models.builtin",
 )
 
@@ -129,6 +130,16 @@ def get_alignment_losses() -> dict[str, Any]:
 def get_calibrators() -> dict[str, Any]:
     """All registered calibrator classes, by name."""
     return _collect("register_calibrators", _by_name, "calibrator")
+
+
+def get_transfer_adapters() -> dict[str, Any]:
+    """All registered calibration-transfer adapter classes, by name."""
+    return _collect("register_transfer_adapters", _by_name, "transfer adapter")
+
+
+def get_transfer_adapter(name: str) -> Any:
+    """The transfer-adapter class called ``name``; :class:`UnknownPluginError` lists the choices."""
+    return _lookup(get_transfer_adapters(), "transfer adapter", name)
 
 
 def get_model_providers() -> dict[str, Any]:

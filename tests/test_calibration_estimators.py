@@ -132,7 +132,7 @@ def test_weights_equal_duplicated_data_for_every_estimator() -> None:
     q, m = 200, 3  # 200 queries x 3 pairs, stored query by query
     draws = rng.integers(0, q, size=(6, q))
     weights = resample_weights(draws, q)
-    batch = weighted_metrics(Pairs(conf, hits, query=np.repeat(np.arange(q), m)), weights, 15)
+    batch = weighted_metrics(Pairs(conf, hits, queries=np.repeat(np.arange(q), m)), weights, 15)
     for row, drawn in enumerate(draws):
         rows = (drawn[:, None] * m + np.arange(m)).reshape(-1)
         expected = _point(conf[rows], hits[rows])

@@ -81,6 +81,7 @@ class TransferResult:
     rows: list[TransferRow]
     calibrators: dict[tuple[str, str], Calibrator]
     skipped: list[dict[str, str]] = field(default_factory=list)
+    adaptation: Any = None  # an AdaptationResult when adapters or bounds were asked for
 
 
 def fit_calibrator(calibrator: Calibrator, run: ScoredRun, depth: int, fitted_on: dict[str, Any]) -> Calibrator:
@@ -110,6 +111,7 @@ def calibrate_transfer(
     bins: int = 15,
     depth: int = 10,
     raw: Mapping[str, float] | None = None,
+    adaptation: Mapping[str, Any] | None = None,
 ) -> TransferResult:
     """Fit each calibrator per task on the fit set and measure it, unchanged, on every target set.
 
@@ -119,6 +121,8 @@ def calibrate_transfer(
     :param depth: pointwise view: top pairs per query (as ``evaluate.pointwise_depth``)
     :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``
         of evaluate's raw views (defaults: 1, 1, 0)
+    :param adaptation: keyword arguments of :func:`clir_calib.calibration.adaptation.adapt_transfer`
+        (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
     from clir_calib.plugins import get_calibrator
 
@@ -177,8 +181,22 @@ def calibrate_transfer(
                     after=judge(calibrator, run, depth, bins),
                 ))
     _add_gaps(rows)
-    return TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
-                          rows, fitted, skipped)
+    result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
+                            rows, fitted, skipped)
+    options = dict(adaptation or {})
+    if options.get("adapters") or options.get("bounds"):
+        from clir_calib.calibration.adaptation import adapt_transfer
+
+        pairs_to_adapt = [(lang, split) for split in result.target_splits for lang in langs]
+        result.adaptation = adapt_transfer(
+            root, chosen, {name: (cls, dict(params.get(name, {}))) for name, cls in classes.items() if name != "identity"},
+            fit_lang, fit_split, pairs_to_adapt, list(options.get("adapters") or []), list(options.get("bounds") or []),
+            depth, bins, adapter_params=options.get("adapter_params"),
+            fewshot_sizes=tuple(options.get("fewshot_sizes") or (10, 50, 200)),
+            fewshot_draws=int(options.get("fewshot_draws", 20)), resamples=int(options.get("bootstrap", 200)),
+            seed=int(options.get("seed", 0)),
+        )
+    return result
 
 
 GAP_METRICS = ("ece_equal_width", "ece_equal_mass")
@@ -230,4 +248,7 @@ def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
         params=section.params, bins=cfg.evaluate.bins, depth=cfg.evaluate.pointwise_depth,
         raw={"temperature": cfg.evaluate.temperature, "scale": cfg.evaluate.sigmoid_scale,
              "bias": cfg.evaluate.sigmoid_bias},
+        adaptation={"adapters": section.adapters, "bounds": section.bounds, "adapter_params": section.adapter_params,
+                    "fewshot_sizes": section.fewshot_sizes, "fewshot_draws": section.fewshot_draws,
+                    "bootstrap": section.bootstrap, "seed": cfg.seed},
     )

@@ -61,7 +61,13 @@ def to_json(result: TransferResult) -> dict[str, Any]:
             for record, row in zip(flat_rows(result), result.rows, strict=True)
         ],
         "skipped": result.skipped,
+        "adaptation": [] if result.adaptation is None else [row.to_dict() for row in result.adaptation.rows],
+        "adaptation_skipped": [] if result.adaptation is None else result.adaptation.skipped,
     }
+
+
+def adapted_file(task: str, calibrator: str, adapter: str, lang: str, split: str) -> str:
+    return f"adapted/{task}/{calibrator}/{adapter}-{lang}-{split}.json"
 
 
 def calibrator_file(task: str, name: str) -> str:
@@ -151,6 +157,9 @@ def write_transfer(
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         for (task, name), calibrator in result.calibrators.items():
             calibrator.save(tmp / calibrator_file(task, name))
+        if result.adaptation is not None:
+            for (task, name, adapter, lang, split), wrapped in result.adaptation.adapted.items():
+                wrapped.save(tmp / adapted_file(task, name, adapter, lang, split))
         write_json(tmp / "calibration.json", to_json(result))
         write_text(tmp / "calibration.md", markdown(result))
         write_text(tmp / "calibration.csv", csv_text(result))

@@ -58,13 +58,13 @@ class Pairs:
 
     conf: np.ndarray  # float64 [N]
     hits: np.ndarray  # float64 [N]
-    query: np.ndarray | None = None  # int [N]: the query each pair belongs to (0..Q-1)
+    queries: np.ndarray | None = None  # int [N]: the query each pair belongs to (0..Q-1); None: one each
 
     def __post_init__(self) -> None:
         self.conf = np.asarray(self.conf, dtype=np.float64).reshape(-1)
         self.hits = np.asarray(self.hits, dtype=np.float64).reshape(-1)
-        self.query = (np.arange(self.conf.size) if self.query is None
-                      else np.asarray(self.query, dtype=np.int64).reshape(-1))
+        self.query: np.ndarray = (np.arange(self.conf.size) if self.queries is None
+                                  else np.asarray(self.queries, dtype=np.int64).reshape(-1))
         self.n_queries = int(self.query.max()) + 1 if self.query.size else 0
         order = np.argsort(self.conf, kind="stable")
         ordered = self.conf[order]
@@ -304,7 +304,7 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
     weights ``[B, Q]``; smECE, the slowest, is computed only when asked for."""
     if weights.shape[1] != pairs.n_queries:
         raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
-    result: dict[str, np.ndarray] = {}
+    result: dict[str, list[np.ndarray]] = {}
     step = max(1, CHUNK_ELEMENTS // max(1, pairs.n_groups, pairs.n_queries))
     for first in range(0, weights.shape[0], step):
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
@@ -313,8 +313,8 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
             if name in names:
                 values[name] = estimator(pairs, chunk)
         for name in names:
-            result.setdefault(name, []).append(values[name])  # type: ignore[attr-defined]
-    return {name: np.concatenate(result[name]) for name in names}  # type: ignore[arg-type]
+            result.setdefault(name, []).append(values[name])
+    return {name: np.concatenate(result[name]) for name in names}
 
 
 def resample_weights(indices: np.ndarray, n_queries: int) -> np.ndarray:

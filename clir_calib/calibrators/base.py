@@ -185,8 +185,8 @@ def group_softmax(scores: np.ndarray, groups: np.ndarray, temperature: float) ->
     return weights / np.bincount(groups, weights=weights, minlength=n_groups)[groups]
 
 
-def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = None) -> Calibrator:
-    """Read a fitted calibrator file; a wrong file, kind or version is a one-line error."""
+def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = None) -> Any:
+    """Read a fitted calibrator file (plain or with its transfer adapter); errors are one line."""
     from clir_calib.plugins import get_calibrator
 
     file = Path(path)
@@ -205,4 +205,16 @@ def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = No
         cls = get_calibrator(str(kind))
     except UnknownPluginError as error:
         raise DataError(f"{file}: {error}; install the plugin that provides it") from None
-    return cls.from_dict(data, source=str(file))
+    calibrator = cls.from_dict(data, source=str(file))
+    if "adapter" not in data:
+        return calibrator
+    from clir_calib.adapters.base import AdaptedCalibrator
+    from clir_calib.plugins import get_transfer_adapter
+
+    spec = data["adapter"]
+    try:
+        adapter_cls = get_transfer_adapter(str(spec.get("kind") if isinstance(spec, dict) else spec))
+    except UnknownPluginError as error:
+        raise DataError(f"{file}: {error}; install the plugin that provides it") from None
+    adapter = adapter_cls.from_dict(spec if isinstance(spec, dict) else {}, source=str(file))
+    return AdaptedCalibrator(calibrator, adapter, dict(data.get("adapted_for") or {}))

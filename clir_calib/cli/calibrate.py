@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
+
+
+def adaptation_table(result: Any) -> Table:
+    """ECE-w after each adapter and bound, per calibrator and target set."""
+    methods = list(dict.fromkeys(row.method for row in result.adaptation.rows))
+    table = Table(title=f"ECE-w after label-free adapters and bounds (fit on {result.fit_lang}/{result.fit_split})")
+    for column in ("task", "calibrator", "target", *methods):
+        table.add_column(column, justify="left" if column in ("task", "calibrator", "target") else "right")
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    for row in result.adaptation.rows:
+        key = (row.task, row.calibrator, f"{row.lang}/{row.split}")
+        text = f"{row.metrics['ece_equal_width']:.4f}"
+        if row.draws > 1:
+            text += f" ± {row.sd['ece_equal_width']:.4f}"
+        cells.setdefault(key, {})[row.method] = text
+    for (task, calibrator, target), values in cells.items():
+        table.add_row(task, calibrator, target, *[values.get(m, "–") for m in methods])
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +46,11 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: EVAL/calibration-LANG-SPLIT)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
         diagrams: bool = typer.Option(True, "--diagrams/--no-diagrams", help="Write reliability-diagram PNGs."),
+        adapt: str | None = typer.Option(
+            None, "--adapt", help="Label-free transfer adapters, comma-separated (calibrate.adapters), e.g. "
+            "none,quantile,standardize,mixture; see 'clir-calib plugins'."),
+        bounds: str | None = typer.Option(
+            None, "--bounds", help="Labelled bounds, comma-separated (calibrate.bounds): oracle,fewshot."),
     ) -> None:
         """Fit calibrators on one language's scores and measure them, unchanged, on every target language.
 
@@ -42,6 +66,7 @@ def register(app: typer.Typer) -> None:
             "calibrate.fit_lang": fit_lang, "calibrate.fit_split": fit_split,
             "calibrate.calibrators": calibrators, "calibrate.target_langs": langs,
             "calibrate.target_splits": splits, "calibrate.tasks": tasks,
+            "calibrate.adapters": adapt, "calibrate.bounds": bounds,
         })
         section = cfg.calibrate
         target = out or eval_dir / f"calibration-{section.fit_lang}-{section.fit_split}"
@@ -62,6 +87,8 @@ def register(app: typer.Typer) -> None:
                 for cells in rows:
                     table.add_row(*cells)
                 console.print(table, width=None if console.is_terminal else 400)
+        if result.adaptation is not None:
+            console.print(adaptation_table(result), width=None if console.is_terminal else 400)
         for item in result.skipped:
             err_console.print(f"skipped {item['set']}: {item['why']}")
         console.print(f"wrote {target}")

@@ -25,6 +25,7 @@ def plugin_listing() -> dict[str, Any]:
     return {
         "alignment_losses": describe_all(plugins.get_alignment_losses()),
         "calibrators": describe_all(plugins.get_calibrators()),
+        "transfer_adapters": describe_all(plugins.get_transfer_adapters()),
         "baselines": describe_all(plugins.get_baselines()),
         "model_providers": describe_all(plugins.get_model_providers()),
         "plugins": plugins.plugin_sources(),
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
     def plugins_command(
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
     ) -> None:
-        """List registered alignment losses, calibrators, baselines and model providers."""
+        """List registered alignment losses, calibrators, transfer adapters, baselines and model providers."""
         listing = plugin_listing()
         if as_json:
             typer.echo(json.dumps(listing, indent=2, default=str))
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
         titles = {
             "alignment_losses": "Alignment losses",
             "calibrators": "Calibrators",
+            "transfer_adapters": "Calibration-transfer adapters (label-free)",
             "baselines": "Baselines",
             "model_providers": "Offline model providers",
         }

@@ -115,7 +115,7 @@ def calibration_p_values(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, 
     n_queries, per_query = conf_a.shape
     query = np.repeat(np.arange(n_queries), per_query)
     pairs = Pairs(np.concatenate([conf_a.reshape(-1), conf_b.reshape(-1)]),
-                  np.concatenate([hit_a.reshape(-1), hit_b.reshape(-1)]), query=np.concatenate([query, query + n_queries]))
+                  np.concatenate([hit_a.reshape(-1), hit_b.reshape(-1)]), queries=np.concatenate([query, query + n_queries]))
     rng = np.random.default_rng(seed)
     swap = np.vstack([np.zeros((1, n_queries), dtype=bool), rng.random((permutations, n_queries)) < 0.5])
     keep = (~swap).astype(np.float64)

@@ -107,7 +107,7 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
             arrays[f"{name}__correct"] = view.pairs.correct.astype(np.int8)
         np.savez_compressed(handle, **arrays)
     with atomic_file(folder / BOOTSTRAP_FILE, "wb") as handle:
-        np.savez_compressed(handle, **bootstrap_samples(entry))
+        np.savez_compressed(handle, **bootstrap_samples(entry))  # type: ignore[arg-type]
     metrics = entry_metrics(entry, system)
     write_json(folder / "metrics.json", metrics)
     for name, view in entry.views.items():

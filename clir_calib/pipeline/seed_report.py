@@ -204,9 +204,10 @@ def calibration_by_view(report: Report, systems: list[SystemRuns], cfg: Experime
                         if not any(v.values for v in values.values()):
                             continue
                         gaps = []
+                        seen_v = values.get(fit, SeedValues([]))
                         for lang in unseen:
-                            seen_v, other = values.get(fit), values[lang]
-                            n = min(len(other.values), len(seen_v.values)) if seen_v else 0
+                            other = values[lang]
+                            n = min(len(other.values), len(seen_v.values))
                             gaps.append(SeedValues([o - s for o, s in zip(other.values[:n], seen_v.values[:n], strict=True)])
                                         .text(3) if n else "–")
                         rows.append([system.name, label, *[values[lang].text(3) for lang in langs], *gaps])

@@ -1,0 +1,180 @@
+"""Label-free calibration-transfer adapters on synthetic scores whose right answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clir_calib import plugins
+from clir_calib.adapters.base import AdaptedCalibrator, SourceScores, TargetScores, target_scores
+from clir_calib.calibration.transfer import calibrate_transfer
+from clir_calib.calibrators.base import load_calibrator
+from clir_calib.errors import ClirCalibError
+from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.evaluation.views import calibrated_view
+
+
+def _lists(rng: np.random.Generator, queries: int, depth: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Retrieved lists where the relevant candidate (70% of queries) scores higher, sorted best first."""
+    labels = np.zeros((queries, depth), dtype=np.int64)
+    hit = rng.random(queries) < 0.7
+    labels[hit, 0] = 1
+    scores = 0.80 + 0.03 * rng.standard_normal((queries, depth))
+    scores[:, 0] += np.where(hit, 0.08, 0.01)
+    order = np.argsort(-scores, axis=1)
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(labels, order, 1)
+
+
+def _run(scores: np.ndarray, labels: np.ndarray) -> ScoredRun:
+    q, k = scores.shape
+    return ScoredRun([f"q{i}" for i in range(q)], [[f"d{i}-{j}" for j in range(k)] for i in range(q)],
+                     scores.astype(np.float32), labels.astype(np.int8), labels.sum(axis=1).astype(np.int32))
+
+
+def _fit(name: str, scores: np.ndarray, labels: np.ndarray, depth: int = 10):  # type: ignore[no-untyped-def]
+    from clir_calib.calibration.transfer import fit_calibrator
+
+    return fit_calibrator(plugins.get_calibrator(name)(), _run(scores, labels), depth, {})
+
+
+def _ece(calibrator, scores: np.ndarray, labels: np.ndarray) -> float:  # type: ignore[no-untyped-def]
+    return calibrated_view(_run(scores, labels), calibrator, 10).report(15).ece_equal_width
+
+
+def _adapt(adapter_name: str, calibrator_name: str, source, target_s):  # type: ignore[no-untyped-def]
+    calibrator = _fit(calibrator_name, *source)
+    view = calibrator.model_view
+    adapter = plugins.get_transfer_adapter(adapter_name)().fit(SourceScores(*source), TargetScores(target_s), view, 10)
+    if type(adapter).source_transform is not plugins.get_transfer_adapter("none").source_transform:
+        flat, groups = SourceScores(*source).flat()
+        calibrator = _fit(calibrator_name, adapter.source_transform(flat, groups).reshape(source[0].shape), source[1])
+    return AdaptedCalibrator(calibrator, adapter)
+
+
+@pytest.mark.parametrize("calibrator", ["temperature", "platt", "isotonic"])
+def test_quantile_recovers_the_source_calibration_under_a_monotone_shift(calibrator: str) -> None:
+    rng = np.random.default_rng(0)
+    source = _lists(rng, 3000)
+    scores, labels = _lists(rng, 3000)
+    shifted = 0.3 * scores + 0.1 * scores**3 + 0.4  # the target: same relevance, monotone-compressed scores
+    plain = _fit(calibrator, *source)
+    raw_gap = _ece(plain, shifted, labels) - _ece(plain, scores, labels)
+    adapted = _adapt("quantile", calibrator, source, shifted)
+    assert abs(raw_gap) > 0.05  # the calibrator does not transfer as it is
+    assert abs(_ece(adapted, shifted, labels) - _ece(plain, scores, labels)) < 0.02  # quantile recovers it
+
+
+def test_standardize_undoes_a_per_query_affine_change() -> None:
+    rng = np.random.default_rng(1)
+    source = _lists(rng, 2000)
+    scores, labels = _lists(rng, 2000)
+    a = rng.uniform(0.5, 2.0, size=(2000, 1))
+    target = a * scores + rng.uniform(-0.3, 0.3, size=(2000, 1))  # each query stretched and shifted
+    adapted = _adapt("standardize", "platt", source, target)
+    same = _adapt("standardize", "platt", source, scores)
+    groups = np.repeat(np.arange(2000), scores.shape[1])
+    np.testing.assert_allclose(adapted.predict_proba(target.reshape(-1), groups),
+                               same.predict_proba(scores.reshape(-1), groups), atol=1e-6)
+
+
+def test_mixture_recovers_a_known_mixture() -> None:
+    rng = np.random.default_rng(2)
+    q, k = 4000, 10
+    relevant = rng.random((q, k)) < 0.2
+    top = 1.0
+    scores = np.where(relevant, rng.normal(0.9, 0.03, (q, k)), top - rng.exponential(1 / 12.0, (q, k)))
+    scores = np.minimum(scores, top)
+    labels = relevant.astype(np.int64)
+    source_scores = np.where(relevant, rng.normal(0.85, 0.03, (q, k)), top - rng.exponential(1 / 8.0, (q, k)))
+    adapter = plugins.get_transfer_adapter("mixture")().fit(
+        SourceScores(np.minimum(source_scores, top), labels), TargetScores(scores), "pointwise", k)
+    assert adapter.mu == pytest.approx(0.9, abs=0.01) and adapter.share == pytest.approx(0.2, abs=0.03)
+    assert adapter.rate == pytest.approx(12.0, rel=0.15)
+    wrapped = AdaptedCalibrator(_fit("platt", np.minimum(source_scores, top), labels), adapter)
+    assert _ece(wrapped, scores, labels) < 0.03  # the target posterior is calibrated on the target
+
+
+def test_mixture_refuses_listwise_calibrators_and_labelled_targets() -> None:
+    rng = np.random.default_rng(3)
+    source = _lists(rng, 100)
+    with pytest.raises(ClirCalibError, match="pointwise"):
+        plugins.get_transfer_adapter("mixture")().fit(SourceScores(*source), TargetScores(source[0]), "listwise")
+    with pytest.raises(ClirCalibError, match="TargetScores"):
+        plugins.get_transfer_adapter("quantile")().fit(SourceScores(*source), SourceScores(*source), "pointwise")  # type: ignore[arg-type]
+
+
+def test_none_is_the_calibrator_unchanged() -> None:
+    rng = np.random.default_rng(4)
+    source, (scores, labels) = _lists(rng, 500), _lists(rng, 500)
+    plain = _fit("platt", *source)
+    adapted = _adapt("none", "platt", source, scores)
+    groups = np.repeat(np.arange(500), scores.shape[1])
+    np.testing.assert_array_equal(adapted.predict_proba(scores.reshape(-1), groups),
+                                  plain.predict_proba(scores.reshape(-1), groups))
+
+
+def _eval_folder(root: Path) -> Path:
+    """An evaluate folder with de (seen) and fr (shifted scores) on val and test."""
+    rng = np.random.default_rng(5)
+    for lang, transform in (("de", lambda s: s), ("fr", lambda s: 0.6 * s**2 + 0.05)):
+        for split in ("val", "test_2016_flickr"):
+            scores, labels = _lists(rng, 400)
+            folder = root / "translation" / lang / split
+            folder.mkdir(parents=True)
+            _run(transform(scores), labels).save(folder / "scored.npz")
+    return root
+
+
+def _calibrate(root: Path):  # type: ignore[no-untyped-def]
+    return calibrate_transfer(root, ["identity", "temperature", "platt"], fit_lang="de", fit_split="val",
+                              target_langs=["de", "fr"], target_splits=["test_2016_flickr"],
+                              adaptation={"adapters": ["none", "quantile", "standardize", "mixture"],
+                                          "bounds": ["oracle", "fewshot"], "fewshot_sizes": [10, 50],
+                                          "fewshot_draws": 5, "bootstrap": 50})
+
+
+def test_label_free_adapters_never_read_target_labels(tmp_path: Path) -> None:
+    """Shuffle (then zero) the target's labels: every label-free adapted calibrator is byte-identical."""
+    root = _eval_folder(tmp_path / "eval")
+    out = tmp_path / "first"
+    from clir_calib.calibration.transfer_report import write_transfer
+
+    write_transfer(_calibrate(root), out, diagrams=False)
+    target = root / "translation" / "fr" / "test_2016_flickr" / "scored.npz"
+    run = ScoredRun.load(target)
+    rng = np.random.default_rng(9)
+    for labels in (rng.permutation(run.labels.reshape(-1)).reshape(run.labels.shape), np.zeros_like(run.labels)):
+        ScoredRun(run.qids, run.doc_ids, run.scores, labels, labels.sum(axis=1).astype(np.int32)).save(target)
+        again = tmp_path / f"again-{int(labels.sum())}"
+        write_transfer(_calibrate(root), again, diagrams=False)
+        files = sorted(p.relative_to(out) for p in (out / "adapted").rglob("*.json"))
+        # none, quantile and standardize x 2 calibrators (identity is not adapted) x 2 languages, and mixture for
+        # the one pointwise calibrator (platt) x 2 languages
+        assert len(files) == 3 * 2 * 2 + 1 * 2
+        for name in files:
+            assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    assert np.array_equal(target_scores(target).scores, run.scores.astype(np.float64))
+
+
+def test_adapted_file_reproduces_the_numbers_and_bounds_are_reported(tmp_path: Path) -> None:
+    root = _eval_folder(tmp_path / "eval")
+    result = _calibrate(root)
+    rows = {(r.calibrator, r.lang, r.method): r for r in result.adaptation.rows}
+    assert {"none", "quantile", "standardize", "mixture", "oracle", "fewshot-10", "fewshot-50"} <= {
+        m for (_, _, m) in rows}
+    assert rows[("platt", "fr", "fewshot-50")].draws == 5 and "ece_equal_width" in rows[("platt", "fr", "fewshot-50")].sd
+    from clir_calib.calibration.transfer_report import adapted_file, write_transfer
+
+    write_transfer(result, tmp_path / "out", diagrams=False)
+    loaded = load_calibrator(tmp_path / "out" / adapted_file("translation", "platt", "quantile", "fr", "test_2016_flickr"))
+    run = ScoredRun.load(root / "translation" / "fr" / "test_2016_flickr" / "scored.npz")
+    ece = calibrated_view(run, loaded, 10).report(15).ece_equal_width
+    assert ece == pytest.approx(rows[("platt", "fr", "quantile")].metrics["ece_equal_width"], abs=1e-12)
+    # the monotone shift of fr is what quantile matching undoes: it closes most of the gap to the oracle
+    none, quantile, oracle = (rows[("platt", "fr", m)].metrics["ece_equal_width"] for m in ("none", "quantile", "oracle"))
+    assert quantile < none and (none - quantile) > 0.5 * (none - oracle)
+    data = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert len(data["adaptation"]) == len(result.adaptation.rows)
