@@ -138,6 +138,7 @@ class CalibrateConfig:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
     diagrams: bool = True  # reliability diagrams before/after each calibrator (transfer-gap plots always)
     adapters: list[str] = field(default_factory=list)  # label-free transfer adapters, e.g. [none, quantile]
+    adapt_tasks: list[str] | None = None  # tasks the adapters and bounds run on; None: every calibrated task
     adapter_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # adapter name -> parameters
     bounds: list[str] = field(default_factory=list)  # oracle | fewshot (they use target labels, on purpose)
     fewshot_sizes: list[int] = field(default_factory=lambda: [10, 50, 200])  # labelled target val queries

@@ -104,7 +104,10 @@ def test_two_seeds_and_two_sizes_give_mean_sd_tables_per_seed_values_and_curves(
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(config), "--no-progress", "--seeds", "5,6",
                                  "--set", "distill.max_pairs=[16,24]", "--set", "distill.select=best",
-                                 "--set", "calibrate.diagrams=false", "--set", "evaluate.diagrams=equal_width"])
+                                 "--set", "calibrate.diagrams=false", "--set", "evaluate.diagrams=equal_width",
+                                 "--set", "calibrate.adapters=[none,quantile,standardize,mixture]",
+                                 "--set", "calibrate.bounds=[oracle,fewshot]", "--set", "calibrate.fewshot_sizes=[4]",
+                                 "--set", "calibrate.fewshot_draws=3", "--set", "calibrate.adapt_tasks=[translation]"])
     assert result.exit_code == 0, result.output
     study = tmp_path / "study"
     labels = sorted(p.name.rsplit("-", 1)[0] for p in (study / "distill").iterdir())
@@ -125,7 +128,10 @@ def test_two_seeds_and_two_sizes_give_mean_sd_tables_per_seed_values_and_curves(
     assert len(values) == 2 and ot_row[2].startswith(f"{sum(values) / 2:.3f} ± ")
     diffs = [d for d in tables["differences"] if (d["a"], d["b"]) == ("ot", "mse")]
     assert diffs and all(d["rounds"] > 0 and d["low"] <= d["high"] for d in diffs if d["low"] is not None)
-    for name in ("answer.png", "data_size_curves.png", "risk_coverage.png", "report.html"):
+    adapted = [t for t in tables["tables"] if t["caption"].startswith("label-free transfer · translation")]
+    assert adapted and {"none", "quantile", "standardize", "oracle", "fewshot-4"} <= set(adapted[0]["headers"])
+    assert {r["method"] for r in tables["adaptation"]} >= {"none", "quantile", "mixture", "oracle", "fewshot-4"}
+    for name in ("answer.png", "data_size_curves.png", "risk_coverage.png", "gap_closed.png", "report.html"):
         assert (folder / name).is_file(), name
     page = (folder / "report.md").read_text(encoding="utf-8")
     assert "listwise view" in page and "pointwise view" in page and "Sensitivity of ECE" in page

@@ -188,8 +188,9 @@ def calibrate_transfer(
         from clir_calib.calibration.adaptation import adapt_transfer
 
         pairs_to_adapt = [(lang, split) for split in result.target_splits for lang in langs]
+        adapt_tasks = [t for t in chosen if options.get("tasks") is None or t in options["tasks"]]
         result.adaptation = adapt_transfer(
-            root, chosen, {name: (cls, dict(params.get(name, {}))) for name, cls in classes.items() if name != "identity"},
+            root, adapt_tasks, {name: (cls, dict(params.get(name, {}))) for name, cls in classes.items() if name != "identity"},
             fit_lang, fit_split, pairs_to_adapt, list(options.get("adapters") or []), list(options.get("bounds") or []),
             depth, bins, adapter_params=options.get("adapter_params"),
             fewshot_sizes=tuple(options.get("fewshot_sizes") or (10, 50, 200)),
@@ -249,6 +250,7 @@ def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
         raw={"temperature": cfg.evaluate.temperature, "scale": cfg.evaluate.sigmoid_scale,
              "bias": cfg.evaluate.sigmoid_bias},
         adaptation={"adapters": section.adapters, "bounds": section.bounds, "adapter_params": section.adapter_params,
+                    "tasks": section.adapt_tasks,
                     "fewshot_sizes": section.fewshot_sizes, "fewshot_draws": section.fewshot_draws,
                     "bootstrap": section.bootstrap, "seed": cfg.seed},
     )

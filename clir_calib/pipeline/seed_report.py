@@ -338,3 +338,105 @@ def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentCo
                      "no bins (Blasiok and Nakkiran 2024).")
     report.table(["system", "lang", "view", *[f"{b} bins" for b in SENSITIVITY_BINS], "smECE"], rows,
                  caption=f"{task} · {split}")
+
+
+def _adaptation_rows(system: SystemRuns) -> list[list[dict[str, Any]]]:
+    found = []
+    for run in system.runs:
+        path = run.calibration_dir / "calibration.json" if run.calibration_dir else None
+        if path is not None and path.is_file():
+            found.append(json.loads(path.read_text(encoding="utf-8")).get("adaptation", []))
+    return found
+
+
+def adaptation_values(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str,
+                      metric: str = "ece_equal_width") -> SeedValues:
+    values = []
+    for rows in _adaptation_rows(system):
+        for row in rows:
+            if (row["task"], row["lang"], row["split"], row["calibrator"], row["method"]) == (
+                    task, lang, split, calibrator, method):
+                values.append(float(row["metrics"][metric]))
+    return SeedValues(values)
+
+
+def gap_closed(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str) -> SeedValues:
+    """Per seed, ``(ECE_none - ECE_method) / (ECE_none - ECE_oracle)``: 1 closes the whole gap to the oracle."""
+    none = adaptation_values(system, task, lang, split, calibrator, "none").values
+    mine = adaptation_values(system, task, lang, split, calibrator, method).values
+    oracle = adaptation_values(system, task, lang, split, calibrator, "oracle").values
+    shares = [(n - m) / (n - o) for n, m, o in zip(none, mine, oracle, strict=False) if abs(n - o) > 1e-9]
+    return SeedValues(shares)
+
+
+def adaptation_section(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path,
+                       terminal: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label-free adapters against no adaptation, the few-shot bounds and the oracle, per view and language."""
+    from clir_calib.calibration.plots import save_png
+
+    shown = headline_systems(systems)
+    if not any(rows for s in shown for rows in _adaptation_rows(s)):
+        return []
+    task = next((t for t in (cfg.calibrate.adapt_tasks or cfg.evaluate.tasks)), cfg.evaluate.tasks[0])
+    split = target_split(cfg)
+    fit = cfg.calibrate.fit_lang
+    unseen = [lang for lang in cfg.calibrate.target_langs if lang != fit]
+    methods = [m for m in ("none", *[a for a in cfg.calibrate.adapters if a != "none"]) if m in cfg.calibrate.adapters]
+    bounds = ([f"fewshot-{k}" for k in cfg.calibrate.fewshot_sizes] if "fewshot" in cfg.calibrate.bounds else []) + (
+        ["oracle"] if "oracle" in cfg.calibrate.bounds else [])
+    report.heading("Calibrating a language nobody labelled: label-free transfer")
+    report.paragraph(
+        f"ECE-w on {split} after the calibrator fitted on {fit}/{cfg.calibrate.fit_split}, with each label-free "
+        "adapter (which sees the target language's scores, never its labels), next to bounds that use target labels: "
+        f"fewshot-K (K labelled target {cfg.calibrate.fit_split} queries, mean over {cfg.calibrate.fewshot_draws} "
+        f"draws) and oracle (the calibrator fitted on the target's own {cfg.calibrate.fit_split}). Mean ± sd over "
+        "seeds. *closed*: share of the none-to-oracle gap an adapter closes (1 = all of it)."
+    )
+    records: list[dict[str, Any]] = []
+    for view in VIEWS:
+        calibrators = [c for c in cfg.calibrate.calibrators if c != "identity" and any(
+            r["calibrator"] == c and r["view"] == view for s in shown for rows in _adaptation_rows(s) for r in rows)]
+        for lang in unseen:
+            headers = ["system", "calibrator", *methods, *bounds, *[f"closed {m}" for m in methods if m != "none"]]
+            rows_out = []
+            for system in shown:
+                for calibrator in calibrators:
+                    cells = [adaptation_values(system, task, lang, split, calibrator, m).text(4) for m in [*methods, *bounds]]
+                    if all(c == "–" for c in cells):
+                        continue
+                    closed = [gap_closed(system, task, lang, split, calibrator, m).text(2) for m in methods if m != "none"]
+                    rows_out.append([system.name, calibrator, *cells, *closed])
+                    for m in [*methods, *bounds]:
+                        value = adaptation_values(system, task, lang, split, calibrator, m)
+                        if value.values:
+                            records.append({"system": system.name, "calibrator": calibrator, "view": view, "lang": lang,
+                                            "split": split, "method": m, "ece_mean": value.mean, "ece_sd": value.sd,
+                                            "per_seed": value.values})
+            if rows_out:
+                caption = f"label-free transfer · {task} · {split} · {view} view · {lang} (unseen)"
+                report.table(headers, rows_out, caption=caption)
+                terminal.append({"caption": caption, "headers": headers, "rows": rows_out})
+    adapters = [m for m in methods if m != "none"]
+    if adapters:
+        figure, axes = _figure(4.2 * len(VIEWS), 3.6, len(VIEWS))
+        for ax, view in zip(axes, VIEWS, strict=True):
+            calibrator = HEADLINE_CALIBRATOR[view]
+            groups = [(system, lang) for system in shown for lang in unseen]
+            width = 0.8 / len(adapters)
+            for j, adapter in enumerate(adapters):
+                values = [gap_closed(system, task, lang, split, calibrator, adapter) for system, lang in groups]
+                xs = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
+                ax.bar(xs, [v.mean if v.values else 0.0 for v in values], width=width,
+                       yerr=[v.sd for v in values], capsize=2, color=LANG_COLOURS[j % len(LANG_COLOURS)], label=adapter)
+            ax.axhline(0, color="#333333", linewidth=0.8)
+            ax.axhline(1, color="#999999", linewidth=0.8, linestyle="--")
+            ax.set_xticks(range(len(groups)))
+            ax.set_xticklabels([f"{s.name}\n{lang}" for s, lang in groups], fontsize=7)
+            ax.set_ylabel("share of the gap to the oracle closed")
+            ax.set_title(f"{view}: {calibrator} fitted on {fit}", fontsize=9)
+            ax.legend(fontsize=7)
+        path = folder / "gap_closed.png"
+        save_png(figure, path, bbox="tight")
+        report.images([path], [f"{task} · {split}: gap closed per adapter, language and method (mean ± sd over seeds)"],
+                      columns=1)
+    return records

@@ -65,6 +65,7 @@ def write_study_report(
     seed_report.headline_table(report, systems, cfg, terminal)
     differences = seed_report.differences(report, systems, cfg, terminal)
     seed_report.calibration_by_view(report, systems, cfg, terminal)
+    adaptation = seed_report.adaptation_section(report, systems, cfg, folder, terminal)
     seed_report.data_size_curves(report, systems, cfg, folder)
     seed_report.risk_coverage(report, systems, cfg, folder)
     seed_report.bin_sensitivity(report, systems, cfg)
@@ -78,7 +79,7 @@ def write_study_report(
                for split in cfg.evaluate.splits]
     numbers = [("retrieval", m) for m in ("AP", "nDCG@10", "RR@10", "R@1")] + [
         (view, m) for view in seed_report.VIEWS for m in WEIGHTED_METRICS]
-    write_json(folder / TABLES_FILE, {"tables": terminal, "differences": differences,
+    write_json(folder / TABLES_FILE, {"tables": terminal, "differences": differences, "adaptation": adaptation,
                                       "per_seed": per_seed_table(systems, entries, numbers)})
     return {"tables": len(terminal)}
 
