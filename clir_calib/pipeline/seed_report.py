@@ -430,12 +430,14 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
         for ax, view in zip(axes, VIEWS, strict=True):
             calibrator = HEADLINE_CALIBRATOR[view]
             groups = [(system, lang) for system in shown for lang in unseen]
-            width = 0.8 / len(shown_methods)
-            for j, method in enumerate(shown_methods):
+            present = [m for m in shown_methods if any(
+                adaptation_values(system, task, lang, split, calibrator, m).values for system, lang in groups)]
+            width = 0.8 / max(1, len(present))
+            for j, method in enumerate(present):
                 values = [adaptation_values(system, task, lang, split, calibrator, method) for system, lang in groups]
                 xs = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
                 ax.bar(xs, [v.mean if v.values else 0.0 for v in values], width=width, yerr=[v.sd for v in values],
-                       capsize=2, color=LANG_COLOURS[j % len(LANG_COLOURS)], label=method,
+                       capsize=2, color=LANG_COLOURS[shown_methods.index(method) % len(LANG_COLOURS)], label=method,
                        hatch="//" if method in ("oracle", "fewshot-50") else None)
             ax.set_xticks(range(len(groups)))
             ax.set_xticklabels([f"{s.name}\n{lang}" for s, lang in groups], fontsize=7)
