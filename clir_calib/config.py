@@ -154,6 +154,8 @@ class MethodConfig:
     losses: list[LossSpec] = field(default_factory=list)  # empty: the student is the base model
     baseline: str | None = None  # a registered document-side baseline, e.g. "nmt"
     params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
+    queries: str = "teacher"  # who encodes the English queries: teacher | student (e.g. none with an English teacher)
+    seeds: list[int] = field(default_factory=list)  # distilled methods: their own seeds ([]: the study's seeds)
 
 
 @dataclass

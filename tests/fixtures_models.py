@@ -151,3 +151,51 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model_dir_wide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Like ``tiny_model_dir`` but 48 wide: for teacher/student width-mismatch tests."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert-48") / "model", hidden_size=48, seed=1)
+
+
+def make_tiny_unigram_model(folder: Path, hidden_size: int = 32, layers: int = 2, seed: int = 2) -> Path:
+    """A random BertModel with an XLM-R-style tokenizer: SentencePiece-like Unigram pieces with "▁",
+    ``<s> $A </s>`` and ``<pad>``, so it tokenises differently from :func:`make_tiny_model`."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    pieces: list[tuple[str, float]] = [(token, 0.0) for token in specials]
+    seen = {token for token, _ in pieces}
+    for word in WORDS:  # whole words as pieces, some split in two: other boundaries than WordPiece's
+        for piece in (["▁" + word] if len(word) < 5 else ["▁" + word[:3], word[3:]]):
+            if piece not in seen:
+                seen.add(piece)
+                pieces.append((piece, -float(len(pieces)) / 100))
+    for letter in LETTERS:
+        for piece in (letter, "▁" + letter):
+            if piece not in seen:
+                seen.add(piece)
+                pieces.append((piece, -10.0))
+    backend = Tokenizer(models.Unigram(pieces, unk_id=specials.index("<unk>"), byte_fallback=False))
+    backend.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    ids = {token: i for i, (token, _) in enumerate(pieces)}
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])],
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                        pad_token="<pad>", cls_token="<s>", sep_token="</s>", model_max_length=128)
+    config = BertConfig(vocab_size=len(pieces), hidden_size=hidden_size, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=hidden_size * 2, max_position_embeddings=130,
+                        pad_token_id=ids["<pad>"])
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_unigram_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT with a SentencePiece-style (Unigram, "▁") tokenizer: the 'other tokeniser'."""
+    return make_tiny_unigram_model(tmp_path_factory.mktemp("tiny-unigram") / "model")

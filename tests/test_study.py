@@ -136,3 +136,21 @@ def test_two_seeds_and_two_sizes_give_mean_sd_tables_per_seed_values_and_curves(
     page = (folder / "report.md").read_text(encoding="utf-8")
     assert "listwise view" in page and "pointwise view" in page and "Sensitivity of ECE" in page
     assert "step kept" in page
+
+
+def test_methods_may_bring_their_own_seeds_and_query_encoder(tmp_path, fake_multi30k, tiny_model_dir):
+    from clir_calib.config import load_config
+    from clir_calib.errors import ConfigError
+    from clir_calib.pipeline import study
+
+    config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+    cfg = load_config(config, ["seeds=[1,2]", "models.teacher.name=english-teacher",
+                               "methods=[{name: none, queries: student}, {name: ot, losses: [ot]}, "
+                               "{name: ot-tau, losses: [{name: ot, params: {tau: 1.0}}], seeds: [1]}]"])
+    runs = study.study_runs(cfg)
+    assert [r.label for r in runs] == ["none", "ot-n24-s1", "ot-n24-s2", "ot-tau-n24-s1"]
+    none = study._evaluate_config(cfg, runs[0])
+    assert none.models.teacher.name == str(tiny_model_dir)  # e5 (the student) on both sides
+    assert study._evaluate_config(cfg, runs[1]).models.teacher.name == "english-teacher"
+    with pytest.raises(ConfigError, match="queries must be teacher or student"):
+        study.check_methods(load_config(config, ["methods=[{name: none, queries: both}]"]))

@@ -65,6 +65,8 @@ def check_methods(cfg: ExperimentConfig) -> None:
     if duplicates:
         raise ConfigError(f"method name {duplicates[0]!r} appears twice under methods; names must be unique")
     for method in cfg.methods:
+        if method.queries not in ("teacher", "student"):
+            raise ConfigError(f"method {method.name!r}: queries must be teacher or student, got {method.queries!r}")
         if method.losses and method.baseline:
             raise ConfigError(f"method {method.name!r} has both losses and a baseline; give one of them")
         for spec in method.losses:
@@ -142,14 +144,14 @@ def study_sizes(cfg: ExperimentConfig) -> list[int | None]:
 def study_runs(cfg: ExperimentConfig) -> list[MethodOutputs]:
     """One run per distilled method x data size x seed; methods without training run once."""
     seeds, sizes = study_seeds(cfg), study_sizes(cfg)
-    several = len(seeds) > 1 or len(sizes) > 1
+    several = len(seeds) > 1 or len(sizes) > 1 or any(len(m.seeds) > 1 for m in cfg.methods)
     runs = []
     for method in cfg.methods:
         if not method.losses:
             runs.append(MethodOutputs(method, label=method.name))
             continue
         for size in sizes:
-            for seed in seeds:
+            for seed in list(dict.fromkeys(method.seeds)) or seeds:
                 label = f"{method.name}-n{size or 'all'}-s{seed}" if several else method.name
                 runs.append(MethodOutputs(method, seed=seed, pairs=size, label=label))
     return runs
@@ -250,6 +252,8 @@ def _evaluate_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentCo
     ev.baseline = out.method.baseline
     ev.params = dict(out.baseline_params) if out.method.baseline else {}
     ev.calibrator = None
+    if out.method.queries == "student":  # e.g. `none` when the teacher is English-only: e5 on both sides
+        cfg.models.teacher = copy.deepcopy(cfg.models.student)
     return cfg
 
 
