@@ -108,7 +108,7 @@ def test_mixture_refuses_listwise_calibrators_and_labelled_targets() -> None:
 
 def test_none_is_the_calibrator_unchanged() -> None:
     rng = np.random.default_rng(4)
-    source, (scores, labels) = _lists(rng, 500), _lists(rng, 500)
+    source, (scores, _) = _lists(rng, 500), _lists(rng, 500)
     plain = _fit("platt", *source)
     adapted = _adapt("none", "platt", source, scores)
     groups = np.repeat(np.arange(500), scores.shape[1])
