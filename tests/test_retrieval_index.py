@@ -97,3 +97,16 @@ def test_errors(encoder: CountingEncoder, tmp_path: Path) -> None:
         encode_cached(encoder, [], [], "passage", tmp_path, "translation", "val", "de")
     with pytest.raises(ModelError):
         model_hash(tmp_path / "missing")
+
+
+def test_an_entry_of_another_task_with_the_same_texts_is_reused(tiny_model_dir, tmp_path):
+    from clir_calib.models.encoder import Encoder
+
+    encoder = Encoder.from_pretrained(tiny_model_dir, device="cpu")
+    ids, texts = ["a", "b"], ["ein hund", "eine frau"]
+    first = encode_cached(encoder, ids, texts, role="passage", root=tmp_path, task="translation", split="val", lang="de")
+    second = encode_cached(encoder, ids, texts, role="passage", root=tmp_path, task="description", split="val", lang="de")
+    assert not first.reused and second.reused and second.path == first.path
+    other = encode_cached(encoder, ids, ["ein hund", "ein mann"], role="passage", root=tmp_path, task="description",
+                          split="val", lang="de")
+    assert not other.reused  # other texts: encoded

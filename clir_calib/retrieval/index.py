@@ -86,10 +86,17 @@ def encode_cached(
     fingerprint = encoder_fingerprint(encoder)
     digest = texts_hash(ids, texts)
     key = cache_key(fingerprint, role, digest, extra)
-    folder = Path(root) / f"{_slug(fingerprint['model'])}-{fingerprint['model_hash'][:8]}" / task / split / lang / f"{role}-{key}"
+    model_dir = Path(root) / f"{_slug(fingerprint['model'])}-{fingerprint['model_hash'][:8]}"
+    folder = model_dir / task / split / lang / f"{role}-{key}"
     cached = _read(folder, key, len(ids))
     if cached is not None:
         return cached
+    # the key covers model, settings, role, ids and texts, not the task: another task's entry with the same key
+    # holds the same vectors (Multi30k's fr/cs description corpora are the translation corpora)
+    for other in sorted(model_dir.glob(f"*/{split}/{lang}/{role}-{key}")):
+        cached = _read(other, key, len(ids))
+        if cached is not None:
+            return cached
     started = time.perf_counter()
     vectors = encoder.encode(texts, role=role, batch_size=batch_size, progress=progress)
     matrix = np.ascontiguousarray(vectors.detach().cpu().numpy().astype(np.float32))
