@@ -10,11 +10,11 @@ import pytest
 
 from clir_calib import plugins
 from clir_calib.adapters.base import AdaptedCalibrator, SourceScores, TargetScores, target_scores
-from clir_calib.calibration.transfer import calibrate_transfer
 from clir_calib.calibrators.base import load_calibrator
 from clir_calib.errors import ClirCalibError
-from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.views import calibrated_view
+from clir_calib.retrieval.scored import ScoredRun
+from clir_calib.transfer.zero_shot import calibrate_transfer
 
 
 def _lists(rng: np.random.Generator, queries: int, depth: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -35,7 +35,7 @@ def _run(scores: np.ndarray, labels: np.ndarray) -> ScoredRun:
 
 
 def _fit(name: str, scores: np.ndarray, labels: np.ndarray, depth: int = 10):  # type: ignore[no-untyped-def]
-    from clir_calib.calibration.transfer import fit_calibrator
+    from clir_calib.transfer.zero_shot import fit_calibrator
 
     return fit_calibrator(plugins.get_calibrator(name)(), _run(scores, labels), depth, {})
 
@@ -140,7 +140,7 @@ def test_label_free_adapters_never_read_target_labels(tmp_path: Path) -> None:
     """Shuffle (then zero) the target's labels: every label-free adapted calibrator is byte-identical."""
     root = _eval_folder(tmp_path / "eval")
     out = tmp_path / "first"
-    from clir_calib.calibration.transfer_report import write_transfer
+    from clir_calib.transfer.outputs import write_transfer
 
     write_transfer(_calibrate(root), out, diagrams=False)
     target = root / "translation" / "fr" / "test_2016_flickr" / "scored.npz"
@@ -166,7 +166,7 @@ def test_adapted_file_reproduces_the_numbers_and_bounds_are_reported(tmp_path: P
     assert {"none", "quantile", "standardize", "mixture", "oracle", "fewshot-10", "fewshot-50"} <= {
         m for (_, _, m) in rows}
     assert rows[("platt", "fr", "fewshot-50")].draws == 5 and "ece_equal_width" in rows[("platt", "fr", "fewshot-50")].sd
-    from clir_calib.calibration.transfer_report import adapted_file, write_transfer
+    from clir_calib.transfer.outputs import adapted_file, write_transfer
 
     write_transfer(result, tmp_path / "out", diagrams=False)
     loaded = load_calibrator(tmp_path / "out" / adapted_file("translation", "platt", "quantile", "fr", "test_2016_flickr"))
@@ -178,3 +178,47 @@ def test_adapted_file_reproduces_the_numbers_and_bounds_are_reported(tmp_path: P
     assert quantile < none and (none - quantile) > 0.5 * (none - oracle)
     data = json.loads((tmp_path / "out" / "calibration.json").read_text())
     assert len(data["adaptation"]) == len(result.adaptation.rows)
+
+
+def test_a_plugin_adapter_registers_through_register_transfer_adapters(tmp_path: Path) -> None:
+    from clir_calib import hookimpl
+    from clir_calib.adapters.base import TransferAdapter
+
+    class ShiftAdapter(TransferAdapter):
+        """Moves target scores by the difference of the mean scores (a toy plugin)."""
+
+        name = "test-shift"
+        description = "Shift target scores onto the seen language's mean."
+
+        def _fit(self, source: SourceScores, target: TargetScores) -> None:
+            self.shift = float(source.scores.mean() - target.scores.mean())
+
+        def target_transform(self, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+            return scores + self.shift
+
+        def state(self) -> dict[str, float]:
+            return {"shift": self.shift}
+
+        def set_state(self, state: dict[str, float]) -> None:
+            self.shift = float(state["shift"])
+
+    class Plugin:
+        @hookimpl
+        def register_transfer_adapters(self, register):  # type: ignore[no-untyped-def]
+            register(ShiftAdapter)
+
+    plugins.pm.register(Plugin(), name="test-adapter-plugin")
+    try:
+        root = _eval_folder(tmp_path / "eval")
+        result = calibrate_transfer(root, ["platt"], target_langs=["de", "fr"], target_splits=["test_2016_flickr"],
+                                    adaptation={"adapters": ["test-shift"], "bootstrap": 0})
+        assert {row.method for row in result.adaptation.rows} == {"test-shift"}
+        from clir_calib.transfer.outputs import adapted_file, write_transfer
+
+        write_transfer(result, tmp_path / "out", diagrams=False)
+        loaded = load_calibrator(tmp_path / "out" / adapted_file("translation", "platt", "test-shift", "fr",
+                                                                 "test_2016_flickr"))
+        assert loaded.adapter.shift == pytest.approx(result.adaptation.adapted[
+            ("translation", "platt", "test-shift", "fr", "test_2016_flickr")].adapter.shift)
+    finally:
+        plugins.pm.unregister(name="test-adapter-plugin")

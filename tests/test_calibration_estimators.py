@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clir_calib.calibration.metrics import calibration_report, equal_width_table
-from clir_calib.calibration.weighted import (
+from clir_calib.evaluation.bootstrap import bootstrap_pairs
+from clir_calib.metrics.calibration import calibration_report, equal_width_table
+from clir_calib.metrics.weighted import (
     WEIGHTED_METRICS,
     Pairs,
     debiased_l2_calibration_error,
     resample_weights,
     weighted_metrics,
 )
-from clir_calib.evaluation.bootstrap import bootstrap_pairs
 
 
 def _sample(n: int, seed: int, rounded: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from clir_calib.calibration.metrics import NLL_EPS, calibration_report
-from clir_calib.calibration.plots import reliability_diagram
 from clir_calib.errors import DataError, NumericalError
+from clir_calib.metrics.calibration import NLL_EPS, calibration_report
+from clir_calib.report.plots import reliability_diagram
 
 
 def test_equal_width_and_equal_mass_ece_by_hand() -> None:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from clir_calib.calibration.metrics import calibration_report
-from clir_calib.calibration.transfer import calibrate_transfer, judge
-from clir_calib.calibration.transfer_report import write_transfer
 from clir_calib.calibrators import load_calibrator
 from clir_calib.cli import app
 from clir_calib.errors import ConfigError, DataError, UnknownPluginError
-from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.metrics.calibration import calibration_report
+from clir_calib.retrieval.scored import ScoredRun
+from clir_calib.transfer.outputs import write_transfer
+from clir_calib.transfer.zero_shot import calibrate_transfer, judge
 
 
 def synthetic_run(seed: int, centre: float, queries: int = 150, k: int = 20, true_t: float = 0.02) -> ScoredRun:

@@ -11,10 +11,10 @@ from scipy.special import logsumexp
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from clir_calib.calibration.metrics import calibration_report
 from clir_calib.calibrators import Calibrator, load_calibrator
 from clir_calib.calibrators.base import group_softmax
 from clir_calib.errors import ConfigError, DataError, NumericalError
+from clir_calib.metrics.calibration import calibration_report
 from clir_calib.plugins import get_calibrator, get_calibrators
 
 POINTWISE = ("platt", "isotonic", "histogram", "beta")
@@ -274,3 +274,39 @@ def test_other_bad_input() -> None:
         get_calibrator("histogram")(bins=0)
     with pytest.raises(Exception, match="not fitted"):
         get_calibrator("isotonic")().predict_proba(scores)
+
+
+def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
+    from clir_calib import hookimpl, plugins
+    from clir_calib.calibrators.base import Calibrator, load_calibrator
+
+    class ConstantCalibrator(Calibrator):
+        """Predicts the fit set's share of relevant pairs for every pair (a toy plugin)."""
+
+        name = "test-constant"
+        description = "The base rate of the fit set."
+
+        def _fit(self, scores, labels, groups):
+            self.rate = float(labels.mean())
+
+        def _predict(self, scores, groups):
+            return np.full(scores.shape, self.rate)
+
+        def state(self):
+            return {"rate": self.rate}
+
+        def set_state(self, state):
+            self.rate = float(state["rate"])
+
+    class Plugin:
+        @hookimpl
+        def register_calibrators(self, register):
+            register(ConstantCalibrator)
+
+    plugins.pm.register(Plugin(), name="test-calibrator-plugin")
+    try:
+        fitted = plugins.get_calibrator("test-constant")().fit([0.1, 0.9, 0.5, 0.7], [0, 1, 0, 1])
+        path = fitted.save(tmp_path / "constant.json")
+        assert load_calibrator(path).predict_proba([0.3]).tolist() == [0.5]
+    finally:
+        plugins.pm.unregister(name="test-calibrator-plugin")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clir_calib.calibration.metrics import calibration_report
 from clir_calib.evaluation.compare import CALIBRATION_METRICS, calibration_p_values
 from clir_calib.evaluation.significance import paired_randomization_statistic
+from clir_calib.metrics.calibration import calibration_report
 
 
 def _loop(a, b, bins, permutations, seed):  # type: ignore[no-untyped-def]

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from clir_calib import plugins
 from clir_calib.baselines import DocumentBaseline
 from clir_calib.cli import app
-from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.hookspecs import hookimpl
+from clir_calib.retrieval.scored import ScoredRun
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

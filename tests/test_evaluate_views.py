@@ -9,7 +9,6 @@ import pytest
 
 from clir_calib.errors import ConfigError, DataError, NumericalError
 from clir_calib.evaluation.bootstrap import bootstrap_means, bootstrap_statistic
-from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.significance import paired_randomization_statistic, paired_randomization_test
 from clir_calib.evaluation.views import (
     calibrated_view,
@@ -17,6 +16,7 @@ from clir_calib.evaluation.views import (
     pointwise_probabilities,
     raw_views,
 )
+from clir_calib.retrieval.scored import ScoredRun
 
 
 def _run() -> ScoredRun:

@@ -156,3 +156,29 @@ def test_allow_list_variable_limits_third_party_plugins():
     assert "cosine" not in names and "mse" in names
     only = _cli_json({plugins.ALLOW_LIST_VARIABLE: "cosine"})
     assert "cosine" in {loss["name"] for loss in only["alignment_losses"]}
+
+
+def test_register_commands_adds_a_command_through_the_hook():
+    import typer
+    from typer.testing import CliRunner
+
+    class CommandPlugin:
+        @hookimpl
+        def register_commands(self, app):
+            @app.command("hello-plugin")
+            def hello() -> None:
+                typer.echo("hello from a plugin")
+
+    app = typer.Typer()
+
+    @app.command("core")
+    def core() -> None:  # a second command, so Typer keeps sub-command names
+        typer.echo("core")
+
+    plugins.pm.register(CommandPlugin(), name="command-plugin")
+    try:
+        plugins.pm.hook.register_commands(app=app)
+    finally:
+        plugins.pm.unregister(name="command-plugin")
+    result = CliRunner().invoke(app, ["hello-plugin"])
+    assert result.exit_code == 0 and "hello from a plugin" in result.output

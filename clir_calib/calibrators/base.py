@@ -218,3 +218,12 @@ def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = No
         raise DataError(f"{file}: {error}; install the plugin that provides it") from None
     adapter = adapter_cls.from_dict(spec if isinstance(spec, dict) else {}, source=str(file))
     return AdaptedCalibrator(calibrator, adapter, dict(data.get("adapted_for") or {}))
+
+
+def fit_calibrator(calibrator: Calibrator, run: Any, depth: int, fitted_on: dict[str, Any]) -> Calibrator:
+    """Fit on the pairs the calibrator will be judged on (all candidates when listwise)."""
+    if calibrator.model_view == "listwise":
+        scores, labels, groups = run.flat()
+        return calibrator.fit(scores, labels, groups, fitted_on=fitted_on)
+    d = min(depth, run.depth)
+    return calibrator.fit(run.scores[:, :d].reshape(-1), run.labels[:, :d].reshape(-1), fitted_on=fitted_on)

@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from clir_calib.calibration.metrics import equal_mass_table
 from clir_calib.calibrators.base import Calibrator
 from clir_calib.errors import ConfigError
+from clir_calib.metrics.calibration import equal_mass_table
 from clir_calib.params import Param
 
 

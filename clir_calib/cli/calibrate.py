@@ -57,9 +57,9 @@ def register(app: typer.Typer) -> None:
         The config defaults to EVAL/config.yaml (so bins and the pointwise depth match the evaluation);
         -c and --set override it.
         """
-        from clir_calib.calibration.transfer import calibrate_from_config
-        from clir_calib.calibration.transfer_report import summary_table, write_transfer
         from clir_calib.errors import ConfigError
+        from clir_calib.transfer.outputs import summary_table, write_transfer
+        from clir_calib.transfer.zero_shot import calibrate_from_config
 
         saved = eval_dir / "config.yaml"
         cfg = resolve_config(ctx, config if config is not None or not saved.is_file() else saved, overrides, flags={

@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars."),
     ) -> None:
         """Encode a task's corpus and store the embeddings for evaluate (unchanged inputs are reused)."""
+        from clir_calib.evaluation.encoding import build_index
         from clir_calib.evaluation.system import load_system
-        from clir_calib.retrieval.build import build_index
 
         cfg = resolve_config(ctx, config, overrides, flags={
             "data.prepared": str(prepared) if prepared else None, "evaluate.documents": documents,

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from clir_calib.errors import ConfigError
-from clir_calib.losses.base import EncodedBatch
+from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.encoder import PROJECTION_FILE, Encoder
 
 __all__ = ["PROJECTION_FILE", "Student", "parameter_groups", "warmup_linear_schedule"]

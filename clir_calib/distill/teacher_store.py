@@ -26,7 +26,7 @@ import torch
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
-from clir_calib.losses.base import EncodedBatch
+from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.fingerprint import encoder_fingerprint
 
 FORMAT = "clir-calib-teacher-store"

@@ -103,12 +103,12 @@ def bootstrap_pairs(
     confidences: np.ndarray, correct: np.ndarray, bins: int, n_resamples: int = 1000, seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, Interval]:
-    """Every calibration estimator of :mod:`clir_calib.calibration.weighted` with its bootstrap interval.
+    """Every calibration estimator of :mod:`clir_calib.metrics.weighted` with its bootstrap interval.
 
     ``confidences`` and ``correct`` are ``[queries, pairs per query]``; whole queries are resampled (the same
     draws as :func:`bootstrap_means` with the same seed), all resamples in one vectorised pass.
     """
-    from clir_calib.calibration.weighted import Pairs, resample_weights, weighted_metrics
+    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
 
     if not 0.0 < level < 1.0:
         raise ConfigError(f"confidence level must be in (0, 1), got {level}")

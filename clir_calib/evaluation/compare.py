@@ -107,8 +107,8 @@ def calibration_p_values(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, 
     one pass: the two systems' pairs form one weighted set (query ``q`` of a, query ``Q + q`` of b), and a
     permutation that swaps query ``q`` moves its weight from one side to the other. The same draws and p-values
     as :func:`~clir_calib.evaluation.significance.paired_randomization_statistic` over swapped copies."""
-    from clir_calib.calibration.weighted import Pairs, weighted_metrics
     from clir_calib.evaluation.significance import TOLERANCE, _check_rounds
+    from clir_calib.metrics.weighted import Pairs, weighted_metrics
 
     _check_rounds(permutations)
     (conf_a, hit_a), (conf_b, hit_b) = a, b

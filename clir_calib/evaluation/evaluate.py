@@ -9,84 +9,29 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clir_calib.calibration.metrics import CalibrationReport
 from clir_calib.config import (
-    EVAL_SPLITS,
-    TASKS,
     EvaluateConfig,
     ExperimentConfig,
-    check_languages,
-    check_splits,
 )
 from clir_calib.errors import ConfigError
 from clir_calib.evaluation.bootstrap import Interval, bootstrap_means, bootstrap_pairs
-from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.evaluation.encoding import encode_task
+from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
+from clir_calib.evaluation.results import EntryResult, ViewResult
 from clir_calib.evaluation.system import System
 from clir_calib.evaluation.views import ViewPairs, calibrated_view, raw_views
 from clir_calib.metrics.retrieval import per_query_metrics
-from clir_calib.retrieval.build import encode_task
 from clir_calib.retrieval.runs import scored_run
-from clir_calib.retrieval.search import BACKENDS, top_k
+from clir_calib.retrieval.scored import ScoredRun
+from clir_calib.retrieval.search import top_k
 
 log = logging.getLogger(__name__)
 LEVEL = 0.95
-
-
-@dataclass
-class ViewResult:
-    """One calibration view: its pairs, the full report and intervals for the scalar metrics."""
-
-    pairs: ViewPairs
-    report: CalibrationReport
-    intervals: dict[str, Interval]
-    bin_sensitivity: dict[str, dict[str, float]] = field(default_factory=dict)  # bins -> ECE-w/ECE-m
-    risk_coverage: dict[str, list[float]] = field(default_factory=dict)  # coverage, risk (most confident first)
-
-
-@dataclass
-class EntryResult:
-    """Everything measured for one (task, language, split)."""
-
-    task: str
-    lang: str
-    split: str
-    run: ScoredRun
-    n_documents: int
-    queries_skipped: int
-    per_query: dict[str, np.ndarray]
-    retrieval: dict[str, Interval]
-    views: dict[str, ViewResult]
-    timing: dict[str, float] = field(default_factory=dict)
-
-
-def check_evaluate_config(ev: EvaluateConfig) -> None:
-    """One-line errors for settings that cannot work, before any model is loaded."""
-    check_languages(ev.langs)
-    check_splits(ev.splits, EVAL_SPLITS)
-    for task in ev.tasks:
-        if task not in TASKS:
-            raise ConfigError(f"unknown task {task!r} in evaluate.tasks; choose from {', '.join(TASKS)}")
-    if not ev.langs or not ev.splits or not ev.tasks:
-        raise ConfigError("evaluate.langs, evaluate.splits and evaluate.tasks must each name at least one entry")
-    if ev.backend not in BACKENDS:
-        raise ConfigError(f"unknown evaluate.backend {ev.backend!r}; choose from {', '.join(BACKENDS)}")
-    for name, value, least in (("top_k", ev.top_k, 1), ("bins", ev.bins, 1), ("bootstrap", ev.bootstrap, 0),
-                               ("pointwise_depth", ev.pointwise_depth, 1), ("permutations", ev.permutations, 1),
-                               ("max_images", ev.max_images or 1, 1)):
-        if value < least:
-            raise ConfigError(f"evaluate.{name} must be at least {least}, got {value}")
-    if ev.diagrams not in ("all", "equal_width", "none"):
-        raise ConfigError(f"evaluate.diagrams must be all, equal_width or none, got {ev.diagrams!r}")
-    if not ev.temperature > 0:
-        raise ConfigError(f"evaluate.temperature must be positive, got {ev.temperature}")
-    if not 0 < ev.alpha < 1:
-        raise ConfigError(f"evaluate.alpha must lie in (0, 1), got {ev.alpha}")
 
 
 def score_task(
@@ -123,7 +68,7 @@ def measure(
 
 def bin_sensitivity(view: ViewPairs) -> dict[str, dict[str, float]]:
     """ECE with equal-width and equal-mass bins at each bin count of ``SENSITIVITY_BINS``."""
-    from clir_calib.calibration.weighted import SENSITIVITY_BINS
+    from clir_calib.metrics.weighted import SENSITIVITY_BINS
 
     result = {}
     for bins in SENSITIVITY_BINS:
@@ -134,33 +79,13 @@ def bin_sensitivity(view: ViewPairs) -> dict[str, dict[str, float]]:
 
 def risk_coverage_curve(view: ViewPairs, points: int = 101) -> dict[str, list[float]]:
     """The risk-coverage curve (answer the most confident first), sampled at ``points`` coverages."""
-    from clir_calib.calibration.weighted import Pairs, risk_coverage
+    from clir_calib.metrics.weighted import Pairs, risk_coverage
 
     pairs = Pairs(view.confidences.reshape(-1), view.correct.reshape(-1))
     coverage, risk, _ = risk_coverage(pairs, np.ones((1, pairs.size)))
     grid = np.linspace(0.0, 1.0, points)[1:]
     at = np.searchsorted(coverage[0], grid - 1e-12, side="left").clip(0, coverage.shape[1] - 1)
     return {"coverage": [round(float(c), 4) for c in grid], "risk": [round(float(r), 6) for r in risk[0][at]]}
-
-
-def planned_entries(ev: EvaluateConfig) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:
-    """The (task, lang, split) combinations to run, and those Multi30k cannot provide (with why)."""
-    from clir_calib.data import layout
-
-    planned, impossible = [], []
-    for task in ev.tasks:
-        for lang in ev.langs:
-            for split in ev.splits:
-                if not layout.has_language(split, lang):
-                    impossible.append({"task": task, "lang": lang, "split": split, "why": f"no {lang} captions in {split}"})
-                elif task == "description" and not layout.has_descriptions(split):
-                    impossible.append({"task": task, "lang": lang, "split": split, "why": f"no descriptions in {split}"})
-                else:
-                    planned.append((task, lang, split))
-    if not planned:
-        raise ConfigError("none of the requested task/language/split combinations exists in Multi30k; "
-                          "check evaluate.tasks, evaluate.langs and evaluate.splits")
-    return planned, impossible
 
 
 def evaluate_system(

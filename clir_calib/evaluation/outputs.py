@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from clir_calib.atomic import atomic_file, write_json
-from clir_calib.calibration.plots import reliability_diagram
 from clir_calib.errors import DataError
 from clir_calib.evaluation.bootstrap import Interval
-from clir_calib.evaluation.evaluate import EntryResult
+from clir_calib.evaluation.results import EntryResult
 from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
+from clir_calib.report.plots import reliability_diagram
 from clir_calib.retrieval.runs import write_trec_run
 
 SUMMARY_FILE = "summary.json"

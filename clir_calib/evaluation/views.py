@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from clir_calib.calibration.metrics import CalibrationReport, calibration_report
 from clir_calib.errors import ConfigError, NumericalError
-from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.metrics.calibration import CalibrationReport, calibration_report
+from clir_calib.retrieval.scored import ScoredRun
 
 VIEWS: tuple[str, ...] = ("listwise", "pointwise")
 

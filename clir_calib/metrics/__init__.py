@@ -1,1 +1,1 @@
-"""Retrieval metrics computed from ranked relevance labels (equal to trec_eval / ir_measures)."""
+"""Metrics: retrieval (equal to trec_eval / ir_measures) and calibration (binned, smooth, debiased, selective)."""

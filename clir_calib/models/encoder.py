@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
-from clir_calib.losses.base import EncodedBatch
+from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.device import autocast_dtype, resolve_device
 from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers
 from clir_calib.models.resolution import resolve_model

@@ -73,7 +73,7 @@ def _figure(width: float, height: float, columns: int) -> tuple[Any, Any]:
 
 def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path) -> None:
     """Per language and method: ECE of the raw scores and after the calibrator fitted on the seen language."""
-    from clir_calib.calibration.plots import save_png
+    from clir_calib.report.plots import save_png
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     langs = cfg.calibrate.target_langs
@@ -220,7 +220,7 @@ def calibration_by_view(report: Report, systems: list[SystemRuns], cfg: Experime
 
 def data_size_curves(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path) -> None:
     """MAP and ECE (raw and after the seen-language calibrator) against the number of bitext pairs."""
-    from clir_calib.calibration.plots import save_png
+    from clir_calib.report.plots import save_png
 
     sizes = sorted({s.pairs for s in systems if s.pairs is not None})
     if len(sizes) < 2:
@@ -277,8 +277,8 @@ def data_size_curves(report: Report, systems: list[SystemRuns], cfg: ExperimentC
 
 def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path) -> None:
     """Selective retrieval: answer only the queries whose top-1 confidence passes a threshold."""
-    from clir_calib.calibration.plots import save_png
     from clir_calib.evaluation.outputs import entry_folder
+    from clir_calib.report.plots import save_png
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     langs = cfg.evaluate.langs
@@ -316,8 +316,8 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
 
 def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig) -> None:
     """ECE at 5 to 30 bins: how much of a difference is the binning's."""
-    from clir_calib.calibration.weighted import SENSITIVITY_BINS
     from clir_calib.evaluation.outputs import entry_folder
+    from clir_calib.metrics.weighted import SENSITIVITY_BINS
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     rows = []
@@ -379,7 +379,7 @@ def gap_closed(system: SystemRuns, task: str, lang: str, split: str, calibrator:
 def adaptation_section(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path,
                        terminal: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Label-free adapters against no adaptation, the few-shot bounds and the oracle, per view and language."""
-    from clir_calib.calibration.plots import save_png
+    from clir_calib.report.plots import save_png
 
     shown = headline_systems(systems)
     if not any(rows for s in shown for rows in _adaptation_rows(s)):

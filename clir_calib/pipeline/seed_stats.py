@@ -18,15 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from clir_calib.errors import DataError
 from clir_calib.evaluation.outputs import entry_folder, read_bootstrap
-
-if TYPE_CHECKING:
-    from clir_calib.pipeline.study import MethodOutputs
+from clir_calib.pipeline.results import MethodOutputs
 
 LEVEL = 0.95
 

@@ -11,47 +11,21 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clir_calib.config import (
     ExperimentConfig,
-    MethodConfig,
     default_multi30k_source,
     save_config,
 )
 from clir_calib.errors import ConfigError
-from clir_calib.pipeline.stages import StageResult, StageRunner
+from clir_calib.pipeline.results import MethodOutputs, StudyResult
+from clir_calib.pipeline.stages import StageRunner
 
 log = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("prepare", "distill", "baseline", "evaluate", "calibrate", "report")
-
-
-@dataclass
-class MethodOutputs:
-    """Where the outputs of one run of a method are (one seed and data size for a distilled method)."""
-
-    method: MethodConfig
-    seed: int | None = None  # distilled methods: the training seed (None: no randomness, run once)
-    pairs: int | None = None  # distilled methods: distill.max_pairs of this run (None: all pairs)
-    label: str = ""  # stage label: the method name, plus -n<pairs>-s<seed> when a study has several
-    model_dir: Path | None = None  # the distilled student (None: base model or baseline)
-    baseline_params: dict[str, Any] = field(default_factory=dict)
-    eval_dir: Path | None = None
-    calibration_dir: Path | None = None
-    distill_info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class StudyResult:
-    root: Path
-    stages: list[StageResult]
-    methods: list[MethodOutputs]
-    report_md: Path
-    report_html: Path
-    seconds: float
 
 
 def check_methods(cfg: ExperimentConfig) -> None:
@@ -279,8 +253,8 @@ def _evaluate(
 
 
 def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None]) -> None:
-    from clir_calib.calibration.transfer import calibrate_from_config
-    from clir_calib.calibration.transfer_report import write_transfer
+    from clir_calib.transfer.outputs import write_transfer
+    from clir_calib.transfer.zero_shot import calibrate_from_config
 
     eval_dir = out.eval_dir
     assert eval_dir is not None

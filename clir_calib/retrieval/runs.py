@@ -13,7 +13,7 @@ import numpy as np
 
 from clir_calib.atomic import atomic_file
 from clir_calib.errors import DataError
-from clir_calib.evaluation.scored import ScoredRun
+from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.retrieval.search import SearchResult, trec_order
 
 

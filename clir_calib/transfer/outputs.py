@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.atomic import atomic_dir, write_json, write_text
-from clir_calib.calibration.plots import reliability_diagram, transfer_gap_plot
-from clir_calib.calibration.transfer import GAP_METRICS, TransferResult, TransferRow
 from clir_calib.config import save_config
+from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
+from clir_calib.transfer.zero_shot import GAP_METRICS, TransferResult, TransferRow
 
 METRICS = ("ece_equal_width", "ece_equal_mass", "mce", "brier", "nll")
 SHORT = {"ece_equal_width": "ECE-w", "ece_equal_mass": "ECE-m", "mce": "MCE", "brier": "Brier", "nll": "NLL"}

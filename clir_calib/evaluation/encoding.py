@@ -50,7 +50,7 @@ def encode_task(
 def build_index(cfg: ExperimentConfig, system: System, progress: bool = False, queries: bool = True) -> list[dict[str, Any]]:
     """Encode every configured (task, lang, split); one record per stored embedding set."""
     from clir_calib.data.store import load_task
-    from clir_calib.evaluation.evaluate import check_evaluate_config, planned_entries
+    from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
 
     check_evaluate_config(cfg.evaluate)
     planned, _ = planned_entries(cfg.evaluate)

@@ -6,13 +6,13 @@ weight) and returns ``B`` numbers. Row weights of all ones give the point estima
 estimate and its bootstrap are the same code. Every sum the estimators need is a product of the
 weights with a sparse query x (bin, tie group or grid point) matrix, built once per view. Integer weights
 are exactly duplicated data, which is how the tests check each estimator against its reference
-implementation (the module's own :func:`~clir_calib.calibration.metrics.calibration_report`,
+implementation (the module's own :func:`~clir_calib.metrics.calibration.calibration_report`,
 ``relplot.smECE``, the ``uncertainty-calibration`` package and scikit-learn).
 
 Estimators (all on one binary event per pair, confidence in [0, 1]):
 
 * ``ece_equal_width``, ``ece_equal_mass``, ``mce``, ``brier``, ``nll``: as
-  :mod:`clir_calib.calibration.metrics` (same bins, the same tie rule for equal mass);
+  :mod:`clir_calib.metrics.calibration` (same bins, the same tie rule for equal mass);
 * ``ece_debiased``: the debiased L2 calibration error of Kumar, Liang and Ma (NeurIPS 2019) on
   the equal-mass bins: ``sqrt(max(0, sum_b n_b/N [(conf_b - acc_b)^2 - acc_b(1 - acc_b)/(n_b - 1)]))``,
   bins with fewer than two pairs counting zero, as the ``uncertainty-calibration`` package does;
@@ -120,7 +120,7 @@ def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _equal_mass_group_bins(pairs: Pairs, group_weight: np.ndarray, bins: int) -> np.ndarray:
-    """Bin of each tie group per row, as :func:`clir_calib.calibration.metrics.equal_mass_table` cuts."""
+    """Bin of each tie group per row, as :func:`clir_calib.metrics.calibration.equal_mass_table` cuts."""
     rows, groups = group_weight.shape
     cum = np.cumsum(group_weight, axis=1)
     n = cum[:, -1:]

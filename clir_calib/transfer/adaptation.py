@@ -28,11 +28,11 @@ from clir_calib.adapters.base import (
     TransferAdapter,
     target_scores,
 )
-from clir_calib.calibration.weighted import Pairs, resample_weights, weighted_metrics
 from clir_calib.errors import ClirCalibError, ConfigError, DataError
 from clir_calib.evaluation.bootstrap import _interval, resample_indices
-from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.views import calibrated_view
+from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+from clir_calib.retrieval.scored import ScoredRun
 
 #: numbers of each adaptation row (ECE-w also gets a bootstrap interval)
 ADAPTATION_METRICS = ("ece_equal_width", "ece_equal_mass", "smece", "brier", "nll")
@@ -107,7 +107,7 @@ def adapt_transfer(
     :param calibrators: name -> (calibrator class, its parameters)
     :param targets: (language, split) pairs to adapt to
     """
-    from clir_calib.calibration.transfer import fit_calibrator
+    from clir_calib.calibrators.base import fit_calibrator
     from clir_calib.plugins import get_transfer_adapter
 
     unknown = sorted(set(bounds) - set(BOUNDS))
@@ -165,7 +165,7 @@ def _bounds(task: str, name: str, cls: type[Any], cal_params: dict[str, Any], vi
             split: str, fit_split: str, judged: ScoredRun, bounds: list[str], depth: int, bins: int,
             sizes: tuple[int, ...], draws: int, resamples: int, seed: int,
             skipped: list[dict[str, str]]) -> list[AdaptationRow]:
-    from clir_calib.calibration.transfer import fit_calibrator
+    from clir_calib.calibrators.base import fit_calibrator
 
     if not bounds:
         return []

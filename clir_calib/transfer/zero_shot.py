@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clir_calib.calibration.metrics import CalibrationReport
-from clir_calib.calibrators.base import Calibrator
+from clir_calib.calibrators.base import Calibrator, fit_calibrator
 from clir_calib.config import TASKS, check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
-from clir_calib.evaluation.scored import ScoredRun
 from clir_calib.evaluation.views import calibrated_view
+from clir_calib.metrics.calibration import CalibrationReport
+from clir_calib.retrieval.scored import ScoredRun
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +84,6 @@ class TransferResult:
     adaptation: Any = None  # an AdaptationResult when adapters or bounds were asked for
 
 
-def fit_calibrator(calibrator: Calibrator, run: ScoredRun, depth: int, fitted_on: dict[str, Any]) -> Calibrator:
-    """Fit on the pairs the calibrator will be judged on (all candidates when listwise)."""
-    if calibrator.model_view == "listwise":
-        scores, labels, groups = run.flat()
-        return calibrator.fit(scores, labels, groups, fitted_on=fitted_on)
-    d = min(depth, run.depth)
-    return calibrator.fit(run.scores[:, :d].reshape(-1), run.labels[:, :d].reshape(-1), fitted_on=fitted_on)
-
-
 def judge(calibrator: Calibrator, run: ScoredRun, depth: int, bins: int) -> CalibrationReport:
     """The calibration report of ``calibrator`` on ``run`` in the view it models, exactly as
     ``evaluate --calibrator`` measures it (:func:`clir_calib.evaluation.views.calibrated_view`)."""
@@ -121,7 +112,7 @@ def calibrate_transfer(
     :param depth: pointwise view: top pairs per query (as ``evaluate.pointwise_depth``)
     :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``
         of evaluate's raw views (defaults: 1, 1, 0)
-    :param adaptation: keyword arguments of :func:`clir_calib.calibration.adaptation.adapt_transfer`
+    :param adaptation: keyword arguments of :func:`clir_calib.transfer.adaptation.adapt_transfer`
         (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
     from clir_calib.plugins import get_calibrator
@@ -185,7 +176,7 @@ def calibrate_transfer(
                             rows, fitted, skipped)
     options = dict(adaptation or {})
     if options.get("adapters") or options.get("bounds"):
-        from clir_calib.calibration.adaptation import adapt_transfer
+        from clir_calib.transfer.adaptation import adapt_transfer
 
         pairs_to_adapt = [(lang, split) for split in result.target_splits for lang in langs]
         adapt_tasks = [t for t in chosen if options.get("tasks") is None or t in options["tasks"]]

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from clir_calib.atomic import atomic_file
-from clir_calib.calibration.metrics import CalibrationReport, calibration_report
 from clir_calib.errors import DataError
+from clir_calib.metrics.calibration import CalibrationReport, calibration_report
 
 Binning = Literal["equal_width", "equal_mass"]
 

@@ -1,1 +1,0 @@
-"""Calibration measurement (ECE, MCE, Brier, NLL, reliability diagrams) and the transfer experiment."""
