@@ -151,9 +151,9 @@ def _p_values(ref: _Loaded, other: _Loaded, key: tuple[str, str, str], group: st
 
 def compare_runs(
     folders: list[Path], reference: str | None = None, permutations: int = 1000, alpha: float = 0.05,
-    seed: int = 0, on_progress: Callable[[str], None] | None = None,
+    seed: int = 0, on_progress: Callable[[str], None] | None = None, splits: list[str] | None = None,
 ) -> list[ComparisonTable]:
-    """Build every comparison table of the given evaluate folders."""
+    """Build every comparison table of the given evaluate folders (only ``splits``, when given)."""
     if not folders:
         raise ConfigError("give at least one evaluate folder to compare")
     loaded = _load([Path(f) for f in folders])
@@ -162,7 +162,8 @@ def compare_runs(
     if reference not in names:
         raise ConfigError(f"reference system {reference!r} is not among the compared ones: {', '.join(names)}")
     ref = loaded[names.index(reference)]
-    keys = sorted({k for item in loaded for k in item.entries}, key=lambda k: (k[0], k[2], k[1]))
+    keys = sorted({k for item in loaded for k in item.entries if splits is None or k[2] in splits},
+                  key=lambda k: (k[0], k[2], k[1]))
     tables: list[ComparisonTable] = []
     for task, split in dict.fromkeys((k[0], k[2]) for k in keys):
         langs = [k[1] for k in keys if k[0] == task and k[2] == split]

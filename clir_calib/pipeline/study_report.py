@@ -46,7 +46,8 @@ def write_study_report(
     folders = [m.eval_dir for m in evaluated if m.eval_dir is not None]
     names = [m.method.name for m in evaluated]
     reference = "none" if "none" in names else names[0]
-    tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations,
+    shown_splits = [s for s in cfg.evaluate.splits if s != cfg.calibrate.fit_split or s in cfg.calibrate.target_splits]
+    tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations, splits=shown_splits,
                           alpha=cfg.evaluate.alpha, seed=cfg.seed)
     write_comparison(tables, folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
     terminal: list[dict[str, Any]] = []
