@@ -119,30 +119,33 @@ def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
     return np.searchsorted(edges[1:-1], conf, side="left")
 
 
-def _equal_mass_group_bins(pairs: Pairs, group_weight: np.ndarray, bins: int) -> np.ndarray:
-    """Bin of each tie group per row, as :func:`clir_calib.metrics.calibration.equal_mass_table` cuts."""
-    rows, groups = group_weight.shape
-    cum = np.cumsum(group_weight, axis=1)
+def _equal_mass_sums(group_w: np.ndarray, group_c: np.ndarray, group_h: np.ndarray, bins: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, count, confidence and hit sums ``[B, bins]`` of the equal-mass bins that
+    :func:`clir_calib.metrics.calibration.equal_mass_table` cuts (tie groups never split), as differences
+    of cumulative sums at the cuts; a cut that falls away leaves an empty bin, which counts zero."""
+    rows, groups = group_w.shape
+    cum = np.cumsum(group_w, axis=1)
     n = cum[:, -1:]
     targets = np.round(np.arange(1, bins)[None, :] * n / bins)  # [B, bins-1], half to even like round()
     # a cut inside a run of ties moves to the run's end: the first group end at or after the target
     span = float(n.max()) + 1.0
     offsets = (np.arange(rows) * span)[:, None]
     where = np.searchsorted((cum + offsets).reshape(-1), (targets + offsets).reshape(-1), side="left")
-    where = where.reshape(rows, bins - 1) - (np.arange(rows) * groups)[:, None]
-    where = where.clip(0, groups - 1)
+    where = (where.reshape(rows, bins - 1) - (np.arange(rows) * groups)[:, None]).clip(0, groups - 1)
     cuts = np.take_along_axis(cum, where, axis=1)
     valid = (cuts > 0) & (cuts < n)
     valid[:, 1:] &= cuts[:, 1:] != cuts[:, :-1]
-    marks = np.zeros((rows, groups + 1))
-    np.add.at(marks, (np.repeat(np.arange(rows), bins - 1), (where + 1).reshape(-1)), valid.reshape(-1))
-    return np.cumsum(marks, axis=1)[:, :groups].astype(np.int64)
+    # bin k ends after group ``last[k]`` (the last valid cut so far; -1: nothing yet), the last bin at the end
+    last = np.maximum.accumulate(np.where(valid, where, -1), axis=1)
+    ends = np.concatenate([last, np.full((rows, 1), groups - 1)], axis=1) + 1  # into a 0-prefixed cumsum
 
+    def per_bin(cumulative: np.ndarray) -> np.ndarray:
+        padded = np.concatenate([np.zeros((rows, 1)), cumulative], axis=1)
+        at = np.take_along_axis(padded, ends, axis=1)
+        return np.diff(np.concatenate([np.zeros((rows, 1)), at], axis=1), axis=1)
 
-def _per_bin(group_bins: np.ndarray, values: np.ndarray, bins: int) -> np.ndarray:
-    rows = group_bins.shape[0]
-    flat = (group_bins + (np.arange(rows) * bins)[:, None]).reshape(-1)
-    return np.bincount(flat, weights=values.reshape(-1), minlength=rows * bins).reshape(rows, bins)
+    return per_bin(cum), per_bin(np.cumsum(group_c, axis=1)), per_bin(np.cumsum(group_h, axis=1))
 
 
 def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
@@ -163,10 +166,7 @@ def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np
     group_w = pairs.group_sums(weights)
     group_c = pairs.group_sums(weights, "conf")
     group_h = pairs.group_sums(weights, "hits")
-    group_bins = _equal_mass_group_bins(pairs, group_w, bins)
-    m_count = _per_bin(group_bins, group_w, bins)
-    m_conf = _per_bin(group_bins, group_c, bins)
-    m_hits = _per_bin(group_bins, group_h, bins)
+    m_count, m_conf, m_hits = _equal_mass_sums(group_w, group_c, group_h, bins)
     return {
         "ece_equal_width": np.abs(hit_sum - conf_sum).sum(axis=1) / n,
         "ece_equal_mass": np.abs(m_hits - m_conf).sum(axis=1) / n,
