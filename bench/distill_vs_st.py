@@ -21,6 +21,7 @@ tokenisation included on both sides), median over the steady state. Reported: th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -91,7 +92,8 @@ def theirs(model_folder: str, texts: list[str], labels: torch.Tensor, args: argp
     )
     trainer = SentenceTransformerTrainer(model=model, args=training, train_dataset=dataset,
                                          loss=losses.MSELoss(model), callbacks=[StepTimer()])
-    trainer.train()
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its metrics; --json keeps stdout to one object
+        trainer.train()
     return steady_intervals(stamps, skip)
 
 
