@@ -84,16 +84,15 @@ def test_mixture_recovers_a_known_mixture() -> None:
     rng = np.random.default_rng(2)
     q, k = 4000, 10
     relevant = rng.random((q, k)) < 0.2
-    top = 1.0
-    scores = np.where(relevant, rng.normal(0.9, 0.03, (q, k)), top - rng.exponential(1 / 12.0, (q, k)))
-    scores = np.minimum(scores, top)
+    bottom = 0.6  # non-relevant scores pile up low and thin out towards the top (Manmatha et al. 2001)
+    scores = np.where(relevant, rng.normal(0.9, 0.03, (q, k)), bottom + rng.exponential(1 / 12.0, (q, k)))
     labels = relevant.astype(np.int64)
-    source_scores = np.where(relevant, rng.normal(0.85, 0.03, (q, k)), top - rng.exponential(1 / 8.0, (q, k)))
+    source_scores = np.where(relevant, rng.normal(0.85, 0.03, (q, k)), bottom + rng.exponential(1 / 8.0, (q, k)))
     adapter = plugins.get_transfer_adapter("mixture")().fit(
-        SourceScores(np.minimum(source_scores, top), labels), TargetScores(scores), "pointwise", k)
+        SourceScores(source_scores, labels), TargetScores(scores), "pointwise", k)
     assert adapter.mu == pytest.approx(0.9, abs=0.01) and adapter.share == pytest.approx(0.2, abs=0.03)
-    assert adapter.rate == pytest.approx(12.0, rel=0.15)
-    wrapped = AdaptedCalibrator(_fit("platt", np.minimum(source_scores, top), labels), adapter)
+    assert adapter.rate == pytest.approx(12.0, rel=0.15) and adapter.bottom == pytest.approx(bottom, abs=0.01)
+    wrapped = AdaptedCalibrator(_fit("platt", source_scores, labels), adapter)
     assert _ece(wrapped, scores, labels) < 0.03  # the target posterior is calibrated on the target
 
 

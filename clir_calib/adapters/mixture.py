@@ -4,10 +4,10 @@ Manmatha, Rath and Feng (SIGIR 2001) model the scores of relevant documents as n
 of non-relevant documents as exponential, and fit the mixture to a query set's scores by EM
 without labels; P(relevant | s) is then the posterior of the normal component. Here the EM starts
 from the seen language's labelled fit (mean and spread of its relevant scores, rate of its
-non-relevant ones, share of relevant pairs) and runs on the target's top-``depth`` scores; the
+non-relevant ones, share of relevant pairs) and runs on the target's whole retrieved lists; the
 target posterior replaces the calibrator's mapping (pointwise calibrators only). The exponential
-is on the distance below the highest score, ``m - s``: cosine scores of non-relevant documents
-thin out towards the top of the list.
+is on the distance above the lowest score, ``s - m``: most non-relevant documents score low and
+they thin out towards the top, as in Manmatha et al.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from clir_calib.adapters.base import SourceScores, TargetScores, TransferAdapter, view_columns
+from clir_calib.adapters.base import SourceScores, TargetScores, TransferAdapter
 from clir_calib.params import Param
 
 FLOOR = 1e-300
@@ -35,14 +35,16 @@ class MixtureAdapter(TransferAdapter):
               Param("min_sd", 1e-3, "floor of the relevant component's standard deviation"))
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:
-        s = view_columns(source.scores, "pointwise", self.depth).reshape(-1).astype(np.float64)
-        y = view_columns(source.labels, "pointwise", self.depth).reshape(-1).astype(np.float64)
-        t = view_columns(target.scores, "pointwise", self.depth).reshape(-1).astype(np.float64)
-        self.top = float(max(s.max(), t.max()))
+        # the whole retrieved lists: the exponential describes the many non-relevant scores of a long list, not
+        # the few that make a top 10
+        s = source.scores.reshape(-1).astype(np.float64)
+        y = source.labels.reshape(-1).astype(np.float64)
+        t = target.scores.reshape(-1).astype(np.float64)
+        self.bottom = float(min(s.min(), t.min()))
         relevant, other = s[y == 1], s[y == 0]
         mu = float(relevant.mean()) if relevant.size else float(s.mean())
         sd = float(max(relevant.std(), self.config["min_sd"])) if relevant.size > 1 else float(s.std() or 0.05)
-        rate = 1.0 / max(float((self.top - other).mean()) if other.size else 0.05, 1e-6)
+        rate = 1.0 / max(float((other - self.bottom).mean()) if other.size else 0.05, 1e-6)
         share = float(np.clip(y.mean(), 0.01, 0.99))
         for _ in range(int(self.config["iterations"])):
             posterior = self._posterior(t, mu, sd, rate, share)
@@ -52,11 +54,11 @@ class MixtureAdapter(TransferAdapter):
             share = float(np.clip(weight / t.size, 1e-4, 1 - 1e-4))
             mu = float((posterior * t).sum() / weight)
             sd = float(max(np.sqrt((posterior * (t - mu) ** 2).sum() / weight), self.config["min_sd"]))
-            rate = float((t.size - weight) / max(((1 - posterior) * (self.top - t)).sum(), 1e-12))
+            rate = float((t.size - weight) / max(((1 - posterior) * (t - self.bottom)).sum(), 1e-12))
         self.mu, self.sd, self.rate, self.share = mu, sd, rate, share
 
     def _posterior(self, scores: np.ndarray, mu: float, sd: float, rate: float, share: float) -> np.ndarray:
-        distance = np.maximum(self.top - scores, 0.0)
+        distance = np.maximum(scores - self.bottom, 0.0)
         relevant = share * norm.pdf(scores, mu, sd)
         other = (1 - share) * rate * np.exp(-rate * distance)
         return np.asarray(relevant / np.maximum(relevant + other, FLOOR))
@@ -65,10 +67,10 @@ class MixtureAdapter(TransferAdapter):
         return self._posterior(scores, self.mu, self.sd, self.rate, self.share)
 
     def state(self) -> dict[str, Any]:
-        return {"mu": self.mu, "sd": self.sd, "rate": self.rate, "share": self.share, "top": self.top}
+        return {"mu": self.mu, "sd": self.sd, "rate": self.rate, "share": self.share, "bottom": self.bottom}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.mu, self.sd, self.rate = float(state["mu"]), float(state["sd"]), float(state["rate"])
-        self.share, self.top = float(state["share"]), float(state["top"])
-        if not all(np.isfinite(v) for v in (self.mu, self.sd, self.rate, self.share, self.top)) or self.sd <= 0:
+        self.share, self.bottom = float(state["share"]), float(state["bottom"])
+        if not all(np.isfinite(v) for v in (self.mu, self.sd, self.rate, self.share, self.bottom)) or self.sd <= 0:
             raise ValueError("mixture parameters must be finite, sd positive")
