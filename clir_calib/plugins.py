@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from clir_calib import hookspecs
-from clir_calib.errors import ClirCalibError, UnknownPluginError
+from clir_calib.errors import ClirCalibError, ConfigError, UnknownPluginError
 
 ENTRY_POINT_GROUP = "clir_calib"
 ALLOW_LIST_VARIABLE = "CLIR_CALIB_LOAD_PLUGINS"
@@ -165,6 +165,20 @@ def get_calibrator(name: str) -> Any:
 def get_baseline(name: str) -> Any:
     """The baseline class called ``name``; :class:`UnknownPluginError` lists the choices."""
     return _lookup(get_baselines(), "baseline", name)
+
+
+def chosen_components(getter: Callable[[str], Any], names: Any, params: Any, setting: str,
+                      kind: str) -> dict[str, Any]:
+    """The classes ``getter`` returns for ``names``, with ``params`` (name -> parameters) checked: naming a
+    component not in use, or a parameter it does not declare, is a one-line :class:`ConfigError`."""
+    classes = {name: getter(name) for name in names}
+    given = dict(params or {})
+    stray = sorted(set(given) - set(classes))
+    if stray:
+        raise ConfigError(f"{setting} names {kind}(s) not in use: {', '.join(stray)}; add them or drop their parameters")
+    for name, cls in classes.items():
+        cls.resolve_params(given.get(name))
+    return classes
 
 
 def _lookup(registry: dict[str, Any], kind: str, name: str) -> Any:

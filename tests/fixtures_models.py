@@ -99,9 +99,8 @@ WORDS = [
 
 def make_tiny_model(folder: Path, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """Write a random BertModel and a WordPiece fast tokenizer as a normal HF folder."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     vocab: dict[str, int] = {}
     for token in SPECIALS + LETTERS + ["##" + c for c in LETTERS] + WORDS:
@@ -124,20 +123,22 @@ def make_tiny_model(folder: Path, hidden_size: int = 32, layers: int = 2, seed: 
         mask_token="[MASK]",
         model_max_length=128,
     )
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden_size,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=hidden_size * 2,
-        max_position_embeddings=128,
-        pad_token_id=vocab["[PAD]"],
-    )
+    return _save_random_bert(folder, tokenizer, len(vocab), vocab["[PAD]"], hidden_size, layers, seed, 128)
+
+
+def _save_random_bert(folder: Path, tokenizer: object, vocab_size: int, pad_id: int, hidden_size: int, layers: int,
+                      seed: int, positions: int) -> Path:
+    """A random BertModel of the given size next to ``tokenizer``, as a normal HF folder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=hidden_size * 2, max_position_embeddings=positions, pad_token_id=pad_id)
     torch.manual_seed(seed)
     model = BertModel(config, add_pooling_layer=False)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
     return folder
 
 
@@ -156,9 +157,8 @@ def tiny_model_dir_wide(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_tiny_unigram_model(folder: Path, hidden_size: int = 32, layers: int = 2, seed: int = 2) -> Path:
     """A random BertModel with an XLM-R-style tokenizer: SentencePiece-like Unigram pieces with "▁",
     ``<s> $A </s>`` and ``<pad>``, so it tokenises differently from :func:`make_tiny_model`."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
     pieces: list[tuple[str, float]] = [(token, 0.0) for token in specials]
@@ -184,15 +184,7 @@ def make_tiny_unigram_model(folder: Path, hidden_size: int = 32, layers: int = 2
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                         pad_token="<pad>", cls_token="<s>", sep_token="</s>", model_max_length=128)
-    config = BertConfig(vocab_size=len(pieces), hidden_size=hidden_size, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=hidden_size * 2, max_position_embeddings=130,
-                        pad_token_id=ids["<pad>"])
-    torch.manual_seed(seed)
-    model = BertModel(config, add_pooling_layer=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return _save_random_bert(folder, tokenizer, len(pieces), ids["<pad>"], hidden_size, layers, seed, 130)
 
 
 @pytest.fixture(scope="session")

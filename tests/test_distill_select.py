@@ -20,12 +20,7 @@ FAST = ["distill.batch_size=8", "distill.max_pairs=32", "distill.epochs=2", "dis
 SCRIPTED = [0.30, 0.50, 0.90, 0.40, 0.20]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import ot
@@ -17,14 +16,7 @@ from clir_calib.losses.combined import CombinedAlignmentLoss
 from clir_calib.losses.ot import OTAlignmentLoss, token_cost
 from clir_calib.plugins import get_alignment_loss
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids OpenMP waits on a shared 2-core machine (results are unchanged)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
 
 def encoded(lengths: list[int], width: int = 16, seed: int = 0, grad: bool = False,

@@ -7,7 +7,6 @@ val accuracy check, the alignment viewer and the embedding-cache keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +23,7 @@ SENTENCES_EN = ["a dog is running in the street", "two children playing with a b
 SENTENCES_DE = ["ein hund läuft auf der straße", "kinder spielt mit ball"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
 import ot
@@ -12,14 +11,7 @@ import torch
 
 from clir_calib.losses.sinkhorn import sinkhorn_log, uniform_marginals
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids OpenMP waits on a shared 2-core machine (results are unchanged)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
 
 ROW_LENGTHS = [9, 3, 5, 1, 7, 6]

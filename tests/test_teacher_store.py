@@ -18,12 +18,7 @@ FAST = ["distill.batch_size=8", "distill.max_pairs=24", "distill.epochs=2", "dis
         "models.student.max_length=24", "device=cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
 
 class TeacherCalls:

@@ -108,18 +108,13 @@ def adapt_transfer(
     :param targets: (language, split) pairs to adapt to
     """
     from clir_calib.calibrators.base import fit_calibrator
-    from clir_calib.plugins import get_transfer_adapter
+    from clir_calib.plugins import chosen_components, get_transfer_adapter
 
     unknown = sorted(set(bounds) - set(BOUNDS))
     if unknown:
         raise ConfigError(f"unknown bound {unknown[0]!r} in calibrate.bounds; choose from {', '.join(BOUNDS)}")
-    classes = {name: get_transfer_adapter(name) for name in adapters}
+    classes = chosen_components(get_transfer_adapter, adapters, adapter_params, "calibrate.adapter_params", "adapter")
     params = dict(adapter_params or {})
-    stray = sorted(set(params) - set(classes))
-    if stray:
-        raise ConfigError(f"calibrate.adapter_params names adapter(s) not in use: {', '.join(stray)}")
-    for name, cls in classes.items():
-        cls.resolve_params(params.get(name))
     if any(size < 1 for size in fewshot_sizes) or fewshot_draws < 1:
         raise ConfigError("calibrate.fewshot_sizes and calibrate.fewshot_draws must be positive")
     rows: list[AdaptationRow] = []

@@ -115,7 +115,7 @@ def calibrate_transfer(
     :param adaptation: keyword arguments of :func:`clir_calib.transfer.adaptation.adapt_transfer`
         (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
-    from clir_calib.plugins import get_calibrator
+    from clir_calib.plugins import chosen_components, get_calibrator
 
     root = Path(eval_dir)
     if not root.is_dir():
@@ -126,11 +126,8 @@ def calibrate_transfer(
         raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
     if bins < 1 or depth < 1:
         raise ConfigError(f"bins and depth must be at least 1, got {bins} and {depth}")
-    classes = {name: get_calibrator(name) for name in calibrators}
+    classes = chosen_components(get_calibrator, calibrators, params, "calibrate.params", "calibrator")
     params = dict(params or {})
-    unknown = sorted(set(params) - set(classes))
-    if unknown:
-        raise ConfigError(f"calibrate.params names calibrator(s) not in use: {', '.join(unknown)}")
     raw_params = dict(raw or {})
     langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
     chosen = _tasks(root, tasks, fit_lang, fit_split)
