@@ -433,12 +433,22 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
             present = [m for m in shown_methods if any(
                 adaptation_values(system, task, lang, split, calibrator, m).values for system, lang in groups)]
             width = 0.8 / max(1, len(present))
+            heights = [adaptation_values(system, task, lang, split, calibrator, m).mean
+                       for m in present for system, lang in groups]
+            finite = [h for h in heights if np.isfinite(h)]
+            # a method that fails by an order of magnitude would flatten the others: clip it and print its value
+            top = min(max(finite, default=1.0), 4 * float(np.median(finite)) if finite else 1.0) * 1.25
             for j, method in enumerate(present):
                 values = [adaptation_values(system, task, lang, split, calibrator, method) for system, lang in groups]
                 xs = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
-                ax.bar(xs, [v.mean if v.values else 0.0 for v in values], width=width, yerr=[v.sd for v in values],
+                means = [v.mean if v.values else 0.0 for v in values]
+                ax.bar(xs, [min(m, top) for m in means], width=width, yerr=[v.sd if v.mean <= top else 0 for v in values],
                        capsize=2, color=LANG_COLOURS[shown_methods.index(method) % len(LANG_COLOURS)], label=method,
                        hatch="//" if method in ("oracle", "fewshot-50") else None)
+                for x, m in zip(xs, means, strict=True):
+                    if m > top:
+                        ax.text(x, top * 0.98, f"{m:.2f}", rotation=90, ha="center", va="top", fontsize=6)
+            ax.set_ylim(0, top)
             ax.set_xticks(range(len(groups)))
             ax.set_xticklabels([f"{s.name}\n{lang}" for s, lang in groups], fontsize=7)
             ax.set_ylabel("ECE-w on the unseen language")
