@@ -442,12 +442,12 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
                 values = [adaptation_values(system, task, lang, split, calibrator, method) for system, lang in groups]
                 xs = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
                 means = [v.mean if v.values else 0.0 for v in values]
-                ax.bar(xs, [min(m, top) for m in means], width=width, yerr=[v.sd if v.mean <= top else 0 for v in values],
+                ax.bar(xs, [min(height, top) for height in means], width=width, yerr=[v.sd if v.mean <= top else 0 for v in values],
                        capsize=2, color=LANG_COLOURS[shown_methods.index(method) % len(LANG_COLOURS)], label=method,
                        hatch="//" if method in ("oracle", "fewshot-50") else None)
-                for x, m in zip(xs, means, strict=True):
-                    if m > top:
-                        ax.text(x, top * 0.98, f"{m:.2f}", rotation=90, ha="center", va="top", fontsize=6)
+                for x, height in zip(xs, means, strict=True):
+                    if height > top:
+                        ax.text(x, top * 0.98, f"{height:.2f}", rotation=90, ha="center", va="top", fontsize=6)
             ax.set_ylim(0, top)
             ax.set_xticks(range(len(groups)))
             ax.set_xticklabels([f"{s.name}\n{lang}" for s, lang in groups], fontsize=7)
