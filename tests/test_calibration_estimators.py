@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calibration  # uncertainty-calibration, a dev dependency: the reference for ece_debiased
 import numpy as np
 import pytest
+import relplot  # the reference for smece
 
 from clir_calib.evaluation.bootstrap import bootstrap_pairs
 from clir_calib.metrics.calibration import calibration_report, equal_width_table
@@ -32,14 +34,12 @@ def _point(conf: np.ndarray, hits: np.ndarray, bins: int = 15) -> dict[str, floa
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_smece_equals_relplot(seed: int) -> None:
-    relplot = pytest.importorskip("relplot")
     for n, rounded in ((300, False), (1000, True), (2000, False)):
         conf, hits = _sample(n, seed, rounded)
         assert _point(conf, hits)["smece"] == pytest.approx(float(relplot.smECE(conf, hits)), abs=1e-6)
 
 
 def test_smece_of_a_perfectly_calibrated_constant_is_near_zero() -> None:
-    relplot = pytest.importorskip("relplot")
     conf = np.full(400, 0.5)
     hits = np.tile([0.0, 1.0], 200)
     assert _point(conf, hits)["smece"] == pytest.approx(float(relplot.smECE(conf, hits)), abs=1e-6)
@@ -48,7 +48,6 @@ def test_smece_of_a_perfectly_calibrated_constant_is_near_zero() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_debiased_l2_equals_uncertainty_calibration_on_its_binning(seed: int) -> None:
-    calibration = pytest.importorskip("calibration")
     conf, hits = _sample(1500, seed)
     edges = calibration.get_equal_bins(list(conf), num_bins=15)
     index = np.searchsorted(edges, conf)
@@ -126,7 +125,6 @@ def test_binned_metrics_equal_the_calibration_report() -> None:
 
 def test_weights_equal_duplicated_data_for_every_estimator() -> None:
     """A bootstrap resample as query counts gives what the estimator gives on the duplicated pairs."""
-    relplot = pytest.importorskip("relplot")
     rng = np.random.default_rng(8)
     conf, hits = _sample(600, 8, rounded=True)
     q, m = 200, 3  # 200 queries x 3 pairs, stored query by query
