@@ -46,7 +46,7 @@ def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
     return rng.integers(0, n_queries, size=(n_resamples, n_queries))
 
 
-def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
+def percentile_interval(value: float, samples: np.ndarray, level: float) -> Interval:
     """Percentile interval; resamples where the statistic is undefined (NaN, e.g. AUROC of one class) are
     left out, and an undefined point estimate has no interval."""
     every = samples
@@ -73,7 +73,7 @@ def bootstrap_means(
     for name, values in per_query.items():
         values = np.asarray(values, dtype=np.float64)
         samples = values[indices].mean(axis=1) if n_resamples else np.empty(0)
-        result[name] = _interval(float(values.mean()), samples, level)
+        result[name] = percentile_interval(float(values.mean()), samples, level)
     return result
 
 
@@ -96,7 +96,7 @@ def bootstrap_statistic(
     for rows in indices:
         for name, value in statistic(rows).items():
             samples[name].append(value)
-    return {name: _interval(value, np.asarray(samples[name]), level) for name, value in point.items()}
+    return {name: percentile_interval(value, np.asarray(samples[name]), level) for name, value in point.items()}
 
 
 def bootstrap_pairs(
@@ -119,4 +119,4 @@ def bootstrap_pairs(
     if n_resamples:
         counts = resample_weights(resample_indices(n_queries, n_resamples, seed), n_queries)
         samples = weighted_metrics(pairs, counts, bins)
-    return {name: _interval(float(value[0]), samples.get(name, np.empty(0)), level) for name, value in point.items()}
+    return {name: percentile_interval(float(value[0]), samples.get(name, np.empty(0)), level) for name, value in point.items()}

@@ -38,10 +38,6 @@ class ViewPairs:
     def report(self, bins: int) -> CalibrationReport:
         return calibration_report(self.confidences.reshape(-1), self.correct.reshape(-1), bins=bins)
 
-    def report_on(self, rows: np.ndarray, bins: int) -> CalibrationReport:
-        """The report on a resample of queries (row indices, repeats allowed)."""
-        return calibration_report(self.confidences[rows].reshape(-1), self.correct[rows].reshape(-1), bins=bins)
-
 
 def listwise_probabilities(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Softmax of ``scores / temperature`` over each row (a query's candidates)."""

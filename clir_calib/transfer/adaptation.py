@@ -29,7 +29,7 @@ from clir_calib.adapters.base import (
     target_scores,
 )
 from clir_calib.errors import ClirCalibError, ConfigError, DataError
-from clir_calib.evaluation.bootstrap import _interval, resample_indices
+from clir_calib.evaluation.bootstrap import percentile_interval, resample_indices
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
 from clir_calib.retrieval.scored import ScoredRun
@@ -88,7 +88,7 @@ def _measure(calibrator: Any, run: ScoredRun, depth: int, bins: int, resamples: 
         return point, None, None
     weights = resample_weights(resample_indices(q, resamples, seed), q)
     samples = weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
-    interval = _interval(point["ece_equal_width"], samples, 0.95)
+    interval = percentile_interval(point["ece_equal_width"], samples, 0.95)
     return point, interval.low, interval.high
 
 
