@@ -18,7 +18,7 @@ import torch
 
 from clir_calib.atomic import atomic_file
 from clir_calib.errors import DataError
-from clir_calib.losses.ot import token_cost
+from clir_calib.losses.ot import token_cost, transport_mask
 from clir_calib.losses.sinkhorn import sinkhorn_log, uniform_marginals
 from clir_calib.models.encoder import Encoder
 
@@ -35,6 +35,7 @@ class AlignmentPlan:
     cost: np.ndarray
     transport_cost: float  # <P, C>_F, the ot loss of this pair
     epsilon: float
+    tau: float | None = None  # None: balanced; else the unbalanced plan's KL weight
 
     def strongest_partners(self) -> list[tuple[str, str, float]]:
         """For each translation token: its English partner with the most mass, and that share of its row."""
@@ -56,11 +57,19 @@ def _tokens(encoder: Encoder, text: str) -> tuple[list[str], torch.Tensor, torch
 
 def align_pair(
     teacher: Encoder, student: Encoder, english: str, translation: str, epsilon: float = 0.05,
-    max_iter: int = 200,
+    max_iter: int = 200, tau: float | None = None, drop_special_tokens: bool = False,
 ) -> AlignmentPlan:
-    """The OT plan between ``student(translation)`` and ``teacher(english)`` token states."""
+    """The OT plan between ``student(translation)`` and ``teacher(english)`` token states.
+
+    ``tau`` and ``drop_special_tokens`` mean what they mean in the ``ot`` loss, so the picture of a
+    run is the plan its loss computed; dropped special tokens are left out of the picture.
+    """
     if not english.strip() or not translation.strip():
         raise DataError("align needs two non-empty sentences: the English one and its translation")
+    if not epsilon > 0 or not np.isfinite(epsilon):
+        raise DataError(f"align: epsilon must be a finite number > 0, got {epsilon}; pass e.g. --epsilon 0.05")
+    if tau is not None and (not tau > 0 or not np.isfinite(tau)):
+        raise DataError(f"align: tau must be a finite number > 0 (or omitted for balanced OT), got {tau}")
     with torch.inference_mode():
         teacher_batch = teacher.encode_batch([english], ALIGN_ROLE)
         student_batch = student.encode_batch([translation], ALIGN_ROLE)
@@ -71,14 +80,21 @@ def align_pair(
             )
         states_s = student_batch.token_states.float().cpu()
         states_t = teacher_batch.token_states.float().cpu()
+        try:
+            keep_s = transport_mask(student_batch, drop_special_tokens).cpu()
+            keep_t = transport_mask(teacher_batch, drop_special_tokens).cpu()
+        except ValueError as error:
+            raise DataError(f"align: {error}") from None
         cost = token_cost(states_s, states_t, "cosine")
-        a = uniform_marginals(student_batch.attention_mask.cpu() != 0, torch.float32)
-        b = uniform_marginals(teacher_batch.attention_mask.cpu() != 0, torch.float32)
-        result = sinkhorn_log(cost, a, b, epsilon=epsilon, max_iter=max_iter, tol=1e-6)
-    plan = result.plan[0].numpy()
-    cost_np = cost[0].numpy()
-    english_tokens = _tokens(teacher, english)[0]
-    translation_tokens = _tokens(student, translation)[0]
+        a = uniform_marginals(keep_s, torch.float32)
+        b = uniform_marginals(keep_t, torch.float32)
+        result = sinkhorn_log(cost, a, b, epsilon=epsilon, max_iter=max_iter, tol=1e-6, tau=tau)
+    rows_kept = keep_s[0].numpy()
+    cols_kept = keep_t[0].numpy()
+    plan = result.plan[0].numpy()[np.ix_(rows_kept, cols_kept)]
+    cost_np = cost[0].numpy()[np.ix_(rows_kept, cols_kept)]
+    english_tokens = [t for t, keep in zip(_tokens(teacher, english)[0], cols_kept, strict=True) if keep]
+    translation_tokens = [t for t, keep in zip(_tokens(student, translation)[0], rows_kept, strict=True) if keep]
     return AlignmentPlan(
         english_tokens=english_tokens,
         translation_tokens=translation_tokens,
@@ -86,6 +102,7 @@ def align_pair(
         cost=cost_np,
         transport_cost=float((plan * cost_np).sum()),
         epsilon=epsilon,
+        tau=tau,
     )
 
 

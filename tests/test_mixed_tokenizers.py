@@ -111,6 +111,26 @@ def test_align_draws_wordpieces_against_sentencepieces(pair: tuple[Encoder, Enco
     assert Path(path).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_align_uses_the_loss_settings_specials_dropped_and_unbalanced(pair: tuple[Encoder, Encoder]) -> None:
+    teacher, student = pair
+    plan = align_pair(teacher, student, SENTENCES_EN[0], SENTENCES_DE[0], drop_special_tokens=True)
+    specials = {"[CLS]", "[SEP]", "<s>", "</s>"}
+    assert not specials & set(plan.english_tokens) and not specials & set(plan.translation_tokens)
+    assert plan.plan.shape == (len(plan.translation_tokens), len(plan.english_tokens))
+    assert np.isclose(plan.plan.sum(), 1.0, atol=1e-4)
+    relaxed = align_pair(teacher, student, SENTENCES_EN[0], SENTENCES_DE[0], drop_special_tokens=True, tau=0.1)
+    assert relaxed.tau == 0.1 and relaxed.plan.sum() < plan.plan.sum() - 1e-3
+
+
+@pytest.mark.parametrize("bad", [{"epsilon": 0.0}, {"epsilon": float("nan")}, {"tau": -1.0}, {"tau": float("inf")}])
+def test_align_refuses_bad_numbers_with_a_data_error(pair: tuple[Encoder, Encoder], bad: dict[str, float]) -> None:
+    from clir_calib.errors import DataError
+
+    teacher, student = pair
+    with pytest.raises(DataError, match="finite number > 0"):
+        align_pair(teacher, student, SENTENCES_EN[0], SENTENCES_DE[0], **bad)
+
+
 def test_embedding_cache_keys_differ_per_encoder_and_role(pair: tuple[Encoder, Encoder], tmp_path: Path) -> None:
     from clir_calib.retrieval.index import encode_cached
 

@@ -49,9 +49,10 @@ def test_run_study_end_to_end_then_reuse(tmp_path, fake_multi30k, tiny_model_dir
     report = next((study / "report").glob("report-*/report.html"))
     page = report.read_text(encoding="utf-8")
     for text in ("Headline", "Calibration transfer", "Reliability diagrams", "Training curves",
-                 "What the OT student aligns", "Reproducibility", "temperature", "platt"):
+                 "Where the OT loss plans mass", "Reproducibility", "temperature", "platt"):
         assert text in page, text
-    assert page.count("data:image/png;base64,") >= 9 + 1 + 4  # 3x3 grid, curves, alignments
+    assert page.count("data:image/png;base64,") >= 9 + 1 + 2  # 3x3 grid, curves, alignments (base, ot)
+    assert "OT settings: balanced and unbalanced" not in page  # one OT setting: no grid
     markdown = (report.parent / "report.md").read_text(encoding="utf-8")
     assert "| none |" in markdown and "| ot |" in markdown and "| mse |" in markdown
     assert (report.parent / "comparison.csv").is_file()
@@ -154,3 +155,24 @@ def test_methods_may_bring_their_own_seeds_and_query_encoder(tmp_path, fake_mult
     assert study._evaluate_config(cfg, runs[1]).models.teacher.name == "english-teacher"
     with pytest.raises(ConfigError, match="queries must be teacher or student"):
         study.check_methods(load_config(config, ["methods=[{name: none, queries: both}]"]))
+
+
+def test_tau_grid_and_one_heatmap_per_ot_setting(tmp_path, fake_multi30k, tiny_model_dir):
+    config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+    methods = ("methods=[{name: mse, losses: [mse]}, {name: ot, losses: [{name: ot, params: {epsilon: 0.1}}]}, "
+               "{name: ot-tau1, losses: [{name: ot, params: {epsilon: 0.1, tau: 1.0, drop_special_tokens: true}}]}]")
+    result = CliRunner().invoke(app, ["run", str(config), "--no-progress", "--set", methods,
+                                      "--set", "calibrate.calibrators=[identity,temperature]"])
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "study" / "report").glob("report-*"))
+    tables = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
+    grid = next(t for t in tables["tables"] if "OT settings" in t["caption"])
+    rows = {r[0]: r for r in grid["rows"]}
+    assert set(rows) == {"ot", "ot-tau1"} and rows["ot"][1] == "balanced" and rows["ot-tau1"][1] == "1"
+    assert all(cell != "–" for cell in rows["ot-tau1"][3:])  # val accuracy, MAP and ECE raw/temperature
+    pictures = sorted(p.name for p in folder.glob("alignment_*.png"))
+    assert pictures == ["alignment_base_student.png", "alignment_ot-tau1.png", "alignment_ot.png"]
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("| ")]
+    moved = {row[0]: float(row[2]) for row in cells if len(row) == 5 and (row[1] == "balanced" or row[1].startswith("tau="))}
+    assert moved["ot"] == pytest.approx(1.0, abs=1e-3) and moved["ot-tau1"] < 1.0

@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path = typer.Option(Path("alignment.png"), "--out", "-o", help="Where to write the heatmap PNG."),
         epsilon: float = typer.Option(0.05, "--epsilon", help="Entropic regularisation of the plan."),
+        tau: float | None = typer.Option(None, "--tau", help="Unbalanced OT: KL marginal weight (omit: balanced)."),
+        drop_special: bool = typer.Option(
+            False, "--drop-special-tokens/--keep-special-tokens", help="Give special tokens no mass, as the loss can."
+        ),
     ) -> None:
         """Show the OT plan between the two token sequences: heatmap PNG + each token's strongest partner."""
         from clir_calib.alignment import align_pair, plot_alignment
@@ -37,7 +41,8 @@ def register(app: typer.Typer) -> None:
         teacher_name = teacher or "intfloat/multilingual-e5-small"
         teacher_encoder = Encoder.from_pretrained(teacher_name, device=device)
         student_encoder = Encoder.from_pretrained(student, device=device)
-        alignment = align_pair(teacher_encoder, student_encoder, english, translation, epsilon=epsilon)
+        alignment = align_pair(teacher_encoder, student_encoder, english, translation, epsilon=epsilon, tau=tau,
+                               drop_special_tokens=drop_special)
         plot_alignment(alignment, out)
         table = Table(title=f"Strongest partner of each token (<P,C> = {alignment.transport_cost:.4f})")
         table.add_column("translation token")

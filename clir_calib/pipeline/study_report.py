@@ -14,7 +14,7 @@ import yaml
 from clir_calib.atomic import write_json
 from clir_calib.config import ExperimentConfig, to_dict
 from clir_calib.metrics.weighted import WEIGHTED_METRICS
-from clir_calib.pipeline import seed_report
+from clir_calib.pipeline import ot_report, seed_report
 from clir_calib.pipeline.results import MethodOutputs
 from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
@@ -71,7 +71,8 @@ def write_study_report(
     _retrieval_tables(report, tables, cfg, terminal)
     _reliability_grid(report, evaluated, cfg)
     _training_curves(report, methods, folder)
-    _alignments(report, methods, cfg, folder, say)
+    ot_report.tau_grid(report, methods, cfg, terminal)
+    ot_report.alignments(report, methods, cfg, folder, say)
     _provenance(report, cfg, methods, stages)
     report.write(folder)
     entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs
@@ -173,37 +174,6 @@ def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path)
                      f"{accuracy[-1]:.4f}" if accuracy else "–", kept])
     report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)"], rows)
     report.images([path], ["loss and validation accuracy"], columns=1)
-
-
-def _alignments(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig, folder: Path,
-                say: Callable[[str], None]) -> None:
-    from clir_calib.alignment import align_pair, plot_alignment
-    from clir_calib.data import load_bitext
-    from clir_calib.models.encoder import Encoder
-
-    distilled = [out for out in methods if out.model_dir is not None and any(s.name == "ot" for s in out.method.losses)]
-    if not distilled:
-        distilled = [out for out in methods if out.model_dir is not None]
-    if not distilled:
-        return
-    say("report: OT alignment pictures")
-    pairs = load_bitext(cfg.data.prepared, cfg.distill.lang, "val", max_pairs=2)
-    teacher = Encoder.load(cfg.models.teacher, device=cfg.device)
-    students = {"base student": Encoder.load(cfg.models.student, device=cfg.device)}
-    students.update({out.method.name: Encoder.from_pretrained(out.model_dir, device=cfg.device)
-                     for out in distilled[:1] if out.model_dir is not None})
-    paths, captions = [], []
-    for i, (english, translation) in enumerate(zip(pairs.en, pairs.xx, strict=True)):
-        for label, student in students.items():
-            alignment = align_pair(teacher, student, english, translation)
-            path = folder / f"alignment_{i}_{label.replace(' ', '_')}.png"
-            plot_alignment(alignment, path, title=f"{label}: <P,C> = {alignment.transport_cost:.3f}")
-            paths.append(path)
-            captions.append(f"{label} · {translation[:60]}")
-    report.heading("What the OT student aligns (val pairs)")
-    report.paragraph("Row-normalised OT plans between the student's tokens of the translation and the teacher's "
-                     "tokens of the English sentence, before (base student) and after distillation.")
-    report.images(paths, captions, columns=len(students))
 
 
 def _provenance(report: Report, cfg: ExperimentConfig, methods: list[MethodOutputs], stages: list[StageResult]) -> None:
