@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -66,6 +67,10 @@ def test_cli_run_writes_a_loadable_student_with_log_card_and_result(
     assert [t["name"] for t in summary["losses"]] == ["ot", "mse"] and summary["losses"][1]["weight"] == 0.5
     card = (out / "README.md").read_text()
     assert str(tiny_model_dir) in card and "epsilon=0.05" in card and f"{summary['val_accuracy_after']:.4f}" in card
+    header = yaml.safe_load(card.split("---")[1])  # the Hugging Face metadata header
+    assert header["library_name"] == "sentence-transformers" and header["base_model"] == str(tiny_model_dir)
+    assert header["language"] == ["en", "de"] and header["datasets"] == ["multi30k"]
+    assert (out / "modules.json").is_file() and (out / "1_Pooling" / "config.json").is_file()
     saved = load_config(out / "config.yaml")
     assert saved.distill.lang == "de" and saved.distill.max_pairs == 32
     # the student really changed, the frozen word embeddings did not

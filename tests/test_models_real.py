@@ -156,3 +156,15 @@ def test_multi30k_translation_pairs_score_above_unrelated_captions(e5: Encoder) 
     unrelated = similarity[~torch.eye(len(pairs), dtype=torch.bool)]
     assert float(matched.mean()) > float(unrelated.mean()) + 0.1
     assert float((similarity.argmax(dim=1) == torch.arange(len(pairs))).float().mean()) >= 0.9
+
+
+def test_a_saved_e5_is_a_sentence_transformers_model(e5: Encoder, tmp_path: Path) -> None:
+    """What distill saves (Encoder.save) loads in sentence-transformers with E5's prompts, same vectors."""
+    from sentence_transformers import SentenceTransformer
+
+    e5.save(tmp_path / "student")
+    model = SentenceTransformer(str(tmp_path / "student"), device="cpu")
+    for role in ("query", "passage"):
+        ours = e5.encode(SENTENCES, role=role)
+        theirs = torch.as_tensor(model.encode(SENTENCES, prompt_name=role, convert_to_numpy=True))
+        assert float(torch.nn.functional.cosine_similarity(ours, theirs, dim=-1).min()) >= 0.9999, role

@@ -26,9 +26,12 @@ def model_card(cfg: ExperimentConfig, result: dict[str, Any], losses: list[dict[
         else ""
     )
     return f"""---
-library_name: transformers
-tags: [sentence-similarity, cross-lingual-retrieval, distillation, clir-calib]
+library_name: sentence-transformers
+pipeline_tag: sentence-similarity
+base_model: {student.name}
+tags: [sentence-transformers, sentence-similarity, cross-lingual-retrieval, distillation, clir-calib]
 language: [en, {dc.lang}]
+datasets: [multi30k]
 ---
 
 # {dc.lang} student distilled from {teacher.name}
@@ -67,5 +70,12 @@ student = Encoder.from_pretrained("PATH/TO/THIS/FOLDER")
 vectors = student.encode(["..."], role="passage")
 ```
 
-The folder is also a plain Hugging Face model (`AutoModel.from_pretrained`).
+The folder is also a sentence-transformers model (`modules.json`; prompts `query` and `passage` hold
+the role prefixes) and a plain Hugging Face model (`AutoModel.from_pretrained`):
+
+```python
+from sentence_transformers import SentenceTransformer
+student = SentenceTransformer("PATH/TO/THIS/FOLDER")
+vectors = student.encode(["..."], prompt_name="passage")
+```
 """

@@ -34,6 +34,7 @@ from clir_calib.models.settings import (
     read_settings,
     sentence_transformers_defaults,
 )
+from clir_calib.models.st_export import model_args, write_sentence_transformers_files
 
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
@@ -256,7 +257,7 @@ class Encoder:
             self._write(staging)
             for item in staging.iterdir():
                 destination = target / item.name
-                if destination.is_dir() and not item.is_dir():
+                if destination.is_dir():
                     shutil.rmtree(destination)
                 os.replace(item, destination)
         finally:
@@ -268,6 +269,8 @@ class Encoder:
             self.model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
+        write_sentence_transformers_files(folder, self.settings, self.hidden_size, self.projection, _versions(),
+                                          model_args(self.model))
         if self.projection is not None:
             from safetensors.torch import save_file
 
@@ -278,6 +281,15 @@ class Encoder:
         s = self.settings
         return (f"Encoder({self.name!r}, d={self.hidden_size}, pooling={s.pooling}, normalize={s.normalize}, "
                 f"max_length={s.max_length}, device={self.device})")
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    import transformers
+
+    return {"clir_calib": metadata.version("clir-calib"), "transformers": transformers.__version__,
+            "pytorch": torch.__version__}
 
 
 def _load_projection(folder: Path, width: int) -> torch.nn.Linear | None:
