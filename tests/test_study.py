@@ -40,6 +40,19 @@ def _study_config(tmp_path: Path, fake_multi30k: Path, model: Path) -> Path:
     return path
 
 
+def _compile_if_engine(tex: Path) -> None:
+    """pdflatex the study's own LaTeX where an engine is installed (CI installs one); else the structure tests hold."""
+    import shutil
+    import subprocess
+
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        return
+    done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tex.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
 def test_run_study_end_to_end_then_reuse(tmp_path, fake_multi30k, tiny_model_dir):
     config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
     runner = CliRunner()
@@ -56,6 +69,9 @@ def test_run_study_end_to_end_then_reuse(tmp_path, fake_multi30k, tiny_model_dir
     markdown = (report.parent / "report.md").read_text(encoding="utf-8")
     assert "| none |" in markdown and "| ot |" in markdown and "| mse |" in markdown
     assert (report.parent / "comparison.csv").is_file()
+    for tex in ("report.tex", "comparison.tex", "comparison_compact.tex"):
+        assert (report.parent / tex).read_text(encoding="utf-8").startswith("\\documentclass"), tex
+    _compile_if_engine(report.parent / "report.tex")
     assert (study / "config.yaml").is_file()
     assert "Stages" in first.output and "calibration · translation" in first.output
 

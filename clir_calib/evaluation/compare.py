@@ -236,6 +236,23 @@ def tables_markdown(tables: list[ComparisonTable], alpha: float, permutations: i
     return "\n".join(lines)
 
 
+def tables_latex(tables: list[ComparisonTable], alpha: float, permutations: int, intervals: bool) -> str:
+    """All tables as one LaTeX document (booktabs; bold best; dagger: significant against the reference)."""
+    from clir_calib.report.latex import latex_document, latex_table
+
+    body = []
+    for table in tables:
+        headers = ["System", *[header(lg, m) for lg, m in table.columns]]
+        rows = [[system, *[format_cell(table.cell(system, lg, m)) for lg, m in table.columns]]
+                for system in table.systems]
+        caption = (f"{table.task} · {table.split} · {table.group}. Bold: best in the column; †: differs from "
+                   f"{table.reference} at p < {alpha:g} (paired randomization test, {permutations} permutations)"
+                   + ("; [95% bootstrap interval over queries]" if intervals else ""))
+        body.append(latex_table(headers, rows, caption, label=f"tab:{table.task}-{table.split}-{table.group}",
+                                intervals=intervals))
+    return latex_document("\n".join(body))
+
+
 def tables_csv(tables: list[ComparisonTable]) -> str:
     """One row per (table, system, language, metric): every number, machine-readable."""
     buffer = io.StringIO()
@@ -267,10 +284,13 @@ def tables_json(tables: list[ComparisonTable], folders: list[Path], alpha: float
 
 def write_comparison(tables: list[ComparisonTable], out: Path, folders: list[Path], alpha: float,
                      permutations: int) -> dict[str, Path]:
-    """Write ``comparison.md``, ``comparison.csv`` and ``comparison.json`` into ``out``."""
+    """Write ``comparison.md``, ``.tex`` (booktabs; ``comparison_compact.tex`` without intervals), ``.csv``, ``.json``."""
     out = Path(out)
-    paths = {"markdown": out / "comparison.md", "csv": out / "comparison.csv", "json": out / "comparison.json"}
+    paths = {"markdown": out / "comparison.md", "csv": out / "comparison.csv", "json": out / "comparison.json",
+             "latex": out / "comparison.tex", "latex_compact": out / "comparison_compact.tex"}
     write_text(paths["markdown"], tables_markdown(tables, alpha, permutations))
+    write_text(paths["latex"], tables_latex(tables, alpha, permutations, intervals=True))
+    write_text(paths["latex_compact"], tables_latex(tables, alpha, permutations, intervals=False))
     write_text(paths["csv"], tables_csv(tables))
     write_json(paths["json"], tables_json(tables, folders, alpha, permutations))
     return paths

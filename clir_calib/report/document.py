@@ -124,12 +124,37 @@ class Report:
                 body.append(f"<pre>{html.escape(block.text)}</pre>")
         return _PAGE.format(title=html.escape(self.title), body="\n".join(body))
 
+    def to_latex(self, base: Path) -> str:
+        """A standalone LaTeX document: every table in booktabs, figures by relative path."""
+        from clir_calib.report.latex import escape, latex_document, latex_table
+
+        out: list[str] = []
+        tables = 0
+        for block in self.blocks:
+            if isinstance(block, _Heading):
+                out.append(f"\\{'sub' * min(max(block.level - 2, 0), 2)}section*{{{escape(block.text)}}}\n")
+            elif isinstance(block, _Paragraph):
+                out.append(escape(block.text) + "\n")
+            elif isinstance(block, _Table):
+                tables += 1
+                out.append(latex_table(block.headers, block.rows, block.caption, label=f"tab:{tables}"))
+            elif isinstance(block, _Images):
+                width = f"{0.95 / max(block.columns, 1):.2f}\\linewidth"
+                graphics = "\n".join(f"\\includegraphics[width={width}]{{{_relative(p, base)}}}"
+                                      for p in block.paths if p.is_file())
+                if graphics:
+                    out.append(f"\\begin{{figure}}[ht]\n\\centering\n{graphics}\n\\end{{figure}}\n")
+            elif isinstance(block, _Code):
+                out.append("\\begin{verbatim}\n" + block.text.rstrip("\n") + "\n\\end{verbatim}\n")
+        return latex_document("\n".join(out), self.title)
+
     def write(self, folder: Path, stem: str = "report") -> tuple[Path, Path]:
-        """Write ``stem.md`` and ``stem.html`` into ``folder`` atomically; return both paths."""
+        """Write ``stem.md``, ``stem.html`` and ``stem.tex`` into ``folder`` atomically; return the first two."""
         folder.mkdir(parents=True, exist_ok=True)
         md_path, html_path = folder / f"{stem}.md", folder / f"{stem}.html"
         write_text(md_path, self.to_markdown(folder))
         write_text(html_path, self.to_html())
+        write_text(folder / f"{stem}.tex", self.to_latex(folder))
         return md_path, html_path
 
 
