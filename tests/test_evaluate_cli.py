@@ -125,6 +125,27 @@ def test_run_files_reproduce_the_metrics_with_ir_measures(evaluated: Path, prepa
         assert np.mean([row["RR@10"] for row in per_query]) == pytest.approx(ours["RR@10"]["value"])
 
 
+def test_each_run_comes_with_the_qrels_it_was_scored_against(work: Path, prepared_dir: Path,
+                                                            tiny_model_dir: Path) -> None:
+    """With max_images the run covers a subset of the queries: the folder's own qrels.txt covers exactly
+    those, so ir_measures on the folder's pair gives metrics.json's numbers (the prepared qrels do not)."""
+    out = work / "eval-max-images"
+    _invoke(["evaluate", *_common(work, prepared_dir, tiny_model_dir), "-m", str(tiny_model_dir), "--langs", "cs",
+             "--set", "evaluate.max_images=4", "--set", "evaluate.tasks=[translation]", "--out", str(out)])
+    folder = out / "translation" / "cs" / "test_2016_flickr"
+    own = list(ir_measures.read_trec_qrels(str(folder / "qrels.txt")))
+    run = list(ir_measures.read_trec_run(str(folder / "run.trec")))
+    assert {q.query_id for q in own} == {r.query_id for r in run}
+    ours = json.loads((folder / "metrics.json").read_text())["retrieval"]
+    measures = [ir_measures.AP, ir_measures.nDCG @ 10, ir_measures.R @ 1]
+    theirs = ir_measures.pytrec_eval.calc_aggregate(measures, own, run)
+    for measure in measures:
+        assert ours[str(measure)]["value"] == pytest.approx(theirs[measure], abs=1e-9), str(measure)
+    prepared = prepared_dir / "tasks" / "translation" / "cs" / "test_2016_flickr" / "qrels.txt"
+    everything = list(ir_measures.read_trec_qrels(str(prepared)))
+    assert len({q.query_id for q in everything}) > len({q.query_id for q in own})
+
+
 def test_scored_run_matches_qrels(evaluated: Path, prepared_dir: Path) -> None:
     from clir_calib.data.store import load_task
 

@@ -105,7 +105,9 @@ def evaluate_system(
         started = time.perf_counter()
         per_query, retrieval, views = measure(run, ev, cfg.seed, calibrator)
         timing["measure_s"] = time.perf_counter() - started
-        results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, per_query, retrieval, views, timing))
+        judged = {qid: task.qrels.get(qid, {}) for qid in run.qids}
+        results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, per_query, retrieval, views, timing,
+                                   qrels=judged))
     return results
 
 

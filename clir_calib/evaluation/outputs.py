@@ -1,6 +1,6 @@
 """The files of an evaluate folder ``EVAL/``.
 
-Per ``{task}/{lang}/{split}/``: ``run.trec``, ``scored.npz`` (:class:`ScoredRun`, read by
+Per ``{task}/{lang}/{split}/``: ``run.trec`` with ``qrels.txt`` for exactly its queries, ``scored.npz`` (:class:`ScoredRun`, read by
 ``calibrate``), ``per_query.jsonl``, ``metrics.json`` (all metrics with bootstrap intervals, both
 calibration views with bin tables), ``views.npz`` (each view's confidences and outcomes, used for
 significance tests), ``bootstrap.npz`` (every statistic on every bootstrap resample) and reliability diagrams ``reliability_{view}_{binning}.png``. At the top:
@@ -21,7 +21,7 @@ from clir_calib.evaluation.bootstrap import Interval
 from clir_calib.evaluation.results import EntryResult
 from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
 from clir_calib.report.plots import reliability_diagram
-from clir_calib.retrieval.runs import write_trec_run
+from clir_calib.retrieval.runs import write_trec_qrels, write_trec_run
 
 SUMMARY_FILE = "summary.json"
 BOOTSTRAP_FILE = "bootstrap.npz"
@@ -90,6 +90,7 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
     folder = entry_folder(root, entry.task, entry.lang, entry.split)
     folder.mkdir(parents=True, exist_ok=True)
     write_trec_run(folder / "run.trec", entry.run, system)
+    write_trec_qrels(folder / "qrels.txt", entry.qrels, entry.run.qids)
     entry.run.save(folder / "scored.npz")
     with atomic_file(folder / "per_query.jsonl") as handle:
         for row, qid in enumerate(entry.run.qids):

@@ -37,3 +37,4 @@ class EntryResult:
     retrieval: dict[str, Interval]
     views: dict[str, ViewResult]
     timing: dict[str, float] = field(default_factory=dict)
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # the judgements the run was scored against

@@ -48,3 +48,15 @@ def write_trec_run(path: str | os.PathLike[str], run: ScoredRun, tag: str) -> No
     """Write ``run`` as a TREC run file, atomically."""
     with atomic_file(path) as handle:
         handle.write(format_trec_run(run, tag))
+
+
+def write_trec_qrels(path: str | os.PathLike[str], qrels: dict[str, dict[str, int]], qids: list[str]) -> None:
+    """TREC qrels (``qid 0 docid rel``) for exactly ``qids``, in their order, atomically.
+
+    Written next to each ``run.trec`` so that ``trec_eval``/``ir_measures`` on the folder's own pair
+    score the same queries against the same judgements as ``metrics.json``.
+    """
+    with atomic_file(path) as handle:
+        for qid in qids:
+            for doc, rel in qrels.get(qid, {}).items():
+                handle.write(f"{qid} 0 {doc} {int(rel)}\n")
