@@ -94,6 +94,7 @@ class DistillConfig:
     projection: bool = False  # learn a linear map when teacher and student widths differ
     select: str = "last"  # best: restore the step with the highest val accuracy (seen language) | last
     teacher_cache: str | None = None  # folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)
+    log_with: str | None = None  # tensorboard | wandb | mlflow: also send the training log to that tracker
 
 
 @dataclass

@@ -63,6 +63,9 @@ def register(app: typer.Typer) -> None:
         batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per micro-batch."),
         lr: float | None = typer.Option(None, "--lr", help="Peak AdamW learning rate."),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+        log_with: str | None = typer.Option(
+            None, "--log-with", help="Also log to a tracker: tensorboard, wandb or mlflow (distill.log_with)."
+        ),
         progress: bool | None = typer.Option(
             None, "--progress/--no-progress", help="Progress bar (default: when the terminal is interactive)."
         ),
@@ -84,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 "distill.epochs": epochs,
                 "distill.batch_size": batch_size,
                 "distill.lr": lr,
+                "distill.log_with": log_with,
             },
         )
         names = "+".join(spec.name for spec in cfg.distill.losses) or "none"

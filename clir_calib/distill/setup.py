@@ -8,6 +8,7 @@ from typing import Any
 
 from clir_calib.config import ExperimentConfig, check_languages, read_yaml, to_dict
 from clir_calib.data.store import Bitext, load_bitext
+from clir_calib.distill.trackers import check_tracker
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.losses.combined import CombinedAlignmentLoss
 
@@ -44,6 +45,7 @@ def check_distill_config(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"distill.warmup_ratio must be within [0, 1], got {dc.warmup_ratio}")
     if dc.weight_decay < 0 or dc.max_grad_norm < 0:
         raise ConfigError("distill.weight_decay and distill.max_grad_norm must not be negative (0: off)")
+    check_tracker(dc.log_with)
     if dc.mixed_precision not in MIXED_PRECISION:
         raise ConfigError(f"distill.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {dc.mixed_precision!r}")
 
@@ -100,6 +102,9 @@ def check_resume_config(cfg: ExperimentConfig, out: Path) -> None:
     """The resumed run must be the same run: same seed, data, models and distillation settings."""
     saved = read_yaml(out / "config.yaml")
     current = to_dict(cfg)
+    for config in (saved, current):  # a tracker may be added or dropped on resume: it does not change the run
+        if isinstance(config.get("distill"), dict):
+            config["distill"].pop("log_with", None)
     for key in RESUME_KEYS:
         before, now = _get(saved, key), _get(current, key)
         difference = _first_difference(before, now, key)

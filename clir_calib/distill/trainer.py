@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from clir_calib.atomic import atomic_file, write_json, write_text
-from clir_calib.config import ExperimentConfig, config_hash, save_config
+from clir_calib.config import ExperimentConfig, config_hash, save_config, to_dict
 from clir_calib.distill import order
 from clir_calib.distill.card import model_card
 from clir_calib.distill.checkpoint import (
@@ -43,6 +43,7 @@ from clir_calib.distill.setup import (
 )
 from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_groups, warmup_linear_schedule
 from clir_calib.distill.teacher_store import TeacherStore
+from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir, tracker_values
 from clir_calib.errors import NumericalError
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder
@@ -77,7 +78,7 @@ class DistillResult:
     config_hash: str
 
 
-def make_accelerator(cfg: ExperimentConfig) -> Any:
+def make_accelerator(cfg: ExperimentConfig, out: Path | None = None) -> Any:
     from accelerate import Accelerator
 
     device = resolve_device(cfg.device)
@@ -86,6 +87,9 @@ def make_accelerator(cfg: ExperimentConfig) -> Any:
         precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if device.type != "cuda" and precision != "no":
         precision = "no"  # autocast on CPU is slower than fp32 here and not what "auto" promises
+    if cfg.distill.log_with is not None and out is not None:
+        return Accelerator(cpu=device.type == "cpu", mixed_precision=precision, log_with=cfg.distill.log_with,
+                           project_dir=str(tracker_dir(out)))
     return Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
 
 
@@ -106,7 +110,7 @@ def distill(
     out = Path(out)
     check_distill_config(cfg)
     objective = build_objective(cfg)
-    accelerator = make_accelerator(cfg)
+    accelerator = make_accelerator(cfg, out)
     state = run_state(out, resume)
     if state == "resume":
         check_resume_config(cfg, out)
@@ -127,7 +131,13 @@ def distill(
         save_config(cfg, out)
         if resumed_from is None:
             (out / LOG_FILE).unlink(missing_ok=True)
-    before = loop.run()
+    if cfg.distill.log_with is not None:
+        accelerator.init_trackers(PROJECT, config=hyperparameters(to_dict(cfg)))
+    try:
+        before = loop.run()
+    finally:
+        if cfg.distill.log_with is not None:
+            accelerator.end_training()
     result = DistillResult(
         run_dir=str(out), lang=cfg.distill.lang, teacher=cfg.models.teacher.name,
         student_init=cfg.models.student.name, losses=objective.describe(), steps=loop.position.step,
@@ -345,6 +355,8 @@ class _Loop:
             record["pairs_per_s"] = round(pairs_per_second, 2)
         self._window.clear()
         append_record(self.out / LOG_FILE, record)
+        if self.cfg.distill.log_with is not None:
+            self.accelerator.log(tracker_values(record), step=self.position.step)
 
     def _logged_before(self) -> float:
         for record in read_log(self.out / LOG_FILE):

@@ -169,7 +169,8 @@ def _distill(
     from clir_calib.distill import distill
 
     cfg = _distill_config(base, out)
-    distill_key = {k: v for k, v in vars(cfg.distill).items() if k != "teacher_cache"}  # where, not what
+    distill_key = {k: v for k, v in vars(cfg.distill).items()
+                   if k not in ("teacher_cache", "log_with")}  # where and who watches, not what
     key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": distill_key}
 
     def work(folder: Path) -> dict[str, Any]:
