@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def _compile_if_engine(tex: Path) -> None:
 
     engine = shutil.which("pdflatex")
     if engine is None:
+        assert not os.environ.get("CLIR_CALIB_REQUIRE_LATEX"), "CLIR_CALIB_REQUIRE_LATEX is set but pdflatex is missing"
         return
     done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tex.parent,
                           capture_output=True, text=True, timeout=300)
