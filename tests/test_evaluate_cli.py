@@ -216,6 +216,15 @@ def test_baseline_system_calibrator_and_comparison(
     csv_lines = (cmp_out / "comparison.csv").read_text().splitlines()
     assert csv_lines[0].startswith("task,split,group,system,lang,metric,value,low,high,p_value")
     assert len(csv_lines) == 1 + len(cells)
+    from tests.test_latex_tables import check_structure
+
+    latex = (cmp_out / "comparison.tex").read_text()
+    compact = (cmp_out / "comparison_compact.tex").read_text()
+    check_structure(latex)
+    check_structure(compact)
+    assert latex.count(r"\begin{tabular}") == len(data["tables"])
+    assert r"de MAP$\uparrow$" in latex and r"\textbf{" in latex and "[" in latex.split(r"\midrule")[1]
+    assert "[" not in compact.split(r"\midrule")[1].split(r"\bottomrule")[0]
 
 
 def _fails(args: list[str], match: str) -> None:

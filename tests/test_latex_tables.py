@@ -22,17 +22,21 @@ def _unescaped(text: str, char: str) -> list[int]:
     return [m.start() for m in re.finditer(rf"(?<!\\){re.escape(char)}", text)]
 
 
-def check_structure(tex: str, columns: int) -> None:
-    """What a LaTeX engine would reject, checked without one: environments, rules, cells per row, specials."""
+def check_structure(tex: str, columns: int | None = None) -> None:
+    """What a LaTeX engine would reject, checked without one: environments, rules, cells per row, specials.
+
+    ``columns``: every table's width, when they all share one; else each table is checked against its own spec.
+    """
     assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") >= 1
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}")
-    for env in re.findall(r"\\begin\{tabular\}\{([lr]+)\}", tex):
-        assert len(env) == columns
     assert tex.count(r"\toprule") == tex.count(r"\midrule") == tex.count(r"\bottomrule")
-    body = re.findall(r"\\midrule\n(.*?)\\bottomrule", tex, flags=re.S)
-    for block in body:
-        for row in block.strip().splitlines():
-            assert row.endswith(r" \\") and len(_unescaped(row, "&")) == columns - 1, row
+    tables = re.findall(r"\\begin\{tabular\}\{([lr]+)\}\n\\toprule\n(.*?)\n\\midrule\n(.*?)\\bottomrule", tex, flags=re.S)
+    assert len(tables) == tex.count(r"\begin{tabular}")
+    for spec, head, body in tables:
+        width = len(spec)
+        assert columns is None or width == columns
+        for row in [head, *body.strip().splitlines()]:
+            assert row.endswith(r" \\") and len(_unescaped(row, "&")) == width - 1, row
     assert not _unescaped(tex.replace(r"\\", ""), "%") and not _unescaped(tex, "#")
     assert tex.count("{") - tex.count(r"\{") == tex.count("}") - tex.count(r"\}")
 
