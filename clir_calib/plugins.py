@@ -74,10 +74,12 @@ def _load_entry_points() -> None:
             plugin = entry_point.load()
             pm.register(plugin, name=entry_point.name)
             pm.check_pending()  # a misspelt hook name is this plugin's fault: report it by name
-        except Exception as error:  # a broken plugin must not take the CLI down
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: B036 - SystemExit too: a broken plugin must not take the CLI down
             if pm.get_plugin(entry_point.name) is not None:
                 pm.unregister(name=entry_point.name)
-            FAILED_PLUGINS[entry_point.name] = f"{type(error).__name__}: {error}"
+            FAILED_PLUGINS[entry_point.name] = f"failed at import: {_describe(error)}"
             continue
         _DIST_NAMES[entry_point.name] = dist_name
 
@@ -90,6 +92,8 @@ def plugin_sources() -> list[dict[str, str]]:
     load_plugins()
     rows = []
     for name, plugin in pm.list_name_plugin():
+        if name in FAILED_PLUGINS:
+            continue  # failed in a hook call: listed once, below, with why
         if name in DEFAULT_PLUGINS:
             source = "built-in"
         else:
@@ -99,22 +103,79 @@ def plugin_sources() -> list[dict[str, str]]:
     return rows
 
 
-def _collect(hook_name: str, key: Callable[[Any], str], kind: str) -> dict[str, Any]:
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
+
+
+def is_builtin(plugin_name: str) -> bool:
+    return plugin_name in DEFAULT_PLUGINS
+
+
+def call_each(hook_name: str, on_success: Callable[[str], None] | None = None,
+              on_failure: Callable[[str], None] | None = None, **kwargs: Any) -> None:
+    """Call every implementation of ``hook_name`` on its own, built-ins first, in registration order.
+
+    A third-party implementation that raises anything but :class:`KeyboardInterrupt` (``SystemExit``
+    included) is recorded in :data:`FAILED_PLUGINS` under its plugin's name and skipped; the others
+    still run. ``on_failure(plugin)`` undoes what it did; ``on_success(plugin)`` checks the result and
+    may raise :class:`ClirCalibError` to refuse it (recorded the same way). A built-in that fails is a bug
+    and raises.
+    """
     load_plugins()
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    for impl in sorted(impls, key=lambda i: not is_builtin(i.plugin_name)):
+        arguments = {name: kwargs[name] for name in impl.argnames}
+        try:
+            impl.function(**arguments)
+            if on_success is not None:
+                on_success(impl.plugin_name)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: B036 - isolation is the point
+            if is_builtin(impl.plugin_name):
+                raise
+            if on_failure is not None:
+                on_failure(impl.plugin_name)
+            refused = isinstance(error, ClirCalibError)
+            FAILED_PLUGINS[impl.plugin_name] = str(error) if refused else f"{hook_name} {_describe(error)}"
+
+
+def _collect(hook_name: str, key: Callable[[Any], str], kind: str) -> dict[str, Any]:
+    """The components every plugin registers through ``hook_name``, by name.
+
+    A third-party plugin may not replace a built-in name (it is refused, by name); two third-party
+    plugins registering one name is an error, since neither can be preferred.
+    """
     found: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    pending: dict[str, Any] = {}
+    clashes: list[ClirCalibError] = []
 
     def register(component: Any) -> None:
         name = key(component)
         if not name:
             raise ClirCalibError(f"a {kind} plugin registered {component!r} without a name")
-        if name in found and found[name] is not component:
-            raise ClirCalibError(
-                f"two plugins register the {kind} {name!r}: {found[name]!r} and {component!r}; "
-                f"uninstall one or restrict plugins with {ALLOW_LIST_VARIABLE}"
-            )
-        found[name] = component
+        pending[name] = component
 
-    getattr(pm.hook, hook_name)(register=register)
+    def keep(plugin: str) -> None:
+        for name, component in pending.items():
+            if name in found and found[name] is not component:
+                if is_builtin(owner[name]) and not is_builtin(plugin):
+                    pending.clear()
+                    raise ClirCalibError(f"plugin {plugin!r} registers the {kind} {name!r}, a built-in name; "
+                                         "it was skipped: rename its component")
+                clashes.append(ConfigError(
+                    f"two plugins register the {kind} {name!r}: {owner[name]!r} and {plugin!r}; "
+                    f"uninstall one or restrict plugins with {ALLOW_LIST_VARIABLE}"))
+        for name, component in pending.items():
+            found[name], owner[name] = component, plugin
+        pending.clear()
+
+    call_each(hook_name, on_success=keep, on_failure=lambda plugin: pending.clear(), register=register)
+    if clashes:
+        raise clashes[0]
     return dict(sorted(found.items()))
 
 

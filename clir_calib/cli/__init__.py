@@ -28,6 +28,8 @@ class ClirGroup(TyperGroup):
         except ClirCalibError as error:
             common.err_console.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
+        finally:
+            _warn_failed_plugins()
 
 
 app = typer.Typer(
@@ -56,19 +58,53 @@ def _global_options(
     common.configure_logging(verbose)
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_failed_plugins() -> None:
+    """One warning per broken plugin, whenever its failure is first seen (at import or in a hook call)."""
+    from clir_calib.plugins import FAILED_PLUGINS
+
+    for name, message in FAILED_PLUGINS.items():
+        if name not in _WARNED:
+            _WARNED.add(name)
+            common.err_console.print(f"[yellow]Warning:[/] plugin {name!r} is skipped: {message}", highlight=False)
+
+
+def _command_name(info: Any) -> str:
+    return str(info.name or info.callback.__name__.replace("_", "-"))
+
+
 def _register_commands() -> None:
     from clir_calib.cli import align, calibrate, distill, evaluate, index, models, plugins_cmd, prepare, run
-    from clir_calib.plugins import FAILED_PLUGINS, load_plugins, pm
+    from clir_calib.plugins import call_each
 
     for module in (prepare, distill, index, evaluate, calibrate, run, align, plugins_cmd, models):
         module.register(app)
+    builtin = {_command_name(info) for info in app.registered_commands}
+    size = [len(app.registered_commands), len(app.registered_groups)]
+
+    def undo(plugin: str) -> None:
+        del app.registered_commands[size[0]:]
+        del app.registered_groups[size[1]:]
+
+    def check(plugin: str) -> None:
+        added = [_command_name(info) for info in app.registered_commands[size[0]:]]
+        added += [str(info.name) for info in app.registered_groups[size[1]:]]
+        taken = sorted(set(added) & (builtin | set(names)))
+        if taken:
+            undo(plugin)
+            raise ClirCalibError(f"plugin {plugin!r} registers the command {taken[0]!r}, which exists; "
+                                 "its commands were skipped: rename them")
+        names.extend(added)
+        size[:] = [len(app.registered_commands), len(app.registered_groups)]
+
+    names: list[str] = []
     try:
-        load_plugins()
-        pm.hook.register_commands(app=app)
+        call_each("register_commands", on_success=check, on_failure=undo, app=app)
     except ClirCalibError as error:  # a broken registry is reported, the core CLI stays usable
         common.err_console.print(f"[yellow]Warning:[/] {error}")
-    for name, message in FAILED_PLUGINS.items():
-        common.err_console.print(f"[yellow]Warning:[/] plugin {name!r} failed to load: {message}")
+    _warn_failed_plugins()
 
 
 _register_commands()
