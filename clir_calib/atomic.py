@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     if final_path.exists():
         if not overwrite:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(f"{final_path} already exists")
+            raise FileExistsError(errno.EEXIST, "already exists (written meanwhile by another run?)", str(final_path))
         old = final_path.with_name(f".{final_path.name}.old-{os.getpid()}")
         os.replace(final_path, old)
         os.replace(tmp, final_path)

@@ -7,11 +7,12 @@ that documentation and behaviour cannot drift apart (the ir_measures idea).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clir_calib.errors import ConfigError
+from clir_calib.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,16 @@ class Declared:
             ],
             "citation": cls.citation,
         }
+
+
+def check_finite_state(state: Any, source: str) -> None:
+    """Every number in a fitted state is finite (a fitted file never holds NaN/inf: it was edited or broken)."""
+    stack = [state]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise DataError(f"{source} holds a non-finite number ({node}); refit it with 'clir-calib calibrate'")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from clir_calib.errors import ClirCalibError, DataError
-from clir_calib.params import Declared
+from clir_calib.params import Declared, check_finite_state
 
 ADAPTER_FORMAT = "clir-calib-adapter"
 
@@ -125,6 +125,7 @@ class TransferAdapter(Declared):
         if data.get("format") != ADAPTER_FORMAT or data.get("version") != cls.version:
             raise DataError(f"{source} holds no readable {cls.name!r} adapter (format or version); refit it")
         adapter = cls(**dict(data.get("params") or {}))
+        check_finite_state(data.get("state"), f"{source} ({cls.name!r} adapter state)")
         try:
             adapter.set_state(dict(data["state"]))
             adapter.view, adapter.depth = str(data["view"]), int(data["depth"])

@@ -22,7 +22,7 @@ import numpy as np
 
 from clir_calib.atomic import write_json
 from clir_calib.errors import ClirCalibError, DataError, NumericalError, UnknownPluginError
-from clir_calib.params import Declared
+from clir_calib.params import Declared, check_finite_state
 
 FILE_FORMAT = "clir-calib-calibrator"
 VIEWS: tuple[str, ...] = ("listwise", "pointwise")
@@ -113,6 +113,7 @@ class Calibrator(Declared):
         state = data.get("state")
         if not isinstance(state, dict):
             raise DataError(f"{source} has no fitted state; refit it with 'clir-calib calibrate'")
+        check_finite_state(state, f"{source} ({cls.name!r} state)")
         try:
             calibrator.set_state(state)
         except (KeyError, TypeError, ValueError) as error:

@@ -8,11 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
 from clir_calib.cli import common
+from clir_calib.cli.failures import bug_report, describe_os_error
 from clir_calib.errors import ClirCalibError
+
+
+def _click_exceptions() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort,
+                                        click.ClickException]
+    try:  # typer >= 0.24 carries its own copy of click, whose usage errors are not click's
+        from typer._click import exceptions as vendored
+
+        found.append(vendored.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+_PASS_THROUGH = _click_exceptions()
+
+
+def _fail(message: str, code: int) -> None:
+    common.err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
 
 
 class ClirGroup(TyperGroup):
@@ -26,8 +48,17 @@ class ClirGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ClirCalibError as error:
-            common.err_console.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(error.exit_code) from None
+            _fail(str(error), error.exit_code)
+        except _PASS_THROUGH:  # usage errors, --help, typer.Exit: click's own handling
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted; finished stages and checkpoints are kept: run the command again (distill: --resume)",
+                  130)
+        except OSError as error:  # the file system, not the code: the user can fix it
+            _fail(describe_os_error(error), 2)
+        except Exception as error:  # a bug: a short report here, the traceback in a log file
+            verbose = common.state(ctx).verbose
+            _fail(bug_report(error, show_traceback=verbose > 0), 1)
         finally:
             _warn_failed_plugins()
 

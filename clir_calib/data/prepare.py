@@ -37,6 +37,7 @@ from clir_calib.data.build import (
 from clir_calib.data.sources import open_source
 from clir_calib.data.writer import quiet_datasets, write_bitext, write_task
 from clir_calib.errors import DataError
+from clir_calib.locking import locks_output
 
 MANIFEST_FORMAT = "clir-calib-prepared/1"
 
@@ -80,6 +81,7 @@ def _ordered(values: list[str], allowed: tuple[str, ...], what: str) -> list[str
     return [value for value in allowed if value in set(values)]
 
 
+@locks_output("out")
 def prepare_multi30k(
     out: str | os.PathLike[str],
     *,

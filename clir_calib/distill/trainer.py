@@ -45,6 +45,7 @@ from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_group
 from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir, tracker_values
 from clir_calib.errors import NumericalError
+from clir_calib.locking import locks_output
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder
 
@@ -93,6 +94,7 @@ def make_accelerator(cfg: ExperimentConfig, out: Path | None = None) -> Any:
     return Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
 
 
+@locks_output("out")
 def distill(
     cfg: ExperimentConfig,
     out: str | Path,

@@ -25,6 +25,7 @@ from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
 from clir_calib.evaluation.results import EntryResult, ViewResult
 from clir_calib.evaluation.system import System
 from clir_calib.evaluation.views import ViewPairs, calibrated_view, raw_views
+from clir_calib.locking import locks_output
 from clir_calib.metrics.retrieval import per_query_metrics
 from clir_calib.retrieval.runs import scored_run
 from clir_calib.retrieval.scored import ScoredRun
@@ -111,6 +112,7 @@ def evaluate_system(
     return results
 
 
+@locks_output("output")
 def run_evaluation(
     cfg: ExperimentConfig, output: str | Path, overwrite: bool = False, progress: bool = False,
     system: System | None = None,

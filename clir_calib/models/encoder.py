@@ -39,6 +39,9 @@ from clir_calib.models.st_export import model_args, write_sentence_transformers_
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
 
+#: Files of which a model folder needs at least one to define its tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json",
+                   "tokenizer.model")
 #: A linear map into the teacher's space, saved by distillation when the widths differ.
 PROJECTION_FILE = "projection.safetensors"
 
@@ -105,6 +108,9 @@ class Encoder:
                     "query_prefix": query_prefix, "passage_prefix": passage_prefix, "batch_size": batch_size}
         merged.update({k: v for k, v in explicit.items() if v is not None})
         settings = EncoderSettings(**merged)
+        if folder.is_dir() and not any((folder / f).is_file() for f in TOKENIZER_FILES):
+            raise ModelError(f"{folder} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...); copy the "
+                             "tokenizer of the model it was trained from into it")
         try:
             with quiet_transformers():
                 tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
@@ -117,6 +123,9 @@ class Encoder:
             raise ModelError(f"cannot load the model in {folder}: {type(error).__name__}: {first}") from error
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(f"{folder} has no fast tokenizer (tokenizer.json); re-save it with a fast tokenizer")
+        if len(tokenizer) <= len(set(tokenizer.all_special_ids)) + 1:
+            raise ModelError(f"the tokenizer in {folder} has only special tokens ({len(tokenizer)} in all): every word "
+                             "would become [UNK]; copy the model's real tokenizer files into the folder")
         model.eval()
         return cls(model, tokenizer, settings, name=name, folder=folder, device=device,
                    projection=_load_projection(folder, int(model.config.hidden_size)))

@@ -19,6 +19,7 @@ from typing import Any
 from clir_calib.atomic import write_json
 from clir_calib.config import config_hash
 from clir_calib.errors import ConfigError
+from clir_calib.locking import folder_lock
 
 MARKER = "stage.json"
 
@@ -74,7 +75,8 @@ class StageRunner:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            info = work(folder) or {}
+            with folder_lock(folder):  # two studies sharing a folder never write one stage together
+                info = work(folder) or {}
             seconds = time.perf_counter() - start
             write_json(
                 marker,

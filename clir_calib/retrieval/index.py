@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ import numpy as np
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
 from clir_calib.models.fingerprint import MODEL_FILE_PATTERNS, encoder_fingerprint, model_hash
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MODEL_FILE_PATTERNS", "EmbeddingSet", "encode_cached", "encoder_fingerprint", "model_hash"]
 
@@ -103,6 +106,7 @@ def encode_cached(
     manifest = {
         "format": FORMAT, "version": VERSION, "key": key, "task": task, "lang": lang, "split": split,
         "role": role, "count": len(ids), "dim": int(matrix.shape[1]), "texts_sha256": digest,
+        "embeddings_sha256": _matrix_digest(matrix),
         **fingerprint, "extra": extra, "encode_seconds": round(time.perf_counter() - started, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -125,4 +129,13 @@ def _read(folder: Path, key: str, count: int) -> EmbeddingSet | None:
         return None
     if matrix.dtype != np.float32 or not np.isfinite(matrix).all():
         return None
+    if manifest.get("embeddings_sha256") != _matrix_digest(matrix):
+        log.warning("embedding cache %s fails its content check (vectors changed since they were written); "
+                    "encoding again", folder)
+        return None
     return EmbeddingSet(list(ids), matrix, manifest, folder, reused=True)
+
+
+def _matrix_digest(matrix: np.ndarray) -> str:
+    """SHA-256 of the vectors' bytes: a cache entry is used only if it still holds what was written."""
+    return hashlib.sha256(np.ascontiguousarray(matrix).tobytes()).hexdigest()

@@ -9,6 +9,7 @@ recall and for the share of queries whose relevant document was not retrieved at
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,17 @@ class ScoredRun:
         file = Path(path)
         if not file.is_file():
             raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
-        with np.load(file, allow_pickle=False) as data:
-            return cls(
-                qids=[str(q) for q in data["qids"]],
-                doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
-                scores=data["scores"].astype(np.float32),
-                labels=data["labels"].astype(np.int8),
-                n_relevant=data["n_relevant"].astype(np.int32),
-            )
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                return cls(
+                    qids=[str(q) for q in data["qids"]],
+                    doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
+                    scores=data["scores"].astype(np.float32),
+                    labels=data["labels"].astype(np.int8),
+                    n_relevant=data["n_relevant"].astype(np.int32),
+                )
+        except DataError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as error:
+            raise DataError(f"scored run {file} is truncated or malformed ({type(error).__name__}); re-run "
+                            "'clir-calib evaluate --overwrite' for its folder") from None

@@ -19,6 +19,7 @@ from typing import Any
 
 from clir_calib.atomic import atomic_dir, write_json, write_text
 from clir_calib.config import save_config
+from clir_calib.locking import locks_output
 from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
 from clir_calib.transfer.zero_shot import GAP_METRICS, TransferResult, TransferRow
 
@@ -149,6 +150,7 @@ def csv_text(result: TransferResult) -> str:
     return buffer.getvalue()
 
 
+@locks_output("out_dir")
 def write_transfer(
     result: TransferResult, out_dir: str | Path, config: Any | None = None, diagrams: bool = True,
     overwrite: bool = False,

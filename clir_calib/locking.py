@@ -1,0 +1,89 @@
+"""One writer per output folder: an advisory lock beside the folder, naming its holder.
+
+The lock is ``.NAME.lock`` next to ``NAME`` (an OS-level ``flock`` through :mod:`filelock`), so the
+folder itself need not exist yet and its contents stay clean. The kernel drops the lock when its
+process dies, so a lock left by a killed run is simply free for the next one: taking over a stale
+lock needs no guessing. ``.NAME.lock.json`` says who holds it (pid, host, start time, command),
+for the one-line error a second writer gets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from filelock import FileLock, Timeout
+
+from clir_calib.errors import ClirCalibError
+
+
+class FolderBusyError(ClirCalibError):
+    """Another process is writing the folder."""
+
+
+def lock_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _holder(folder: Path) -> str:
+    try:
+        info = json.loads((lock_path(folder).with_suffix(".lock.json")).read_text(encoding="utf-8"))
+        return (f"pid {info.get('pid')} on {info.get('host')}, since {info.get('started')}"
+                f"{': ' + info['command'] if info.get('command') else ''}")
+    except (OSError, ValueError, AttributeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the write lock of ``folder`` for the block; a second writer gets :class:`FolderBusyError` at once."""
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path(target)), timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FolderBusyError(f"{target} is being written by {_holder(target)}; wait for it to finish or choose "
+                              "another output folder") from None
+    info = lock_path(target).with_suffix(".lock.json")
+    try:
+        info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                    "command": " ".join(sys.argv[:6])[:200]}), encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            info.unlink()
+        lock.release()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def locks_output(parameter: str) -> Callable[[F], F]:
+    """Decorate a function that writes the folder named by its argument ``parameter``: it runs holding
+    that folder's lock. In a multi-process run (``RANK`` set) only the main process, the one that
+    writes, takes it."""
+    def wrap(func: F) -> F:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            if os.environ.get("RANK", "0") != "0":
+                return func(*args, **kwargs)
+            folder = signature.bind(*args, **kwargs).arguments[parameter]
+            with folder_lock(folder):
+                return func(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return wrap
