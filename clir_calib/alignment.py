@@ -108,6 +108,8 @@ def align_pair(
 
 def plot_alignment(alignment: AlignmentPlan, path: str | os.PathLike[str], title: str = "") -> Path:
     """Heatmap of the plan, translation tokens as rows and English tokens as columns (PNG, atomic)."""
+    if Path(path).is_dir():
+        raise DataError(f"{path} is a folder; name the PNG file to write, e.g. --out {Path(path) / 'alignment.png'}")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,12 +1,20 @@
-"""Write outputs so that nothing half-written is ever left behind: temp path, then rename."""
+"""Write outputs so that nothing half-written is ever left behind: temp path, then rename.
+
+Temporary siblings are named ``.NAME.tmp-HOST-PID-XXXX`` (``.old-``, ``.save-`` likewise): a process
+killed before its rename leaves one behind, and the next write next to it removes those whose owner
+(same host) is no longer running, so a SIGKILL never leaves a 31 MB hidden folder for good.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +30,8 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     """
     final_path = Path(final)
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.tmp-", dir=final_path.parent))
+    sweep_leftovers(final_path)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final_path, "tmp"), dir=final_path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs should be as readable as any folder
     try:
         yield tmp
@@ -33,7 +42,7 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
         if not overwrite:
             shutil.rmtree(tmp, ignore_errors=True)
             raise FileExistsError(errno.EEXIST, "already exists (written meanwhile by another run?)", str(final_path))
-        old = final_path.with_name(f".{final_path.name}.old-{os.getpid()}")
+        old = final_path.with_name(f"{temp_prefix(final_path, 'old')}x")
         os.replace(final_path, old)
         os.replace(tmp, final_path)
         shutil.rmtree(old, ignore_errors=True)
@@ -46,7 +55,7 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
     """Open a temporary sibling file for writing; rename it to ``final`` when the block succeeds."""
     final_path = Path(final)
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final_path.name}.tmp-", dir=final_path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(final_path, "tmp"), dir=final_path.parent)
     os.close(fd)
     os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be as readable as any file
     try:
@@ -59,6 +68,46 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+KINDS = ("tmp", "old", "save")
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old|save)-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-")
+
+
+def temp_prefix(final: Path, kind: str) -> str:
+    """``.NAME.KIND-HOST-PID-``: whose temporary sibling of ``final`` this is."""
+    return f".{final.name}.{kind}-{_HOST}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def sweep_leftovers(final: Path) -> list[Path]:
+    """Remove temporary siblings of ``final`` left by processes of this host that are gone; return them."""
+    removed: list[Path] = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return removed
+    for path in siblings:
+        match = _LEFTOVER.match(path.name)
+        if match is None or match["name"] != final.name or match["host"] != _HOST or _alive(int(match["pid"])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        removed.append(path)
+    return removed
 
 
 def _umask() -> int:

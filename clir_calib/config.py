@@ -37,6 +37,7 @@ class DataConfig:
 
     source: str | None = None  # a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k
     url: str | None = None  # base URL of the official raw files (used when source is not given)
+    checksums: str | None = None  # JSON {"files": {path: sha256}} pinning the --url files, checked on first download too
     prepared: str = "runs/data/multi30k"
     langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
     splits: list[str] = field(default_factory=lambda: list(SPLITS))
@@ -277,6 +278,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = raw
         node: Any = result
         for i, key in enumerate(keys[:-1]):
+            if isinstance(node, dict) and key not in node and _is_free_mapping(result, keys[:i]):
+                node[key] = {}  # calibrate.params.histogram.bins=5: a component's parameters, created on use
             if not isinstance(node, dict) or key not in node:
                 raise ConfigError(f"unknown config key {'.'.join(keys[: i + 1])!r} in override {override!r}")
             node = node[key]
@@ -289,8 +292,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def _is_free_mapping(data: dict[str, Any], keys: list[str]) -> bool:
-    """True where arbitrary keys are allowed (the ``params`` mappings of losses and calibrators)."""
-    return bool(keys) and keys[-1] == "params"
+    """True where arbitrary keys are allowed: ``params`` mappings, and the per-component mappings inside
+    ``calibrate.params`` / ``calibrate.adapter_params`` (component name -> its parameters)."""
+    if not keys:
+        return False
+    if keys[-1] in ("params", "adapter_params"):
+        return True
+    return len(keys) >= 2 and keys[-2] in ("params", "adapter_params") and keys[0] == "calibrate"
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -1,9 +1,9 @@
 """One writer per output folder: an advisory lock beside the folder, naming its holder.
 
 The lock is ``.NAME.lock`` next to ``NAME`` (an OS-level ``flock`` through :mod:`filelock`), so the
-folder itself need not exist yet and its contents stay clean. The kernel drops the lock when its
-process dies, so a lock left by a killed run is simply free for the next one: taking over a stale
-lock needs no guessing. ``.NAME.lock.json`` says who holds it (pid, host, start time, command),
+folder itself need not exist yet and its contents stay clean; it is removed when released. The
+kernel drops the lock when its process dies, so a lock file left by a killed run is simply free for
+the next one: taking over a stale lock needs no guessing. ``.NAME.lock.json`` says who holds it (pid, host, start time, command),
 for the one-line error a second writer gets.
 """
 
@@ -48,13 +48,20 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the write lock of ``folder`` for the block; a second writer gets :class:`FolderBusyError` at once."""
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path(target)), timeout=0, is_singleton=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise FolderBusyError(f"{target} is being written by {_holder(target)}; wait for it to finish or choose "
-                              "another output folder") from None
-    info = lock_path(target).with_suffix(".lock.json")
+    path = lock_path(target)
+    for _ in range(3):
+        lock = FileLock(str(path), timeout=0, is_singleton=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise FolderBusyError(f"{target} is being written by {_holder(target)}; wait for it to finish or "
+                                  "choose another output folder") from None
+        if _still_linked(lock, path):
+            break
+        lock.release()  # we locked a lock file its last holder had just removed: lock the current one
+    else:
+        raise FolderBusyError(f"{target}: could not take its lock (it keeps being replaced); try again")
+    info = path.with_suffix(".lock.json")
     try:
         info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                     "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -63,7 +70,20 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError):
             info.unlink()
+        with contextlib.suppress(OSError):
+            path.unlink()  # while still locked: a later writer then creates and locks a fresh file
         lock.release()
+
+
+def _still_linked(lock: FileLock, path: Path) -> bool:
+    """Whether the file we hold the lock on is still the one at ``path`` (not removed by its last holder)."""
+    fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    if fd is None:
+        return True
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except OSError:
+        return False
 
 
 F = TypeVar("F", bound=Callable[..., Any])

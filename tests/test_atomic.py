@@ -1,5 +1,6 @@
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,28 @@ def test_existing_folder_needs_overwrite(tmp_path):
         (folder / "new").write_text("new")
     assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["new"]
     assert [p.name for p in tmp_path.iterdir()] == ["dir"]
+
+
+def test_leftovers_of_killed_writers_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    """A SIGKILLed writer leaves its temporary sibling; the next write next to it removes it (owner gone)."""
+    import signal
+    import subprocess
+    import sys
+
+    from clir_calib.atomic import atomic_dir, temp_prefix
+
+    final = tmp_path / "prepared"
+    code = ("import sys, time; from pathlib import Path; from clir_calib.atomic import atomic_dir\n"
+            "with atomic_dir(Path(sys.argv[1])) as tmp:\n"
+            "    (tmp / 'big.bin').write_bytes(b'x' * 1000); print('writing', flush=True); time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(final)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    live = tmp_path / f"{temp_prefix(final, 'tmp')}abcd"  # this process's own: alive, must stay
+    live.mkdir()
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".prepared.tmp-") and p != live]
+    assert len(left) == 1 and (left[0] / "big.bin").is_file()
+    with atomic_dir(final) as tmp:
+        (tmp / "done").write_text("ok")
+    assert not left[0].exists() and live.exists() and (final / "done").is_file()

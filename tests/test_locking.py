@@ -42,6 +42,7 @@ def test_a_second_writer_is_refused_with_the_holder_and_a_killed_holder_frees_th
     assert lock_path(folder).exists()  # the killed process left its lock file behind ...
     with folder_lock(folder):  # ... and it is free: the kernel released the lock with the process
         pass
+    assert not lock_path(folder).exists()  # a released lock leaves nothing behind
 
 
 @pytest.mark.parametrize("command", ["distill", "evaluate", "prepare"])

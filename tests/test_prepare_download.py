@@ -126,8 +126,31 @@ def test_http_404_names_the_url(served: tuple[str, Path], tmp_path: Path) -> Non
         )
 
 
+def test_pinned_checksums_verify_the_first_download(served: tuple[str, Path], tmp_path: Path) -> None:
+    """data.checksums: a file tampered with before its first download is refused, not trusted on first use."""
+    from clir_calib.config import load_config
+
+    url, folder = served
+    honest = {rel: hashlib.sha256((folder / rel).read_bytes()).hexdigest()
+              for rel in ("task1/raw/val.en.gz", "task1/raw/val.de.gz")}
+    pins = tmp_path / "pins.json"
+    pins.write_text(json.dumps({"files": honest}))
+    config = load_config(None, [f"data.checksums={pins}"])
+    (folder / "task1/raw/val.en.gz").write_bytes((folder / "task1/raw/val.de.gz").read_bytes())  # tampered
+    with pytest.raises(DataError, match=r"checksum mismatch for http://127\.0\.0\.1:\d+/task1/raw/val\.en\.gz"):
+        prepare_multi30k(tmp_path / "out", url=url, cache_dir=tmp_path / "cache", langs=["de"], splits=["val"],
+                         config=config)
+    assert not (tmp_path / "out").exists()
+    pins.write_text(json.dumps({"files": {"task1/raw/val.en.gz": "nothex"}}))
+    with pytest.raises(DataError, match="no 64-digit hex sha256"):
+        prepare_multi30k(tmp_path / "out", url=url, cache_dir=tmp_path / "cache", langs=["de"], splits=["val"],
+                         config=config)
+
+
 def test_url_scheme_and_cache_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="must start with http://, https:// or file://"):
+    with pytest.raises(DataError, match="is plain http, which anyone on the way can alter"):
+        UrlSource("http://example.org/multi30k/data")
+    with pytest.raises(DataError, match="must start with https://, file:// or http://localhost"):
         UrlSource("ftp://example.org/data", tmp_path)
     monkeypatch.setenv("CLIR_CALIB_CACHE", str(tmp_path / "elsewhere"))
     assert default_cache_dir() == tmp_path / "elsewhere"

@@ -115,7 +115,7 @@ def prepare_multi30k(
         )
     if source is None and url is None:
         source, url = config.data.source, config.data.url
-    multi30k = open_source(source, url, cache_dir)
+    multi30k = open_source(source, url, cache_dir, pinned=config.data.checksums)
     reader = Multi30kReader(multi30k)
     summary = PrepareSummary(out_path, multi30k.kind, multi30k.location, langs, splits)
 

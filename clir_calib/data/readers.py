@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ def read_text_file(path: Path, name: str | None = None) -> TextFile:
     data = raw
     if path.name.endswith(".gz"):
         try:
-            data = gzip.decompress(raw)
+            data = _gunzip_bounded(raw, shown)
         except (OSError, EOFError, zlib.error) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise DataError(
@@ -81,3 +80,27 @@ def check_same_images(task1: TextFile, task2: TextFile) -> None:
                 f"{task1.name} and {task2.name} disagree at line {number} ({first} vs {second}); "
                 "task-1 and task-2 image splits must list the same images in the same order"
             )
+
+
+#: Multi30k's largest file is a few MB; a gzip that inflates beyond this is not a caption file (a zip bomb?)
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+
+
+def _gunzip_bounded(raw: bytes, shown: str) -> bytes:
+    """Decompress ``raw`` (gzip, possibly several members), refusing output beyond ``MAX_DECOMPRESSED_BYTES``."""
+    out = bytearray()
+    data = raw
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while data:
+            out += inflater.decompress(data, MAX_DECOMPRESSED_BYTES + 1 - len(out))
+            if len(out) > MAX_DECOMPRESSED_BYTES:
+                raise DataError(f"{shown} inflates to more than {MAX_DECOMPRESSED_BYTES >> 20} MiB; it is not a "
+                                "Multi30k caption file: replace it with the original")
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+        if not inflater.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        data = inflater.unused_data
+    return bytes(out)

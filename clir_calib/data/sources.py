@@ -12,6 +12,7 @@ import json
 import os
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Protocol
@@ -68,6 +69,9 @@ class LocalSource:
         return str(path)
 
 
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_VARIABLE)
     return Path(env) if env else Path.home() / ".cache" / "clir-calib" / "multi30k"
@@ -78,9 +82,13 @@ class UrlSource:
 
     kind = "url"
 
-    def __init__(self, base_url: str, cache_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, base_url: str, cache_dir: str | os.PathLike[str] | None = None,
+                 pinned: dict[str, str] | None = None) -> None:
+        if base_url.startswith("http://") and urllib.parse.urlsplit(base_url).hostname not in LOOPBACK:
+            raise DataError(f"--url {base_url!r} is plain http, which anyone on the way can alter; use https:// "
+                            "(plain http is accepted from this machine only: localhost, 127.0.0.1)")
         if not re.match(r"^(https?|file)://", base_url):
-            raise DataError(f"--url {base_url!r} must start with http://, https:// or file://")
+            raise DataError(f"--url {base_url!r} must start with https://, file:// or http://localhost")
         self.location = base_url.rstrip("/")
         slug = re.sub(r"[^A-Za-z0-9]+", "-", self.location.split("://", 1)[1]).strip("-")[:60]
         key = hashlib.sha256(self.location.encode()).hexdigest()[:10]
@@ -88,6 +96,12 @@ class UrlSource:
         self.folder = self.folder / f"{slug}-{key}"
         self.checksums_path = self.folder / CHECKSUMS_FILE
         self.checksums = self._read_checksums()
+        # pinned checksums (data.checksums) win over the recorded ones: first use is verified too, not trusted
+        for relative, digest in (pinned or {}).items():
+            if self.checksums.get(relative, digest) != digest:
+                raise DataError(f"{self.checksums_path} records {relative} as sha256 {self.checksums[relative][:12]}… "
+                                f"but data.checksums pins {digest[:12]}…; delete the cached copy to download it again")
+            self.checksums[relative] = digest
 
     def _read_checksums(self) -> dict[str, str]:
         if not self.checksums_path.is_file():
@@ -152,10 +166,26 @@ class UrlSource:
         return digest.hexdigest()
 
 
+def read_pinned_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{"files": {relative path: sha256 hex}}`` (the format of the cache's own ``checksums.json``)."""
+    file = Path(path)
+    try:
+        files = json.loads(file.read_text(encoding="utf-8"))["files"]
+        pinned = {str(k): str(v).lower() for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise DataError(f"data.checksums {file} is not a readable JSON file with a 'files' mapping "
+                        "(path -> sha256); copy the format of a cache's checksums.json") from None
+    bad = [k for k, v in pinned.items() if not re.fullmatch(r"[0-9a-f]{64}", v)]
+    if bad:
+        raise DataError(f"data.checksums {file}: {bad[0]!r} has no 64-digit hex sha256")
+    return pinned
+
+
 def open_source(
     source: str | os.PathLike[str] | None,
     url: str | None,
     cache_dir: str | os.PathLike[str] | None = None,
+    pinned: str | os.PathLike[str] | None = None,
 ) -> Multi30kSource:
     """A local folder, else the URL, else the default folder (``$CLIR_CALIB_MULTI30K`` or ../shared)."""
     from clir_calib.config import default_multi30k_source
@@ -165,7 +195,9 @@ def open_source(
             "give either a Multi30k folder (--source / data.source) or a URL (--url / data.url), not both"
         )
     if url is not None:
-        return UrlSource(url, cache_dir)
+        return UrlSource(url, cache_dir, pinned=read_pinned_checksums(pinned) if pinned else None)
+    if pinned:
+        raise DataError("data.checksums pins downloaded files; it needs --url (a local --source is not downloaded)")
     if source is None:
         source = default_multi30k_source()
         if source is None:

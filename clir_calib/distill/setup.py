@@ -91,10 +91,11 @@ def run_state(out: Path, resume: bool) -> str:
     busy = out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith("."))
     if not busy:
         return "fresh"
+    if not (out / "config.yaml").is_file():  # checked first: --resume cannot help a folder that is no run
+        raise ConfigError(f"{out} is not empty and is not a distillation run (no config.yaml); choose an empty "
+                          "or new folder for --out")
     if not resume:
         raise ConfigError(f"{out} holds an unfinished run; pass --resume to continue it or choose another --out")
-    if not (out / "config.yaml").is_file():
-        raise ConfigError(f"{out} is not a distillation run (no config.yaml); choose another --out")
     return "resume"
 
 

@@ -44,7 +44,7 @@ from clir_calib.distill.setup import (
 from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_groups, warmup_linear_schedule
 from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir, tracker_values
-from clir_calib.errors import NumericalError
+from clir_calib.errors import DataError, NumericalError
 from clir_calib.locking import locks_output
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder
@@ -211,6 +211,13 @@ class _Loop:
 
     def restore(self, folder: Path) -> int:
         loaded = load_checkpoint(folder)
+        where = loaded.position
+        batches = order.steps_per_epoch(len(self.data.train), self.dc.batch_size, 1)
+        if not (0 <= where.step <= self.total_steps and 0 <= where.epoch <= self.dc.epochs
+                and 0 <= where.micro_batch <= batches):
+            raise DataError(f"checkpoint {folder} is at step {where.step} (epoch {where.epoch}, micro-batch "
+                            f"{where.micro_batch}), beyond this run's {self.total_steps} steps of {self.dc.epochs} "
+                            "epoch(s); it belongs to another run: delete it or choose another --out")
         self.student.load_trainable_state(loaded.trainable)
         self.optimizer.load_state_dict(loaded.optimizer)
         self.scheduler.load_state_dict(loaded.scheduler)

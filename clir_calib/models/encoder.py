@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clir_calib.atomic import atomic_dir, write_json
+from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
 from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.device import autocast_dtype, resolve_device
-from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers
+from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
 from clir_calib.models.resolution import resolve_model
 from clir_calib.models.settings import (
     SETTINGS_FILE,
@@ -113,11 +113,9 @@ class Encoder:
                              "tokenizer of the model it was trained from into it")
         try:
             with quiet_transformers():
-                tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-                model = AutoModel.from_pretrained(
-                    folder, trust_remote_code=False, weights_only=True, dtype=torch.float32,
-                    **no_pooler_kwargs(folder),
-                )
+                tokenizer = safe_from_pretrained(AutoTokenizer, folder)
+                model = safe_from_pretrained(AutoModel, folder, weights_only=True, dtype=torch.float32,
+                                             **no_pooler_kwargs(folder))
         except Exception as error:  # transformers raises many types for broken or foreign folders
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise ModelError(f"cannot load the model in {folder}: {type(error).__name__}: {first}") from error
@@ -261,7 +259,8 @@ class Encoder:
             with atomic_dir(target) as tmp:
                 self._write(tmp)
             return target
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.save-", dir=target.parent))
+        sweep_leftovers(target)
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target, "save"), dir=target.parent))
         try:
             self._write(staging)
             for item in staging.iterdir():

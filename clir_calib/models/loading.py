@@ -1,4 +1,8 @@
-"""Helpers around transformers loading: quiet loads, no unused pooler, the usable length."""
+"""Helpers around transformers loading: one safe loader, quiet loads, no unused pooler, the usable length.
+
+Every model load of clir-calib and its plugins goes through :func:`safe_from_pretrained`: no remote
+code, safetensors weights only (a pickle-only ``pytorch_model.bin`` is refused, not executed).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+SAFE_LOAD_KWARGS: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}
+
+
+def safe_from_pretrained(loader: Any, folder: str | Path, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(folder)`` with the safe settings (tokenizers: no remote code)."""
+    settings = dict(SAFE_LOAD_KWARGS)
+    if "Tokenizer" in getattr(loader, "__name__", ""):
+        settings.pop("use_safetensors")
+    return loader.from_pretrained(folder, **settings, **kwargs)
 
 
 @contextmanager

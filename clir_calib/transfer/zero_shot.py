@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.calibrators.base import Calibrator, fit_calibrator
-from clir_calib.config import TASKS, check_languages, check_splits
+from clir_calib.config import EVAL_SPLITS, TASKS, check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.calibration import CalibrationReport
@@ -121,7 +121,10 @@ def calibrate_transfer(
     if not root.is_dir():
         raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
     check_languages([fit_lang, *target_langs])
-    check_splits([fit_split, *target_splits])
+    if fit_split not in EVAL_SPLITS:
+        raise ConfigError(f"calibrators are fitted on an evaluated split ({', '.join(EVAL_SPLITS)}), not "
+                          f"{fit_split!r}; use --fit-split val (the default)")
+    check_splits([fit_split, *target_splits], EVAL_SPLITS)
     if not calibrators:
         raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
     if bins < 1 or depth < 1:
@@ -209,20 +212,30 @@ def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: st
         return list(dict.fromkeys(tasks))
     found = [task for task in TASKS if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
     if not found:
-        raise DataError(
-            f"{root} has no scored run for the fit set {fit_lang}/{fit_split} of any task; run 'clir-calib evaluate' "
-            f"with {fit_split} in evaluate.splits (e.g. --set evaluate.splits=[{fit_split},test_2016_flickr])"
-        )
+        raise DataError(f"{root} has no scored run for the fit set {fit_lang}/{fit_split}: "
+                        f"{_missing(root, fit_lang, fit_split)}")
     return found
+
+
+def _missing(root: Path, lang: str, split: str) -> str:
+    """What the evaluate folder holds, and the evaluate flags that would add ``lang``/``split``."""
+    entries = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
+    langs = sorted({parts[1] for parts in entries})
+    splits = sorted({parts[2] for parts in entries})
+    if not entries:
+        return "it holds no evaluated entry at all; run 'clir-calib evaluate --out' into it first"
+    if lang not in langs:
+        return (f"it has languages {', '.join(langs)} only; evaluate {lang} too (clir-calib evaluate --langs "
+                f"{','.join([*langs, lang])} ...) or choose --fit-lang among {', '.join(langs)}")
+    return (f"it has splits {', '.join(splits)} only; evaluate {split} too (--set evaluate.splits=[{','.join([*splits, split])}]) "
+            f"or choose --fit-split among {', '.join(splits)}")
 
 
 def _load(root: Path, scored_set: ScoredSet) -> ScoredRun:
     path = scored_set.path(root)
     if not path.is_file():
-        raise DataError(
-            f"no scored run for {scored_set.label()} in {root}; run 'clir-calib evaluate' with "
-            f"{scored_set.lang} in evaluate.langs and {scored_set.split} in evaluate.splits"
-        )
+        raise DataError(f"no scored run for {scored_set.label()} in {root}: "
+                        f"{_missing(root, scored_set.lang, scored_set.split)}")
     log.info("loading %s", path)
     return ScoredRun.load(path)
 

@@ -57,9 +57,11 @@ def load_encoder(folder: Path) -> tuple[Any, Any]:
     """The pretrained encoder (no pooler, no LM head) and its tokenizer from a HF folder."""
     from transformers import AutoModel, AutoTokenizer
 
+    from clir_calib.models.loading import safe_from_pretrained
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        encoder = AutoModel.from_pretrained(folder)
+        tokenizer = safe_from_pretrained(AutoTokenizer, folder)
+        encoder = safe_from_pretrained(AutoModel, folder)
     except (OSError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(

@@ -111,13 +111,14 @@ class Seq2SeqTranslator:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         from clir_calib.models.device import resolve_device
+        from clir_calib.models.loading import safe_from_pretrained
 
         torch_device = resolve_device(device)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder)
+            tokenizer = safe_from_pretrained(AutoTokenizer, folder)
             target_dir = folder / TARGET_TOKENIZER_DIR
-            target = AutoTokenizer.from_pretrained(target_dir) if target_dir.is_dir() else tokenizer
-            model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+            target = safe_from_pretrained(AutoTokenizer, target_dir) if target_dir.is_dir() else tokenizer
+            model = safe_from_pretrained(AutoModelForSeq2SeqLM, folder)
         except (OSError, ValueError, KeyError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ModelError(
