@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from clir_calib import hookspecs
 from clir_calib.errors import ClirCalibError, ConfigError, UnknownPluginError
 
 ENTRY_POINT_GROUP = "clir_calib"
+#: what a component name may look like: it becomes part of file names, so no separators, no "..", no spaces
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 ALLOW_LIST_VARIABLE = "CLIR_CALIB_LOAD_PLUGINS"
 
 #: Modules shipped with clir-calib that implement hooks. Each registers its components.
@@ -157,6 +160,9 @@ def _collect(hook_name: str, key: Callable[[Any], str], kind: str) -> dict[str, 
         name = key(component)
         if not name:
             raise ClirCalibError(f"a {kind} plugin registered {component!r} without a name")
+        if not SAFE_NAME.fullmatch(name):  # names become parts of output paths (calibrators/NAME.json ...)
+            raise ClirCalibError(f"the {kind} name {name!r} may hold only letters, digits and . _ + - "
+                                 "(and start with a letter or digit); rename it")
         pending[name] = component
 
     def keep(plugin: str) -> None:

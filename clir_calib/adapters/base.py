@@ -124,7 +124,13 @@ class TransferAdapter(Declared):
     def from_dict(cls, data: dict[str, Any], source: str = "adapter data") -> TransferAdapter:
         if data.get("format") != ADAPTER_FORMAT or data.get("version") != cls.version:
             raise DataError(f"{source} holds no readable {cls.name!r} adapter (format or version); refit it")
-        adapter = cls(**dict(data.get("params") or {}))
+        params = data.get("params") or {}
+        if not isinstance(params, dict):
+            raise DataError(f"{source}: 'params' of adapter {cls.name!r} is not a mapping; refit it")
+        try:
+            adapter = cls(**params)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"{source}: bad parameters for adapter {cls.name!r} ({error}); refit it") from None
         check_finite_state(data.get("state"), f"{source} ({cls.name!r} adapter state)")
         try:
             adapter.set_state(dict(data["state"]))

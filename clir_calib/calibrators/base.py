@@ -109,7 +109,13 @@ class Calibrator(Declared):
                 f"{source} holds version {version!r} of calibrator {cls.name!r}, this clir-calib reads version "
                 f"{cls.version}; refit it with 'clir-calib calibrate'"
             )
-        calibrator = cls(**dict(data.get("params") or {}))
+        params = data.get("params") or {}
+        if not isinstance(params, dict):
+            raise DataError(f"{source}: 'params' of calibrator {cls.name!r} is not a mapping; refit it")
+        try:
+            calibrator = cls(**params)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"{source}: bad parameters for calibrator {cls.name!r} ({error}); refit it") from None
         state = data.get("state")
         if not isinstance(state, dict):
             raise DataError(f"{source} has no fitted state; refit it with 'clir-calib calibrate'")
