@@ -163,7 +163,8 @@ def test_calibrate_cli_end_to_end(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "--overwrite" in again.output
     assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
     bad = runner.invoke(app, ["calibrate", "--eval", str(root), "--calibrators", "platt", "--fit-split", "train"])
-    assert bad.exit_code == 2 and "evaluate.splits" in bad.output
+    # train is distillation bitext, which evaluate refuses: the hint must not send the user there
+    assert bad.exit_code == 2 and "use --fit-split val" in bad.output and "evaluate.splits" not in bad.output
 
 
 def test_transfer_reports_match_direct_measurement(tmp_path: Path) -> None:

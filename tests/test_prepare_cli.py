@@ -47,6 +47,7 @@ def test_prepare_command_writes_output_and_prints_counts(fake_multi30k: Path, tm
     assert config["data"] == {
         "source": str(fake_multi30k.resolve()),
         "url": None,
+        "checksums": None,
         "prepared": str(out),
         "langs": ["de", "fr"],
         "splits": ["val", "test_2017_flickr"],

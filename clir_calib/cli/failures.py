@@ -35,6 +35,8 @@ def describe_os_error(error: OSError) -> str:
     where = " -> ".join(str(p) for p in (error.filename, error.filename2) if p)
     what = error.strerror or type(error).__name__
     hint = _HINTS.get(error.errno or 0, "check the path and the disk")
+    if error.errno == errno.EEXIST and error.filename and Path(str(error.filename)).is_file():
+        what, hint = "is a file", "a folder is needed there (an output path below a file?); choose another path"
     return f"{where + ': ' if where else ''}{what}; {hint}"
 
 
