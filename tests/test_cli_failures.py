@@ -110,6 +110,9 @@ def test_truncated_or_malformed_scored_run_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "scored.npz"
     run.save(path)
     path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(DataError, match="changed since evaluate wrote it"):  # its recorded sha256 says so first
+        ScoredRun.load(path)
+    (tmp_path / "scored.npz.sha256").unlink()  # a folder from before digests: the reader itself must cope
     with pytest.raises(DataError, match="truncated or malformed"):
         ScoredRun.load(path)
     np.savez(path, qids=np.array(["q1"]))
@@ -222,3 +225,52 @@ def test_checkpoint_beyond_the_data_is_refused(prepared_dir: Path, tiny_model_di
     (checkpoint / "position.json").write_text(json.dumps({"step": 999, "epoch": 0, "micro_batch": 0}))
     line = _one_line_error(RUNNER.invoke(app, [*args, "--resume"]))
     assert "beyond this run's" in line
+
+
+def test_stage_outputs_carry_a_content_hash_checked_on_read(tmp_path: Path) -> None:
+    from clir_calib.adapters.base import target_scores
+    from clir_calib.errors import DataError
+    from clir_calib.retrieval.scored import ScoredRun
+
+    def run(score: float) -> ScoredRun:
+        return ScoredRun(["q1"], [["d1", "d2"]], np.array([[score, 0.1]], np.float32), np.array([[1, 0]], np.int8),
+                         np.array([1], np.int32))
+
+    path = tmp_path / "scored.npz"
+    run(0.5).save(path)
+    digest = (tmp_path / "scored.npz.sha256").read_text()
+    assert ScoredRun.load(path).scores[0, 0] == pytest.approx(0.5)
+    run(0.9).save(path)  # a valid file, written by something else ...
+    (tmp_path / "scored.npz.sha256").write_text(digest)  # ... while the recorded hash is the old one
+    with pytest.raises(DataError, match="changed since evaluate wrote it"):
+        ScoredRun.load(path)
+    with pytest.raises(DataError, match="changed since evaluate wrote it"):
+        target_scores(path)
+
+
+def test_teacher_store_shards_are_checked_against_their_digests(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from clir_calib.distill.teacher_store import TeacherStore
+    from clir_calib.errors import DataError
+    from clir_calib.models.encoder import Encoder
+
+    teacher = Encoder.from_pretrained(tiny_model_dir, device="cpu")
+    store = TeacherStore(str(tmp_path / "store"), teacher, "passage", "no")
+    store.ensure(["a dog runs", "a man sits"])
+    (shard,) = [p for p in store.folder.iterdir() if p.name.startswith("shard-")]
+    pooled = np.load(shard / "pooled.npy")
+    np.save(shard / "pooled.npy", pooled + 1.0)
+    with pytest.raises(DataError, match="pooled.npy changed since it was written"):
+        TeacherStore(str(tmp_path / "store"), teacher, "passage", "no").ensure(["a dog runs"])
+
+
+def test_gzip_that_inflates_beyond_the_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from clir_calib.data import readers
+    from clir_calib.errors import DataError
+
+    monkeypatch.setattr(readers, "MAX_DECOMPRESSED_BYTES", 10_000)
+    bomb = tmp_path / "val.de.gz"
+    bomb.write_bytes(gzip.compress(b"a" * 1_000_000))  # 1 MB of one letter: about 1 kB compressed
+    with pytest.raises(DataError, match="inflates to more than"):
+        readers.read_text_file(bomb)

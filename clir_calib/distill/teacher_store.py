@@ -26,12 +26,29 @@ import torch
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
+from clir_calib.hashing import sha256_file
 from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.fingerprint import encoder_fingerprint
 
 FORMAT = "clir-calib-teacher-store"
 VERSION = 1
 SHARD_FILES = ("states.npy", "offsets.npy", "special.npy", "pooled.npy", "keys.json")
+DIGEST_FILE = "sha256.json"  # each shard file's sha256, written with the shard and checked when it is read
+
+
+def _check_digests(shard: Path) -> None:
+    """A shard is used only if its files are what was written (a shard from before digests is read as is)."""
+    path = shard / DIGEST_FILE
+    if not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError(f"teacher store shard {shard} has an unreadable {DIGEST_FILE}; delete the shard") from None
+    for name in SHARD_FILES:
+        if recorded.get(name) != sha256_file(shard / name):
+            raise DataError(f"teacher store shard {shard}: {name} changed since it was written; delete the shard "
+                            "(it is recomputed on the next run)")
 
 
 def text_key(text: str) -> str:
@@ -73,6 +90,7 @@ class TeacherStore:
         for shard in sorted(p for p in self.folder.iterdir() if p.is_dir() and p.name.startswith("shard-")):
             if not all((shard / name).is_file() for name in SHARD_FILES):
                 continue  # not a complete shard (atomic_dir makes this rare: a foreign folder)
+            _check_digests(shard)
             try:
                 keys = json.loads((shard / "keys.json").read_text(encoding="utf-8"))
                 arrays = {name[:-4]: np.load(shard / name, mmap_mode="r", allow_pickle=False)
@@ -138,6 +156,7 @@ class TeacherStore:
             np.save(tmp / "pooled.npy", np.stack([p[2] for p in parts]).astype(np.float32))
             np.save(tmp / "offsets.npy", offsets)
             write_json(tmp / "keys.json", [text_key(t) for t in texts])
+            write_json(tmp / DIGEST_FILE, {name: sha256_file(tmp / name) for name in SHARD_FILES})
         write_json(self.folder / "store.json", self.key_data)
 
     # ---------------------------------------------------------------- serving

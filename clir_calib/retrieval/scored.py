@@ -17,6 +17,7 @@ import numpy as np
 
 from clir_calib.atomic import atomic_file
 from clir_calib.errors import DataError
+from clir_calib.hashing import content_changed, write_digest
 
 
 @dataclass
@@ -59,12 +60,16 @@ class ScoredRun:
                 labels=self.labels.astype(np.int8),
                 n_relevant=self.n_relevant.astype(np.int32),
             )
+        write_digest(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ScoredRun:
         file = Path(path)
         if not file.is_file():
             raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
+        if content_changed(file):
+            raise DataError(f"scored run {file} changed since evaluate wrote it (its .sha256 differs); re-run "
+                            "'clir-calib evaluate --overwrite' for its folder")
         try:
             with np.load(file, allow_pickle=False) as data:
                 return cls(
