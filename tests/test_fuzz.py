@@ -253,11 +253,10 @@ def test_cli_argument_lists_exit_cleanly(tmp_path_factory: pytest.TempPathFactor
     args = [str(work / a) if a in ("de,fr", "xx", "cs") and i > 0 and args[i - 1] in ("--out", "-o", "--eval",
                                                                                        "--source") else a
             for i, a in enumerate(args)]
-    if "--out" not in args and "-o" not in args:
-        args += ["--out", str(out)]
-    args += ["--set", f"output_dir={work / 'runs'}", "--set", f"data.prepared={work / 'prepared'}"]
-    if args[0] not in ("prepare", "distill", "evaluate", "calibrate", "index"):
-        args = args[: args.index("--out")]  # commands without --out/--set
+    if args[0] in ("prepare", "distill", "evaluate", "calibrate", "index"):  # commands with --out/--set
+        if "--out" not in args and "-o" not in args:
+            args += ["--out", str(out)]
+        args += ["--set", f"output_dir={work / 'runs'}", "--set", f"data.prepared={work / 'prepared'}"]
     assume(args)  # no arguments at all: the help, by design
     cwd = Path.cwd()
     os.chdir(work)

@@ -124,8 +124,11 @@ class Calibrator(Declared):
             calibrator.set_state(state)
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"{source} has a malformed {cls.name!r} state ({error}); refit it") from None
+        fitted_on = data.get("fitted_on") or {}
+        if not isinstance(fitted_on, dict):
+            raise DataError(f"{source}: 'fitted_on' is not a mapping; refit it with 'clir-calib calibrate'")
         calibrator.fitted = True
-        calibrator.fitted_on = dict(data.get("fitted_on") or {})
+        calibrator.fitted_on = dict(fitted_on)
         return calibrator
 
     # -- subclass hooks ---------------------------------------------------------------------
