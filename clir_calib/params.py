@@ -1,8 +1,9 @@
 """Declared parameters of plugin components (losses, calibrators, metrics).
 
 Every component declares its parameters once, as :class:`Param` objects. The declarations
-drive validation of user-given values, ``clir-calib plugins`` and the ``--help`` texts, so
-that documentation and behaviour cannot drift apart (the ir_measures idea).
+drive the conversion and validation of user-given values (types, choices, finite numbers) and
+the parameter listing of ``clir-calib plugins``, so that documentation and behaviour cannot
+drift apart (the ir_measures idea).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Param:
             raise ConfigError(
                 f"{owner}: parameter {self.name!r} expects {self.type.__name__}, got {value!r}"
             ) from None
+        if isinstance(converted, float) and not math.isfinite(converted):
+            raise ConfigError(f"{owner}: parameter {self.name!r} must be a finite number, got {value!r}")
         if self.choices is not None and converted not in self.choices:
             raise ConfigError(
                 f"{owner}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"

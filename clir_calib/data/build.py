@@ -1,4 +1,4 @@
-"""Turn raw Multi30k lines into bitext and retrieval tasks in memory (IDs as in the DATA contract).
+"""Turn raw Multi30k lines into bitext and retrieval tasks in memory, with the IDs below.
 
 IDs: translation query ``{split}-{i}`` (line i of the English task-1 file), caption document
 ``{lang}-{split}-{i}``, description query ``{split}-{i}-en{k}``, German description document

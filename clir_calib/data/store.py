@@ -1,4 +1,4 @@
-"""Read the prepared folder written by ``clir-calib prepare`` (see the DATA contract).
+"""Read the prepared folder that ``clir-calib prepare`` writes (``data/writer.py``).
 
 ``load_bitext`` gives aligned (en, xx) pairs, ``load_task`` one retrieval task as plain dicts,
 ``available_tasks`` what a prepared folder holds. Missing pieces are one-line errors saying which
