@@ -126,3 +126,14 @@ def check_finite_state(state: Any, source: str) -> None:
             stack.extend(node)
         elif isinstance(node, float) and not math.isfinite(node):
             raise DataError(f"{source} holds a non-finite number ({node}); refit it with 'clir-calib calibrate'")
+
+
+def rebuild_component(cls: Any, params: Any, source: str, kind: str) -> Any:
+    """``cls(**params)`` for a component read back from a file: a bad ``params`` is a one-line DataError."""
+    params = params or {}
+    if not isinstance(params, dict):
+        raise DataError(f"{source}: 'params' of {kind} {cls.name!r} is not a mapping; refit it")
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{source}: bad parameters for {kind} {cls.name!r} ({error}); refit it") from None

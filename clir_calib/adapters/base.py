@@ -24,7 +24,7 @@ import numpy as np
 
 from clir_calib.errors import ClirCalibError, DataError
 from clir_calib.hashing import content_changed
-from clir_calib.params import Declared, check_finite_state
+from clir_calib.params import Declared, check_finite_state, rebuild_component
 
 ADAPTER_FORMAT = "clir-calib-adapter"
 
@@ -132,13 +132,7 @@ class TransferAdapter(Declared):
     def from_dict(cls, data: dict[str, Any], source: str = "adapter data") -> TransferAdapter:
         if data.get("format") != ADAPTER_FORMAT or data.get("version") != cls.version:
             raise DataError(f"{source} holds no readable {cls.name!r} adapter (format or version); refit it")
-        params = data.get("params") or {}
-        if not isinstance(params, dict):
-            raise DataError(f"{source}: 'params' of adapter {cls.name!r} is not a mapping; refit it")
-        try:
-            adapter = cls(**params)
-        except (TypeError, ValueError) as error:
-            raise DataError(f"{source}: bad parameters for adapter {cls.name!r} ({error}); refit it") from None
+        adapter = rebuild_component(cls, data.get("params"), source, "adapter")
         check_finite_state(data.get("state"), f"{source} ({cls.name!r} adapter state)")
         try:
             adapter.set_state(dict(data["state"]))

@@ -22,7 +22,7 @@ import numpy as np
 
 from clir_calib.atomic import write_json
 from clir_calib.errors import ClirCalibError, DataError, NumericalError, UnknownPluginError
-from clir_calib.params import Declared, check_finite_state
+from clir_calib.params import Declared, check_finite_state, rebuild_component
 
 FILE_FORMAT = "clir-calib-calibrator"
 VIEWS: tuple[str, ...] = ("listwise", "pointwise")
@@ -109,13 +109,7 @@ class Calibrator(Declared):
                 f"{source} holds version {version!r} of calibrator {cls.name!r}, this clir-calib reads version "
                 f"{cls.version}; refit it with 'clir-calib calibrate'"
             )
-        params = data.get("params") or {}
-        if not isinstance(params, dict):
-            raise DataError(f"{source}: 'params' of calibrator {cls.name!r} is not a mapping; refit it")
-        try:
-            calibrator = cls(**params)
-        except (TypeError, ValueError) as error:
-            raise DataError(f"{source}: bad parameters for calibrator {cls.name!r} ({error}); refit it") from None
+        calibrator = rebuild_component(cls, data.get("params"), source, "calibrator")
         state = data.get("state")
         if not isinstance(state, dict):
             raise DataError(f"{source} has no fitted state; refit it with 'clir-calib calibrate'")
