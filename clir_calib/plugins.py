@@ -15,13 +15,21 @@ import importlib.metadata
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import pluggy
 
 from clir_calib import hookspecs
 from clir_calib.errors import ClirCalibError, ConfigError, UnknownPluginError
 
+if TYPE_CHECKING:  # the component base classes live in higher layers; only their names are needed here
+    from clir_calib.adapters.base import TransferAdapter
+    from clir_calib.baselines import DocumentBaseline
+    from clir_calib.calibrators.base import Calibrator
+    from clir_calib.losses.base import AlignmentLoss
+    from clir_calib.models.providers import ModelProvider
+
+T = TypeVar("T")
 ENTRY_POINT_GROUP = "clir_calib"
 #: what a component name may look like: it becomes part of file names, so no separators, no "..", no spaces
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
@@ -189,49 +197,77 @@ def _by_name(component: Any) -> str:
     return str(getattr(component, "name", ""))
 
 
+class Registry(Generic[T]):
+    """The components one hook registers, by name: ``all()`` and ``get(name)`` (unknown names list the choices).
+
+    One typed registry per kind replaces a pair of getters per kind; ``T`` is the component's base class
+    (``Registry[type[AlignmentLoss]]`` and so on), so callers get typed classes back.
+    """
+
+    def __init__(self, hook: str, kind: str) -> None:
+        self.hook, self.kind = hook, kind
+
+    def all(self) -> dict[str, T]:
+        return _collect(self.hook, _by_name, self.kind)
+
+    def get(self, name: str) -> T:
+        return cast(T, _lookup(self.all(), self.kind, name))
+
+    def names(self) -> list[str]:
+        return list(self.all())
+
+
+ALIGNMENT_LOSSES: Registry[type[AlignmentLoss]] = Registry("register_alignment_losses", "alignment loss")
+CALIBRATORS: Registry[type[Calibrator]] = Registry("register_calibrators", "calibrator")
+TRANSFER_ADAPTERS: Registry[type[TransferAdapter]] = Registry("register_transfer_adapters", "transfer adapter")
+BASELINES: Registry[type[DocumentBaseline]] = Registry("register_baselines", "baseline")
+MODEL_PROVIDERS: Registry[ModelProvider] = Registry("register_model_providers", "model provider")
+
+
+# The per-kind functions below are the registries' methods under their older names.
 def get_alignment_losses() -> dict[str, Any]:
     """All registered alignment-loss classes, by name."""
-    return _collect("register_alignment_losses", _by_name, "alignment loss")
+    return ALIGNMENT_LOSSES.all()
 
 
 def get_calibrators() -> dict[str, Any]:
     """All registered calibrator classes, by name."""
-    return _collect("register_calibrators", _by_name, "calibrator")
+    return CALIBRATORS.all()
 
 
 def get_transfer_adapters() -> dict[str, Any]:
     """All registered calibration-transfer adapter classes, by name."""
-    return _collect("register_transfer_adapters", _by_name, "transfer adapter")
+    return TRANSFER_ADAPTERS.all()
 
 
 def get_transfer_adapter(name: str) -> Any:
     """The transfer-adapter class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return _lookup(get_transfer_adapters(), "transfer adapter", name)
+    return TRANSFER_ADAPTERS.get(name)
 
 
 def get_model_providers() -> dict[str, Any]:
     """All registered offline model providers, by provider name."""
-    return _collect("register_model_providers", _by_name, "model provider")
+    return MODEL_PROVIDERS.all()
 
 
 def get_baselines() -> dict[str, Any]:
     """All registered document-side baselines, by name."""
-    return _collect("register_baselines", _by_name, "baseline")
+    return BASELINES.all()
 
 
 def get_alignment_loss(name: str) -> Any:
     """The alignment-loss class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return _lookup(get_alignment_losses(), "alignment loss", name)
+    return ALIGNMENT_LOSSES.get(name)
 
 
 def get_calibrator(name: str) -> Any:
     """The calibrator class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return _lookup(get_calibrators(), "calibrator", name)
+    return CALIBRATORS.get(name)
 
 
 def get_baseline(name: str) -> Any:
     """The baseline class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return _lookup(get_baselines(), "baseline", name)
+    return BASELINES.get(name)
 
 
 def chosen_components(getter: Callable[[str], Any], names: Any, params: Any, setting: str,

