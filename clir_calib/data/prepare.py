@@ -38,6 +38,7 @@ from clir_calib.data.sources import open_source
 from clir_calib.data.writer import quiet_datasets, write_bitext, write_task
 from clir_calib.errors import DataError
 from clir_calib.locking import locks_output
+from clir_calib.progress import progress_bar
 
 MANIFEST_FORMAT = "clir-calib-prepared/1"
 
@@ -174,22 +175,13 @@ def _write_all(
     folder: Path, bitext: dict[str, list[BitextSplit]], tasks: list[TaskData], progress: bool
 ) -> None:
     jobs = len(bitext) + len(tasks)
-    if not progress:
+    with progress_bar(progress, jobs, "writing prepared data") as advance:
         for lang, parts in bitext.items():
             write_bitext(folder, lang, parts)
+            advance()
         for task in tasks:
             write_task(folder, task)
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        step = bar.add_task("writing prepared data", total=jobs)
-        for lang, parts in bitext.items():
-            write_bitext(folder, lang, parts)
-            bar.advance(step)
-        for task in tasks:
-            write_task(folder, task)
-            bar.advance(step)
+            advance()
 
 
 def _manifest(summary: PrepareSummary) -> dict[str, object]:

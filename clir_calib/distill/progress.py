@@ -1,10 +1,13 @@
-"""An optional rich progress bar for training: step count, loss, pairs/s and ETA."""
+"""The training progress bar: step count, loss, pairs/s and ETA (on stderr, through :mod:`clir_calib.progress`)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from types import TracebackType
 from typing import Any
+
+from clir_calib.progress import progress_bar
 
 
 class TrainingProgress:
@@ -16,22 +19,14 @@ class TrainingProgress:
         self.done = done_steps
         self.pairs = 0
         self.started = time.perf_counter()
-        self._bar: Any = None
-        self._task: Any = None
+        self._stack = contextlib.ExitStack()
+        self._advance: Any = None
 
     def __enter__(self) -> TrainingProgress:
         self.started = time.perf_counter()
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("distill"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.1f} pairs/s"),
-                TimeRemainingColumn(), transient=False,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("distill", total=self.total, completed=self.done, loss=float("nan"),
-                                            rate=0.0)
+        self._advance = self._stack.enter_context(progress_bar(
+            self.enabled, self.total, "distill", done=self.done, transient=False,
+            fields={"loss": "loss {task.fields[loss]:.4f}", "rate": "{task.fields[rate]:.1f} pairs/s"}))
         return self
 
     @property
@@ -42,10 +37,8 @@ class TrainingProgress:
     def advance(self, loss: float, pairs: int) -> None:
         self.done += 1
         self.pairs += pairs
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, loss=loss, rate=self.pairs_per_second)
+        self._advance(1, loss=loss, rate=self.pairs_per_second)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(kind, error, trace)
+        self._stack.__exit__(kind, error, trace)

@@ -35,6 +35,7 @@ from clir_calib.models.settings import (
     sentence_transformers_defaults,
 )
 from clir_calib.models.st_export import model_args, write_sentence_transformers_files
+from clir_calib.progress import progress_bar
 
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
@@ -327,14 +328,5 @@ def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
 
 
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Any]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
-        task = bar.add_task("encode", total=total)
-        yield lambda n: bar.advance(task, n)
+def _progress(enabled: bool, total: int) -> Any:
+    return progress_bar(enabled, total, "encoding")
