@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, print_table, resolve_config
 
 
 def adaptation_table(result: Any) -> Table:
@@ -86,9 +86,9 @@ def register(app: typer.Typer) -> None:
                     table.add_column(column, justify="left" if i < 2 else "right")
                 for cells in rows:
                     table.add_row(*cells)
-                console.print(table, width=None if console.is_terminal else 400)
+                print_table(table)
         if result.adaptation is not None:
-            console.print(adaptation_table(result), width=None if console.is_terminal else 400)
+            print_table(adaptation_table(result))
         for item in result.skipped:
             err_console.print(f"skipped {item['set']}: {item['why']}")
         console.print(f"wrote {target}")

@@ -69,3 +69,24 @@ def resolve_config(
             continue
         dotted.append(f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
     return load_config(config_path, dotted + list(overrides or []))
+
+
+def print_table(table: Any) -> None:
+    """Tables wrap to a terminal; in logs, files and pipes they keep their natural width (numbers never cut)."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(width=400, no_color=console.no_color, highlight=False).print(table)
+
+
+def data_table(caption: str, headers: list[str], rows: list[list[str]], label_columns: int = 2) -> Any:
+    """A rich table of strings: the first ``label_columns`` left-aligned, numbers right-aligned."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=caption, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < label_columns else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*[str(cell).replace("**", "") for cell in row])
+    return table

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config, state
+from clir_calib.cli.common import (
+    CONFIG_OPTION,
+    SET_OPTION,
+    console,
+    err_console,
+    print_table,
+    resolve_config,
+    state,
+)
 
 
 def _interval_text(values: dict[str, Any]) -> str:
@@ -20,14 +27,6 @@ def _interval_text(values: dict[str, Any]) -> str:
     if values.get("low") is not None and values.get("high") is not None:
         text += f"\n[{values['low']:.3f}, {values['high']:.3f}]"
     return text
-
-
-def print_table(table: Table) -> None:
-    """Tables at their natural width when the output is not a terminal (logs, files), else wrapped."""
-    if console.is_terminal:
-        console.print(table)
-    else:
-        Console(width=400, no_color=console.no_color, highlight=False).print(table)
 
 
 def summary_tables(summary: dict[str, Any]) -> list[Table]:

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, resolve_config
-from clir_calib.cli.evaluate import print_table
+from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, print_table, resolve_config
 
 
 def register(app: typer.Typer) -> None:

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich import box
-from rich.console import Console
 from rich.table import Table
 
-from clir_calib.cli.common import SET_OPTION, console, resolve_config
+from clir_calib.cli.common import SET_OPTION, console, data_table, print_table, resolve_config
 from clir_calib.errors import ConfigError
 
 
@@ -57,17 +55,10 @@ def register(app: typer.Typer) -> None:
             console.rule(f"[bold]{text}", align="left", style="dim")
 
         result = run_study(cfg, force=set(force or ()), progress=progress, announce=announce)
-        # logs and pipes get a wide page: numbers must never be cut short
-        wide = console if console.is_terminal else Console(width=max(console.width, 160))
         tables_file = result.report_md.parent / TABLES_FILE
         tables = json.loads(tables_file.read_text(encoding="utf-8"))["tables"] if tables_file.is_file() else []
         for spec in tables:
-            table = Table(title=spec["caption"], title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
-            for i, header in enumerate(spec["headers"]):
-                table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
-            for row in spec["rows"]:
-                table.add_row(*[cell.replace("**", "") for cell in row])
-            wide.print(table)
+            print_table(data_table(spec["caption"], spec["headers"], spec["rows"]))
         stages = Table(title="Stages", title_justify="left")
         for column in ("stage", "label", "reused", "seconds"):
             stages.add_column(column)
