@@ -144,9 +144,14 @@ def adapt_transfer(
                     if _overrides_source(adapter):
                         flat, groups = source.flat()
                         mapped = _with_scores(source_run, adapter.source_transform(flat, groups))
-                        calibrator = fit_calibrator(cls(**cal_params), mapped, depth,
-                                                    {"task": task, "lang": fit_lang, "split": fit_split,
-                                                     "adapter": adapter_name})
+                        try:
+                            calibrator = fit_calibrator(cls(**cal_params), mapped, depth,
+                                                        {"task": task, "lang": fit_lang, "split": fit_split,
+                                                         "adapter": adapter_name})
+                        except DataError as error:  # e.g. beta (cosine mapping) on scores the adapter moved
+                            skipped.append({"set": f"{task}/{lang}/{split}",
+                                            "why": f"{name} cannot be fitted on {adapter_name}'s scores ({error})"})
+                            continue
                     wrapped = AdaptedCalibrator(calibrator, adapter, {"task": task, "lang": lang, "split": split})
                     metrics, low, high = _measure(wrapped, judged, depth, bins, resamples, seed)
                     rows.append(AdaptationRow(task, name, view, lang, split, adapter_name, metrics, low, high))
