@@ -221,3 +221,27 @@ def test_a_plugin_adapter_registers_through_register_transfer_adapters(tmp_path:
             ("translation", "platt", "test-shift", "fr", "test_2016_flickr")].adapter.shift)
     finally:
         plugins.pm.unregister(name="test-adapter-plugin")
+
+
+def test_a_calibrator_that_cannot_take_an_adapters_scores_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    """beta (cosine mapping) on standardize's scores: a recorded skip; the other combinations still run.
+
+    Oracle-like lists (the top candidate at cosine 1.0, the rest far below) push standardized scores past 1."""
+    root = tmp_path / "eval"
+    rng = np.random.default_rng(2)
+    for lang in ("de", "fr"):
+        for split in ("val", "test_2016_flickr"):
+            scores, labels = _lists(rng, 200)
+            scores[:, 0] = 1.0
+            scores[:, 1:] = 0.2 + 0.05 * np.sort(rng.random((200, 7)), axis=1)[:, ::-1]
+            folder = root / "translation" / lang / split
+            folder.mkdir(parents=True)
+            _run(scores, labels).save(folder / "scored.npz")
+    result = calibrate_transfer(root, ["beta", "platt"], fit_lang="de", fit_split="val", target_langs=["de", "fr"],
+                                target_splits=["test_2016_flickr"],
+                                adaptation={"adapters": ["none", "standardize"], "bounds": [], "bootstrap": 20})
+    assert result.adaptation is not None
+    reasons = [s["why"] for s in result.adaptation.skipped]
+    assert any("beta cannot be fitted on standardize's scores" in why for why in reasons)
+    done = {(r.calibrator, r.method) for r in result.adaptation.rows}
+    assert ("platt", "standardize") in done and ("beta", "none") in done and ("beta", "standardize") not in done
