@@ -177,7 +177,8 @@ def test_methods_may_bring_their_own_seeds_and_query_encoder(tmp_path, fake_mult
 
 def test_tau_grid_and_one_heatmap_per_ot_setting(tmp_path, fake_multi30k, tiny_model_dir):
     config = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
-    methods = ("methods=[{name: mse, losses: [mse]}, {name: ot, losses: [{name: ot, params: {epsilon: 0.1}}]}, "
+    methods = ("methods=[{name: none, queries: student}, {name: mse, losses: [mse]}, "
+               "{name: ot, losses: [{name: ot, params: {epsilon: 0.1}}]}, "
                "{name: ot-tau1, losses: [{name: ot, params: {epsilon: 0.1, tau: 1.0, drop_special_tokens: true}}]}]")
     result = CliRunner().invoke(app, ["run", str(config), "--no-progress", "--set", methods,
                                       "--set", "calibrate.calibrators=[identity,temperature]"])
@@ -191,6 +192,7 @@ def test_tau_grid_and_one_heatmap_per_ot_setting(tmp_path, fake_multi30k, tiny_m
     pictures = sorted(p.name for p in folder.glob("alignment_*.png"))
     assert pictures == ["alignment_base_student.png", "alignment_ot-tau1.png", "alignment_ot.png"]
     markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "`none` encodes the English queries with the student model too" in markdown
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("| ")]
     moved = {row[0]: float(row[2]) for row in cells if len(row) == 5 and (row[1] == "balanced" or row[1].startswith("tau="))}
     assert moved["ot"] == pytest.approx(1.0, abs=1e-3) and moved["ot-tau1"] < 1.0

@@ -42,6 +42,7 @@ def write_study_report(
         f"Students distilled on **{cfg.distill.lang}** bitext only; calibrators fitted on "
         f"**{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}** and applied unchanged to every language."
     )
+    _method_notes(report, cfg)
     evaluated = [m for m in methods if m.eval_dir is not None]
     folders = [m.eval_dir for m in evaluated if m.eval_dir is not None]
     names = [m.method.name for m in evaluated]
@@ -82,6 +83,23 @@ def write_study_report(
     write_json(folder / TABLES_FILE, {"tables": terminal, "differences": differences, "adaptation": adaptation,
                                       "per_seed": per_seed_table(systems, entries, numbers)})
     return {"tables": len(terminal)}
+
+
+def _method_notes(report: Report, cfg: ExperimentConfig) -> None:
+    """Say what each system is where that is not the obvious teacher-query / student-document pairing."""
+    from clir_calib import plugins
+
+    notes = []
+    for method in cfg.methods:
+        if method.queries == "student":
+            notes.append(f"`{method.name}` encodes the English queries with the student model too "
+                         f"({cfg.models.student.name} on both sides): a {cfg.models.teacher.name} query against "
+                         "an undistilled student document would mean nothing.")
+        if method.baseline:
+            description = getattr(plugins.get_baseline(method.baseline), "description", "")
+            notes.append(f"`{method.name}` is the baseline `{method.baseline}`: {description}")
+    if notes:
+        report.paragraph("Systems: " + " ".join(notes))
 
 
 def _table(report: Report, terminal: list[dict[str, Any]], headers: list[str], rows: list[list[str]],
