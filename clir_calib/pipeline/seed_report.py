@@ -61,7 +61,7 @@ def calibrated_values(system: SystemRuns, task: str, lang: str, split: str, cali
     return SeedValues(values)
 
 
-def _figure(width: float, height: float, columns: int) -> tuple[Any, Any]:
+def figure_axes(width: float, height: float, columns: int) -> tuple[Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -78,7 +78,7 @@ def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     langs = cfg.calibrate.target_langs
     shown = headline_systems(systems)
-    figure, axes = _figure(4.2 * len(VIEWS), 3.8, len(VIEWS))
+    figure, axes = figure_axes(4.2 * len(VIEWS), 3.8, len(VIEWS))
     for ax, view in zip(axes, VIEWS, strict=True):
         calibrator = HEADLINE_CALIBRATOR[view]
         width = 0.8 / max(1, len(shown))
@@ -282,7 +282,7 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     langs = cfg.evaluate.langs
-    figure, axes = _figure(3.8 * len(langs), 3.4, len(langs))
+    figure, axes = figure_axes(3.8 * len(langs), 3.4, len(langs))
     rows = []
     for ax, lang in zip(axes, langs, strict=True):
         for i, system in enumerate(headline_systems(systems)):
@@ -341,123 +341,3 @@ def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentCo
                      "no bins (Blasiok and Nakkiran 2024).")
     report.table(["system", "lang", "view", *[f"{b} bins" for b in SENSITIVITY_BINS], "smECE"], rows,
                  caption=f"{task} · {split}")
-
-
-def _adaptation_rows(system: SystemRuns) -> list[list[dict[str, Any]]]:
-    found = []
-    for run in system.runs:
-        path = run.calibration_dir / "calibration.json" if run.calibration_dir else None
-        if path is not None and path.is_file():
-            found.append(json.loads(path.read_text(encoding="utf-8")).get("adaptation", []))
-    return found
-
-
-def adaptation_values(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str,
-                      metric: str = "ece_equal_width") -> SeedValues:
-    values = []
-    for rows in _adaptation_rows(system):
-        for row in rows:
-            if (row["task"], row["lang"], row["split"], row["calibrator"], row["method"]) == (
-                    task, lang, split, calibrator, method):
-                values.append(float(row["metrics"][metric]))
-    return SeedValues(values)
-
-
-#: a none-to-oracle gap below this (ECE points) has nothing to close: no share is given
-MIN_GAP = 0.005
-
-
-def gap_closed(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str) -> SeedValues:
-    """Per seed, ``(ECE_none - ECE_method) / (ECE_none - ECE_oracle)``: 1 closes the whole gap to the oracle."""
-    none = adaptation_values(system, task, lang, split, calibrator, "none").values
-    mine = adaptation_values(system, task, lang, split, calibrator, method).values
-    oracle = adaptation_values(system, task, lang, split, calibrator, "oracle").values
-    shares = [(n - m) / (n - o) for n, m, o in zip(none, mine, oracle, strict=False) if n - o >= MIN_GAP]
-    return SeedValues(shares)
-
-
-def adaptation_section(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path,
-                       terminal: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Label-free adapters against no adaptation, the few-shot bounds and the oracle, per view and language."""
-    from clir_calib.report.plots import save_png
-
-    shown = headline_systems(systems)
-    if not any(rows for s in shown for rows in _adaptation_rows(s)):
-        return []
-    task = next((t for t in (cfg.calibrate.adapt_tasks or cfg.evaluate.tasks)), cfg.evaluate.tasks[0])
-    split = target_split(cfg)
-    fit = cfg.calibrate.fit_lang
-    unseen = [lang for lang in cfg.calibrate.target_langs if lang != fit]
-    methods = [m for m in ("none", *[a for a in cfg.calibrate.adapters if a != "none"]) if m in cfg.calibrate.adapters]
-    bounds = ([f"fewshot-{k}" for k in cfg.calibrate.fewshot_sizes] if "fewshot" in cfg.calibrate.bounds else []) + (
-        ["oracle"] if "oracle" in cfg.calibrate.bounds else [])
-    report.heading("Calibrating a language nobody labelled: label-free transfer")
-    report.paragraph(
-        f"ECE-w on {split} after the calibrator fitted on {fit}/{cfg.calibrate.fit_split}, with each label-free "
-        "adapter (which sees the target language's scores, never its labels), next to bounds that use target labels: "
-        f"fewshot-K (K labelled target {cfg.calibrate.fit_split} queries, mean over {cfg.calibrate.fewshot_draws} "
-        f"draws) and oracle (the calibrator fitted on the target's own {cfg.calibrate.fit_split}). Mean ± sd over "
-        f"seeds. *closed*: share of the none-to-oracle gap an adapter closes (1 = all of it; – when that gap is "
-        f"below {MIN_GAP} or the oracle is worse than none)."
-    )
-    records: list[dict[str, Any]] = []
-    for view in VIEWS:
-        calibrators = [c for c in cfg.calibrate.calibrators if c != "identity" and any(
-            r["calibrator"] == c and r["view"] == view for s in shown for rows in _adaptation_rows(s) for r in rows)]
-        for lang in unseen:
-            headers = ["system", "calibrator", *methods, *bounds, *[f"closed {m}" for m in methods if m != "none"]]
-            rows_out = []
-            for system in shown:
-                for calibrator in calibrators:
-                    cells = [adaptation_values(system, task, lang, split, calibrator, m).text(4) for m in [*methods, *bounds]]
-                    if all(c == "–" for c in cells):
-                        continue
-                    closed = [gap_closed(system, task, lang, split, calibrator, m).text(2) for m in methods if m != "none"]
-                    rows_out.append([system.name, calibrator, *cells, *closed])
-                    for m in [*methods, *bounds]:
-                        value = adaptation_values(system, task, lang, split, calibrator, m)
-                        if value.values:
-                            records.append({"system": system.name, "calibrator": calibrator, "view": view, "lang": lang,
-                                            "split": split, "method": m, "ece_mean": value.mean, "ece_sd": value.sd,
-                                            "per_seed": value.values})
-            if rows_out:
-                caption = f"label-free transfer · {task} · {split} · {view} view · {lang} (unseen)"
-                report.table(headers, rows_out, caption=caption)
-                terminal.append({"caption": caption, "headers": headers, "rows": rows_out})
-    shown_methods = [*methods, *[b for b in bounds if b in ("fewshot-50", "oracle")]]
-    if len(shown_methods) > 1:
-        figure, axes = _figure(4.6 * len(VIEWS), 3.8, len(VIEWS))
-        for ax, view in zip(axes, VIEWS, strict=True):
-            calibrator = HEADLINE_CALIBRATOR[view]
-            groups = [(system, lang) for system in shown for lang in unseen]
-            present = [m for m in shown_methods if any(
-                adaptation_values(system, task, lang, split, calibrator, m).values for system, lang in groups)]
-            width = 0.8 / max(1, len(present))
-            heights = [adaptation_values(system, task, lang, split, calibrator, m).mean
-                       for m in present for system, lang in groups]
-            finite = [h for h in heights if np.isfinite(h)]
-            # a method that fails by an order of magnitude would flatten the others: clip it and print its value
-            top = min(max(finite, default=1.0), 4 * float(np.median(finite)) if finite else 1.0) * 1.25
-            for j, method in enumerate(present):
-                values = [adaptation_values(system, task, lang, split, calibrator, method) for system, lang in groups]
-                xs = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
-                means = [v.mean if v.values else 0.0 for v in values]
-                ax.bar(xs, [min(height, top) for height in means], width=width, yerr=[v.sd if v.mean <= top else 0 for v in values],
-                       capsize=2, color=LANG_COLOURS[shown_methods.index(method) % len(LANG_COLOURS)], label=method,
-                       hatch="//" if method in ("oracle", "fewshot-50") else None)
-                for x, height in zip(xs, means, strict=True):
-                    if height > top:
-                        ax.text(x, top * 0.98, f"{height:.2f}", rotation=90, ha="center", va="top", fontsize=6)
-            ax.set_ylim(0, top)
-            ax.set_xticks(range(len(groups)))
-            ax.set_xticklabels([f"{s.name}\n{lang}" for s, lang in groups], fontsize=7)
-            ax.set_ylabel("ECE-w on the unseen language")
-            ax.set_title(f"{view}: {calibrator} fitted on {fit}", fontsize=9)
-            ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=7)
-        figure.subplots_adjust(wspace=0.3)
-        path = folder / "gap_closed.png"
-        save_png(figure, path, bbox="tight")
-        report.images([path], [f"{task} · {split}: ECE after no adaptation, each label-free adapter and the labelled "
-                               "bounds (hatched), per unseen language and method (mean ± sd over seeds)"], columns=1)
-    return records

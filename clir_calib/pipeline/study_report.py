@@ -14,7 +14,7 @@ import yaml
 from clir_calib.atomic import write_json
 from clir_calib.config import ExperimentConfig, to_dict
 from clir_calib.metrics.weighted import WEIGHTED_METRICS
-from clir_calib.pipeline import ot_report, seed_report
+from clir_calib.pipeline import adaptation_report, ot_report, seed_report
 from clir_calib.pipeline.results import MethodOutputs
 from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
@@ -65,7 +65,7 @@ def write_study_report(
     seed_report.headline_table(report, systems, cfg, terminal)
     differences = seed_report.differences(report, systems, cfg, terminal)
     seed_report.calibration_by_view(report, systems, cfg, terminal)
-    adaptation = seed_report.adaptation_section(report, systems, cfg, folder, terminal)
+    adaptation = adaptation_report.adaptation_section(report, systems, cfg, folder, terminal)
     seed_report.data_size_curves(report, systems, cfg, folder)
     seed_report.risk_coverage(report, systems, cfg, folder)
     seed_report.bin_sensitivity(report, systems, cfg)
