@@ -72,7 +72,7 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
 
 KINDS = ("tmp", "old", "save")
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old|save)-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-")
+_LEFTOVER = re.compile(rf"^\.(?P<name>.+)\.(?P<kind>{'|'.join(KINDS)})-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-")
 
 
 def temp_prefix(final: Path, kind: str) -> str:

@@ -22,10 +22,9 @@ def digest_path(path: str | os.PathLike[str]) -> Path:
 
 def write_digest(path: str | os.PathLike[str]) -> None:
     """Record ``path``'s sha256 next to it (``PATH.sha256``), for :func:`content_changed`."""
-    target = digest_path(path)
-    partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    partial.write_text(sha256_file(path) + "\n", encoding="utf-8")
-    os.replace(partial, target)
+    from clir_calib.atomic import write_text
+
+    write_text(digest_path(path), sha256_file(path) + "\n")
 
 
 def content_changed(path: str | os.PathLike[str]) -> bool:

@@ -15,7 +15,6 @@ before the calibrator reads them; ``adapt_proba`` may replace the whole mapping.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -23,8 +22,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from clir_calib.errors import ClirCalibError, DataError
-from clir_calib.hashing import content_changed
 from clir_calib.params import Declared, check_finite_state, rebuild_component
+from clir_calib.retrieval.scored import read_scored_members
 
 ADAPTER_FORMAT = "clir-calib-adapter"
 
@@ -55,16 +54,7 @@ class TargetScores:
 def target_scores(path: str | Path) -> TargetScores:
     """Read only the ``scores`` member of a ``scored.npz`` (``np.load`` reads members lazily)."""
     file = Path(path)
-    if not file.is_file():
-        raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
-    if content_changed(file):
-        raise DataError(f"scored run {file} changed since evaluate wrote it; re-run 'clir-calib evaluate --overwrite'")
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            scores = data["scores"].astype(np.float64)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"scored run {file} is truncated or malformed ({type(error).__name__}); re-run "
-                        "'clir-calib evaluate --overwrite' for its folder") from None
+    scores = read_scored_members(file, ("scores",))["scores"].astype(np.float64)
     if not np.isfinite(scores).all():
         raise DataError(f"{file} holds NaN or inf scores; re-run 'clir-calib evaluate'")
     return TargetScores(scores)

@@ -80,6 +80,7 @@ class TeacherStore:
         self._index: dict[str, tuple[int, int]] = {}
         self._shards: list[dict[str, np.ndarray]] = []
         self.encoded = 0  # sentences this object ran the teacher on (0 when everything was stored)
+        self._verified: set[str] = set()  # shards whose digests were checked (ensure() reloads the index)
 
     # ---------------------------------------------------------------- reading
     def _load_shards(self) -> None:
@@ -90,7 +91,9 @@ class TeacherStore:
         for shard in sorted(p for p in self.folder.iterdir() if p.is_dir() and p.name.startswith("shard-")):
             if not all((shard / name).is_file() for name in SHARD_FILES):
                 continue  # not a complete shard (atomic_dir makes this rare: a foreign folder)
-            _check_digests(shard)
+            if shard.name not in self._verified:
+                _check_digests(shard)
+                self._verified.add(shard.name)
             try:
                 keys = json.loads((shard / "keys.json").read_text(encoding="utf-8"))
                 arrays = {name[:-4]: np.load(shard / name, mmap_mode="r", allow_pickle=False)

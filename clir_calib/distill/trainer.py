@@ -88,10 +88,10 @@ def make_accelerator(cfg: ExperimentConfig, out: Path | None = None) -> Any:
         precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if device.type != "cuda" and precision != "no":
         precision = "no"  # autocast on CPU is slower than fp32 here and not what "auto" promises
+    trackers: dict[str, Any] = {}
     if cfg.distill.log_with is not None and out is not None:
-        return Accelerator(cpu=device.type == "cpu", mixed_precision=precision, log_with=cfg.distill.log_with,
-                           project_dir=str(tracker_dir(out)))
-    return Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
+        trackers = {"log_with": cfg.distill.log_with, "project_dir": str(tracker_dir(out))}
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=precision, **trackers)
 
 
 @locks_output("out")

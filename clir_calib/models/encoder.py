@@ -227,7 +227,7 @@ class Encoder:
         out = torch.empty(len(ids), self.output_size)
         dtype = autocast_dtype(self.device)
         amp = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
-        with self._eval_mode(), torch.inference_mode(), amp, _progress(progress, len(ids)) as advance:
+        with self._eval_mode(), torch.inference_mode(), amp, progress_bar(progress, len(ids), "encoding") as advance:
             for start in range(0, len(order), size):
                 chunk = order[start:start + size]
                 input_ids, mask = _pad([ids[i] for i in chunk], pad_id)
@@ -327,6 +327,3 @@ def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     input_ids[mask] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
     return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
 
-
-def _progress(enabled: bool, total: int) -> Any:
-    return progress_bar(enabled, total, "encoding")

@@ -56,7 +56,8 @@ def write_sentence_transformers_files(folder: Path, settings: EncoderSettings, h
                                       projection: torch.nn.Linear | None, versions: dict[str, str],
                                       transformer_args: dict[str, Any]) -> None:
     """Write the sentence-transformers files next to the HF weights in ``folder``."""
-    write_json(folder / MODULES_FILE, sentence_transformers_modules(settings, projection is not None))
+    modules = sentence_transformers_modules(settings, projection is not None)
+    write_json(folder / MODULES_FILE, modules)
     write_json(folder / "sentence_bert_config.json", {"max_seq_length": settings.max_length, "do_lower_case": False,
                                                       **({"model_args": transformer_args} if transformer_args else {})})
     write_json(folder / "config_sentence_transformers.json", {
@@ -85,4 +86,4 @@ def write_sentence_transformers_files(folder: Path, settings: EncoderSettings, h
                    "linear.bias": projection.bias.detach().cpu().float().contiguous()},
                   str(dense / "model.safetensors"))
     if settings.normalize:
-        (folder / sentence_transformers_modules(settings, projection is not None)[-1]["path"]).mkdir(exist_ok=True)
+        (folder / modules[-1]["path"]).mkdir(exist_ok=True)  # Normalize has no config: an empty folder

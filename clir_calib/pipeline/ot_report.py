@@ -20,7 +20,6 @@ from clir_calib.report import Report
 def tau_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig,
              terminal: list[dict[str, Any]]) -> None:
     """Val accuracy of the kept checkpoint and test numbers per OT setting; only when the study has several."""
-    from clir_calib.distill.logbook import read_log
     from clir_calib.pipeline.seed_report import calibrated_values, headline_systems, target_split
 
     systems = {s.name: s for s in headline_systems(group_runs(methods))}
@@ -37,12 +36,8 @@ def tau_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig
     rows = []
     for name, ot in settings.items():
         system = systems[name]
-        kept = []
-        for run in system.runs:
-            if run.model_dir is not None:
-                chosen = [r for r in read_log(run.model_dir / "log.jsonl") if r.get("event") == "select"]
-                if chosen:
-                    kept.append(float(chosen[-1]["val_accuracy"]))
+        kept = [float(run.distill_info["val_accuracy_after"]) for run in system.runs
+                if run.distill_info.get("val_accuracy_after") is not None]  # the kept step's, from result.json
         accuracy = f"{sum(kept) / len(kept):.4f}" if kept else "–"
         cells = [name, "balanced" if ot["tau"] is None else f"{ot['tau']:g}", str(len(system.runs)), accuracy]
         for lang in cfg.evaluate.langs:

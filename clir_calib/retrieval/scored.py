@@ -64,23 +64,35 @@ class ScoredRun:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ScoredRun:
-        file = Path(path)
-        if not file.is_file():
-            raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
-        if content_changed(file):
-            raise DataError(f"scored run {file} changed since evaluate wrote it (its .sha256 differs); re-run "
-                            "'clir-calib evaluate --overwrite' for its folder")
+        data = read_scored_members(path, ("qids", "doc_ids", "scores", "labels", "n_relevant"))
         try:
-            with np.load(file, allow_pickle=False) as data:
-                return cls(
-                    qids=[str(q) for q in data["qids"]],
-                    doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
-                    scores=data["scores"].astype(np.float32),
-                    labels=data["labels"].astype(np.int8),
-                    n_relevant=data["n_relevant"].astype(np.int32),
-                )
-        except DataError:
-            raise
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as error:
-            raise DataError(f"scored run {file} is truncated or malformed ({type(error).__name__}); re-run "
+            return cls(
+                qids=[str(q) for q in data["qids"]],
+                doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
+                scores=data["scores"].astype(np.float32),
+                labels=data["labels"].astype(np.int8),
+                n_relevant=data["n_relevant"].astype(np.int32),
+            )
+        except (ValueError, TypeError) as error:
+            raise DataError(f"scored run {path} is malformed ({type(error).__name__}); re-run "
                             "'clir-calib evaluate --overwrite' for its folder") from None
+
+
+def read_scored_members(path: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of a ``scored.npz``, after its recorded sha256 is checked; one-line errors.
+
+    ``np.load`` reads members lazily, so asking for ``("scores",)`` reads only the scores (what a
+    label-free adapter may see).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"scored run {file} not found; run 'clir-calib evaluate' first")
+    if content_changed(file):
+        raise DataError(f"scored run {file} changed since evaluate wrote it (its .sha256 differs); re-run "
+                        "'clir-calib evaluate --overwrite' for its folder")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {name: data[name] for name in names}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"scored run {file} is truncated or malformed ({type(error).__name__}); re-run "
+                        "'clir-calib evaluate --overwrite' for its folder") from None
