@@ -35,6 +35,7 @@ class BaselinePreparation:
     seed: int = 13
     device: str = "auto"
     progress: bool = False
+    cache_dir: Path | None = None  # shared by every run of the study: artefacts keyed by their own inputs
 
 
 class DocumentBaseline(Declared):
@@ -46,6 +47,9 @@ class DocumentBaseline(Declared):
 
     def __init__(self, **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
+        #: what the last :meth:`transform_corpus` call did (counts, model, BLEU...): ``evaluate`` writes it
+        #: into the entry's ``metrics.json`` under ``baseline``; JSON-safe values only
+        self.last_stats: dict[str, Any] = {}
 
     def transform_corpus(self, doc_ids: list[str], texts: list[str], context: CorpusContext) -> list[str]:
         """Return one English text per input document, in the same order."""
@@ -59,6 +63,11 @@ class DocumentBaseline(Declared):
         inputs), so a baseline needs no special case in the pipeline.
         """
         return {}
+
+    def uses_target_bitext(self, seen_lang: str) -> bool:
+        """True when this baseline, as configured, uses bitext of languages other than ``seen_lang`` (the
+        distillation language): the study then marks its rows as not zero-shot."""
+        return False
 
     def get_config_dict(self) -> dict[str, Any]:
         return dict(self.config)

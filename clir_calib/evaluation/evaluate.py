@@ -107,8 +107,9 @@ def evaluate_system(
         per_query, retrieval, views = measure(run, ev, cfg.seed, calibrator)
         timing["measure_s"] = time.perf_counter() - started
         judged = {qid: task.qrels.get(qid, {}) for qid in run.qids}
+        baseline_info = dict(system.baseline.last_stats) if system.baseline is not None else {}
         results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, per_query, retrieval, views, timing,
-                                   qrels=judged))
+                                   qrels=judged, baseline=baseline_info))
     return results
 
 

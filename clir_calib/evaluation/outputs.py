@@ -58,6 +58,7 @@ def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
         "retrieval": _intervals(entry.retrieval),
         "calibration": calibration,
         "timing_s": {k: round(v, 3) for k, v in entry.timing.items()},
+        **({"baseline": entry.baseline} if entry.baseline else {}),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,3 +39,4 @@ class EntryResult:
     views: dict[str, ViewResult]
     timing: dict[str, float] = field(default_factory=dict)
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # the judgements the run was scored against
+    baseline: dict[str, Any] = field(default_factory=dict)  # a document baseline's last_stats (model, BLEU...)

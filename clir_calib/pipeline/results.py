@@ -9,6 +9,9 @@ from typing import Any
 from clir_calib.config import MethodConfig
 from clir_calib.pipeline.stages import StageResult
 
+#: appended to the name of a system that uses target-language bitext (not a zero-shot comparison)
+TARGET_BITEXT_MARK = " ‡"
+
 
 @dataclass
 class MethodOutputs:
@@ -23,6 +26,12 @@ class MethodOutputs:
     eval_dir: Path | None = None
     calibration_dir: Path | None = None
     distill_info: dict[str, Any] = field(default_factory=dict)
+    marker: str = ""  # TARGET_BITEXT_MARK when the system uses target-language bitext
+
+    @property
+    def display_name(self) -> str:
+        """The method name as tables show it (with its marker)."""
+        return self.method.name + self.marker
 
 
 @dataclass

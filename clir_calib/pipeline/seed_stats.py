@@ -52,8 +52,8 @@ def group_runs(outputs: list[MethodOutputs]) -> list[SystemRuns]:
     for run in outputs:
         if run.eval_dir is None:
             continue
-        key = (run.method.name, run.pairs)
-        groups.setdefault(key, SystemRuns(run.method.name, run.pairs, [])).runs.append(run)
+        key = (run.display_name, run.pairs)
+        groups.setdefault(key, SystemRuns(run.display_name, run.pairs, [])).runs.append(run)
     return list(groups.values())
 
 

@@ -16,11 +16,12 @@ from typing import Any
 
 from clir_calib.config import (
     ExperimentConfig,
+    MethodConfig,
     default_multi30k_source,
     save_config,
 )
 from clir_calib.errors import ConfigError
-from clir_calib.pipeline.results import MethodOutputs, StudyResult
+from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs, StudyResult
 from clir_calib.pipeline.stages import StageRunner
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,24 @@ def study_runs(cfg: ExperimentConfig) -> list[MethodOutputs]:
     runs = []
     for method in cfg.methods:
         if not method.losses:
-            runs.append(MethodOutputs(method, label=method.name))
+            runs.append(MethodOutputs(method, label=method.name, marker=_bitext_marker(cfg, method)))
             continue
         for size in sizes:
             for seed in list(dict.fromkeys(method.seeds)) or seeds:
                 label = f"{method.name}-n{size or 'all'}-s{seed}" if several else method.name
                 runs.append(MethodOutputs(method, seed=seed, pairs=size, label=label))
     return runs
+
+
+def _bitext_marker(cfg: ExperimentConfig, method: MethodConfig) -> str:
+    """:data:`TARGET_BITEXT_MARK` for a baseline that uses bitext of languages other than the distillation
+    language (its rows are not zero-shot), else ``""``."""
+    from clir_calib import plugins
+
+    if not method.baseline:
+        return ""
+    baseline = plugins.get_baseline(method.baseline)(**method.params)
+    return TARGET_BITEXT_MARK if baseline.uses_target_bitext(cfg.distill.lang) else ""
 
 
 def _data_key(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -209,7 +221,7 @@ def _prepare_baseline(
         baseline = baseline_cls(**method.params)
         context = BaselinePreparation(
             prepared=Path(base.data.prepared), langs=[base.distill.lang], out=folder, seed=base.seed,
-            device=base.device, progress=progress,
+            device=base.device, progress=progress, cache_dir=Path(base.output_dir) / "baseline-cache",
         )
         return {"params": baseline.prepare(context)}
 
@@ -222,7 +234,7 @@ def _prepare_baseline(
 def _evaluate_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:
     cfg = copy.deepcopy(base)
     ev = cfg.evaluate
-    ev.system = out.label
+    ev.system = out.label + out.marker
     ev.documents = str(out.model_dir) if out.model_dir is not None else None
     ev.baseline = out.method.baseline
     ev.params = dict(out.baseline_params) if out.method.baseline else {}

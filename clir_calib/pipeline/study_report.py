@@ -14,8 +14,8 @@ import yaml
 from clir_calib.atomic import write_json
 from clir_calib.config import ExperimentConfig, to_dict
 from clir_calib.metrics.weighted import WEIGHTED_METRICS
-from clir_calib.pipeline import adaptation_report, ot_report, seed_report
-from clir_calib.pipeline.results import MethodOutputs
+from clir_calib.pipeline import adaptation_report, baseline_report, ot_report, seed_report
+from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs
 from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
 from clir_calib.report import Report
@@ -42,7 +42,7 @@ def write_study_report(
         f"Students distilled on **{cfg.distill.lang}** bitext only; calibrators fitted on "
         f"**{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}** and applied unchanged to every language."
     )
-    _method_notes(report, cfg)
+    _method_notes(report, cfg, methods)
     evaluated = [m for m in methods if m.eval_dir is not None]
     folders = [m.eval_dir for m in evaluated if m.eval_dir is not None]
     names = [m.method.name for m in evaluated]
@@ -64,6 +64,7 @@ def write_study_report(
     report.heading("Headline")
     seed_report.headline_table(report, systems, cfg, terminal)
     differences = seed_report.differences(report, systems, cfg, terminal)
+    baseline_report.translate_test_table(report, systems, cfg, terminal)
     seed_report.calibration_by_view(report, systems, cfg, terminal)
     adaptation = adaptation_report.adaptation_section(report, systems, cfg, folder, terminal)
     seed_report.data_size_curves(report, systems, cfg, folder)
@@ -85,7 +86,7 @@ def write_study_report(
     return {"tables": len(terminal)}
 
 
-def _method_notes(report: Report, cfg: ExperimentConfig) -> None:
+def _method_notes(report: Report, cfg: ExperimentConfig, methods: list[MethodOutputs]) -> None:
     """Say what each system is where that is not the obvious teacher-query / student-document pairing."""
     from clir_calib import plugins
 
@@ -98,6 +99,9 @@ def _method_notes(report: Report, cfg: ExperimentConfig) -> None:
         if method.baseline:
             description = getattr(plugins.get_baseline(method.baseline), "description", "")
             notes.append(f"`{method.name}` is the baseline `{method.baseline}`: {description}")
+    if any(out.marker for out in methods):
+        notes.append(f"Names ending in{TARGET_BITEXT_MARK} use bitext of the target languages themselves "
+                     f"(supervised), not only {cfg.distill.lang}: they are not zero-shot comparisons.")
     if notes:
         report.paragraph("Systems: " + " ".join(notes))
 

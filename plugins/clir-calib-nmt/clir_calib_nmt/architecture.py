@@ -53,6 +53,13 @@ def train_target_tokenizer(texts: list[str], vocab_size: int) -> Any:
     )
 
 
+def resolve_encoder(name_or_path: str) -> Path:
+    """A local encoder folder for ``name_or_path`` through clir-calib's offline-first resolution."""
+    from clir_calib.models import resolve_model
+
+    return Path(resolve_model(name_or_path))
+
+
 def load_encoder(folder: Path) -> tuple[Any, Any]:
     """The pretrained encoder (no pooler, no LM head) and its tokenizer from a HF folder."""
     from transformers import AutoModel, AutoTokenizer

@@ -8,13 +8,6 @@ from typing import Any
 import typer
 
 
-def resolve_encoder(name_or_path: str) -> Path:
-    """A local encoder folder for ``name_or_path`` through clir-calib's offline-first resolution."""
-    from clir_calib.models import resolve_model
-
-    return Path(resolve_model(name_or_path))
-
-
 def register(app: typer.Typer) -> None:
     from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION
 
@@ -30,10 +23,10 @@ def register(app: typer.Typer) -> None:
         data: Path | None = typer.Option(None, "--data", help="Prepared folder (default: data.prepared)."),
         encoder: str | None = typer.Option(None, "--encoder", help="Encoder (default: models.student.name)."),
         max_pairs: int = typer.Option(
-            10000, "--max-pairs", help="Use the first N training pairs (0: all 29,000)."
+            0, "--max-pairs", help="Use the first N training pairs (0: the full bitext, 29,000 for Multi30k)."
         ),
         val_pairs: int | None = typer.Option(None, "--val-pairs", help="Use the first N validation pairs."),
-        epochs: int = typer.Option(2, "--epochs", help="Passes over the training pairs."),
+        epochs: int = typer.Option(10, "--epochs", help="Passes over the training pairs."),
         max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N optimiser steps."),
         batch_size: int = typer.Option(64, "--batch-size", help="Sentence pairs per step."),
         lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (linear warm-up and decay)."),
@@ -46,6 +39,13 @@ def register(app: typer.Typer) -> None:
         decoder_heads: int = typer.Option(4, "--decoder-heads", help="Decoder attention heads."),
         vocab_size: int = typer.Option(8000, "--vocab-size", help="English BPE vocabulary size."),
         beams: int = typer.Option(4, "--beams", help="Beam size for the validation translation."),
+        select: str = typer.Option(
+            "average", "--select", help="Saved weights: average (last epochs), best (val loss) or last."
+        ),
+        average_last: int = typer.Option(3, "--average-last", help="--select average: epochs averaged."),
+        encoder_languages: str = typer.Option(
+            "", "--encoder-languages", help="Languages the encoder reads (default: known for e5/XLM-R)."
+        ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
         config: Path | None = CONFIG_OPTION,
@@ -53,53 +53,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a compact LANG->en translator on the Multi30k bitext for the `nmt` baseline."""
         from clir_calib.cli.common import console, resolve_config
-        from clir_calib.config import check_languages
-        from clir_calib.data.store import load_bitext
-        from clir_calib.errors import ClirCalibError
-        from clir_calib_nmt.architecture import DecoderSize
-        from clir_calib_nmt.training import NmtTrainConfig, Pairs, train_nmt
+        from clir_calib_nmt.training import train_from_prepared, train_options
 
         cfg = resolve_config(ctx, config, overrides)
-        check_languages([lang])
-        if out.exists() and not overwrite:
-            raise ClirCalibError(f"{out} already exists; pass --overwrite or choose another --out")
-        prepared = Path(data or cfg.data.prepared)
-        if max_pairs < 0:
-            raise ClirCalibError(f"--max-pairs must be 0 (all pairs) or positive, got {max_pairs}")
-        train_config = NmtTrainConfig(
-            lang=lang,
-            encoder=encoder or cfg.models.student.name,
-            max_pairs=max_pairs or None,
-            val_pairs=val_pairs,
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            lr=lr,
-            max_length=max_length,
-            decoder=DecoderSize(
-                hidden=decoder_hidden,
-                layers=decoder_layers,
-                heads=decoder_heads,
-                ffn=4 * decoder_hidden,
-                vocab_size=vocab_size,
-            ),
-            eval_beams=beams,
-            encoder_layers=encoder_layers or None,
-            seed=cfg.seed,
-            device=cfg.device,
-        )
-        train_config.check()
-        train = load_bitext(prepared, lang, "train", max_pairs=train_config.max_pairs)
-        val = load_bitext(prepared, lang, "val", max_pairs=val_pairs)
-        result = train_nmt(
-            Pairs(list(train.xx), list(train.en)),
-            Pairs(list(val.xx), list(val.en)),
-            train_config,
-            out,
-            encoder_folder=resolve_encoder(train_config.encoder),
-            overwrite=overwrite,
-            progress=progress,
-        )
+        options = {k: v for k, v in ctx.params.items() if k not in _RUN_ARGUMENTS}
+        train_config = train_options(cfg, **options)
+        result = train_from_prepared(Path(data or cfg.data.prepared), train_config, out, overwrite=overwrite,
+                                     progress=progress)
         console.print(_summary(result), soft_wrap=True)
 
     @app.command("nmt-translate")
@@ -150,6 +110,10 @@ def register(app: typer.Typer) -> None:
             + (f"; translations in {out}" if out is not None else ""),
             soft_wrap=True,
         )
+
+
+#: nmt-train options that say where and how to run, not what to train
+_RUN_ARGUMENTS = ("out", "data", "overwrite", "progress", "config", "overrides")
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ a README model card. Validation BLEU/chrF come from translating val with the *sa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -28,10 +29,12 @@ from clir_calib_nmt.architecture import (
     build_translation_model,
     keep_lower_layers,
     load_encoder,
+    resolve_encoder,
     train_target_tokenizer,
     trainable_parameters,
 )
 from clir_calib_nmt.encoding import encode_frozen, pad_states
+from clir_calib_nmt.languages import encoder_languages
 from clir_calib_nmt.progress import progress_bar
 from clir_calib_nmt.scoring import translation_scores
 from clir_calib_nmt.translator import (
@@ -42,6 +45,7 @@ from clir_calib_nmt.translator import (
 )
 
 logger = logging.getLogger(__name__)
+SELECTIONS = ("average", "best", "last")
 
 
 @dataclass
@@ -50,9 +54,9 @@ class NmtTrainConfig:
 
     lang: str = "de"
     encoder: str = E5_SMALL
-    max_pairs: int | None = 10000  # the first N pairs (None: all 29,000): keeps CPU training ~15 min
+    max_pairs: int | None = None  # the first N pairs (None: the language's full bitext, 29,000 for Multi30k)
     val_pairs: int | None = None  # None: all 1,014 validation pairs
-    epochs: int = 2
+    epochs: int = 10
     max_steps: int | None = None
     batch_size: int = 64
     lr: float = 1e-3
@@ -65,16 +69,22 @@ class NmtTrainConfig:
     encoder_layers: int | None = 8  # keep the encoder's first N layers (None: all); 8 of 12 beat 12 on val
     encode_batch_size: int = 128
     eval_beams: int = 4
+    select: str = "average"  # the saved decoder: average (of the last epochs' weights) | best (val loss) | last
+    average_last: int = 3  # select=average: how many epoch-end checkpoints are averaged
+    encoder_languages: list[str] | None = None  # None: known for the encoder's family (languages.py), else [lang]
     log_every: int = 50
     seed: int = 13
     device: str = "auto"
 
     def check(self) -> None:
-        for name in ("epochs", "batch_size", "max_length", "encode_batch_size", "eval_beams", "log_every"):
+        for name in ("epochs", "batch_size", "max_length", "encode_batch_size", "eval_beams", "log_every",
+                     "average_last"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"nmt-train: {name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ConfigError(f"nmt-train: lr must be positive, got {self.lr}")
+        if self.select not in SELECTIONS:
+            raise ConfigError(f"nmt-train: select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
         if self.decoder.hidden % self.decoder.heads:
             raise ConfigError(
                 f"nmt-train: decoder hidden {self.decoder.hidden} must divide by heads {self.decoder.heads}"
@@ -93,6 +103,53 @@ class Pairs:
             raise DataError(f"{len(self.source)} source sentences but {len(self.target)} English ones")
         if not self.source:
             raise DataError("no sentence pairs; check the prepared bitext (clir-calib prepare)")
+
+
+def train_options(cfg: Any, **options: Any) -> NmtTrainConfig:
+    """An :class:`NmtTrainConfig` from ``nmt-train``'s options (0 means "all" for ``max_pairs`` and
+    ``encoder_layers``), the experiment config's student encoder, seed and device; checked."""
+    from clir_calib.config import check_languages
+
+    check_languages([options["lang"]])
+    if options["max_pairs"] < 0:
+        raise ConfigError(f"--max-pairs must be 0 (all pairs) or positive, got {options['max_pairs']}")
+    hidden = options.pop("decoder_hidden")
+    decoder = DecoderSize(hidden=hidden, layers=options.pop("decoder_layers"), heads=options.pop("decoder_heads"),
+                          ffn=4 * hidden, vocab_size=options.pop("vocab_size"))
+    languages = [x.strip() for x in str(options.pop("encoder_languages") or "").split(",") if x.strip()]
+    options["eval_beams"] = options.pop("beams")
+    options["encoder"] = options.get("encoder") or cfg.models.student.name
+    options["max_pairs"] = options["max_pairs"] or None
+    options["encoder_layers"] = options["encoder_layers"] or None
+    config = NmtTrainConfig(**options, decoder=decoder, encoder_languages=languages or None, seed=cfg.seed,
+                            device=cfg.device)
+    config.check()
+    return config
+
+
+def training_key(prepared: Path, config: NmtTrainConfig) -> str:
+    """16 hex digits over what a trained model depends on: the prepared data's input checksums and the
+    training config (``device`` excluded: it changes speed, not the recipe)."""
+    from clir_calib.data.store import load_manifest
+
+    recipe = {k: v for k, v in asdict(config).items() if k != "device"}
+    inputs = load_manifest(prepared).get("inputs", {})
+    payload = json.dumps({"inputs": inputs, "config": recipe}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def train_from_prepared(
+    prepared: Path, config: NmtTrainConfig, out: Path, overwrite: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train on ``prepared``'s ``config.lang`` bitext (train; val for validation) and save to ``out``."""
+    from clir_calib.data.store import load_bitext
+
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} already exists; pass --overwrite or choose another --out")
+    train = load_bitext(prepared, config.lang, "train", max_pairs=config.max_pairs)
+    val = load_bitext(prepared, config.lang, "val", max_pairs=config.val_pairs)
+    return train_nmt(Pairs(list(train.xx), list(train.en)), Pairs(list(val.xx), list(val.en)), config, out,
+                     encoder_folder=resolve_encoder(config.encoder), overwrite=overwrite, progress=progress)
 
 
 def train_nmt(
@@ -152,6 +209,7 @@ def train_nmt(
     rng = np.random.default_rng(config.seed)
     t0 = time.perf_counter()
     step = epochs_run = 0
+    snapshots: list[EpochSnapshot] = []
     with progress_bar(progress, total_steps, f"training {config.lang}->en") as advance:
         for epoch in range(config.epochs):
             model.decoder.train()
@@ -183,9 +241,15 @@ def train_nmt(
                     )
             val_loss = _validation_loss(model, val_states, val_labels, target_tokenizer, device, config)
             _record(log, {"epoch": epoch + 1, "step": step, "val_loss": round(val_loss, 4)})
+            _keep_snapshot(snapshots, EpochSnapshot(epoch + 1, val_loss, _trainable_state(model)), config)
             epochs_run = epoch + 1
             if step >= total_steps:
                 break
+    selection = _select_weights(model, snapshots, config)
+    selection["val_loss"] = round(
+        _validation_loss(model, val_states, val_labels, target_tokenizer, device, config), 4
+    )
+    _record(log, {"selected": selection})
     train_seconds = time.perf_counter() - t0
 
     with atomic_dir(out, overwrite=overwrite) as folder:
@@ -198,6 +262,7 @@ def train_nmt(
                 "source_lang": config.lang,
                 "target_lang": "en",
                 "encoder": config.encoder,
+                "encoder_languages": encoder_languages(config.encoder, config.lang, config.encoder_languages),
                 "target_tokenizer": TARGET_TOKENIZER_DIR,
                 "created_by": "clir-calib nmt-train",
             },
@@ -223,6 +288,7 @@ def train_nmt(
             "steps": step,
             "epochs_run": epochs_run,
             "final_val_loss": next((r["val_loss"] for r in reversed(log) if "val_loss" in r), None),
+            "selected": selection,
             "trainable_parameters": sum(p.numel() for p in params),
             "total_parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
@@ -235,6 +301,44 @@ def train_nmt(
         write_json(folder / "result.json", result)
         write_text(folder / "README.md", _model_card(config, result))
     return {**result, "out": str(out)}
+
+
+@dataclass
+class EpochSnapshot:
+    """The trainable (decoder) weights at the end of one epoch, with that epoch's validation loss."""
+
+    epoch: int
+    val_loss: float
+    state: dict[str, torch.Tensor]
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _keep_snapshot(snapshots: list[EpochSnapshot], snapshot: EpochSnapshot, config: NmtTrainConfig) -> None:
+    """Keep what the selection needs: the best epoch so far (best), or the last ``average_last`` (average, last)."""
+    if config.select == "best":
+        if not snapshots or snapshot.val_loss < snapshots[0].val_loss:
+            snapshots[:] = [snapshot]
+        return
+    snapshots.append(snapshot)
+    del snapshots[: -(config.average_last if config.select == "average" else 1)]
+
+
+def _select_weights(model: Any, snapshots: list[EpochSnapshot], config: NmtTrainConfig) -> dict[str, Any]:
+    """Load the selected decoder weights into ``model``: the element-wise mean of the kept epochs' weights
+    (checkpoint averaging, Vaswani et al. 2017), the lowest-val-loss epoch, or the last one."""
+    if not snapshots:
+        raise NumericalError("nmt-train: no epoch finished, so there are no weights to save; raise --max-steps")
+    names = list(snapshots[0].state)
+    averaged = {name: torch.stack([s.state[name].float() for s in snapshots]).mean(0) for name in names}
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in averaged.items():
+            parameters[name].copy_(value.to(parameters[name].device, parameters[name].dtype))
+    return {"select": config.select, "epochs": [s.epoch for s in snapshots],
+            "epoch_val_losses": [round(s.val_loss, 4) for s in snapshots]}
 
 
 def _record(log: list[dict[str, Any]], row: dict[str, Any]) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from clir_calib.baselines import CorpusContext
-from clir_calib.errors import DataError
 from clir_calib_nmt.baselines import NmtBaseline
+from clir_calib_nmt.references import caption_references
 from clir_calib_nmt.scoring import translation_scores
 
 
@@ -28,17 +27,8 @@ def translate_split(
     from clir_calib.data.store import load_task
 
     task = load_task(prepared, "translation", lang, split)
-    caption = re.compile(rf"^{re.escape(lang)}-{re.escape(split)}-(\d+)$")
-    numbered = sorted((int(m.group(1)), doc_id) for doc_id in task.corpus if (m := caption.match(doc_id)))
-    if not numbered:
-        raise DataError(f"no {lang} captions of {split} in {prepared}; run 'clir-calib prepare' for them")
-    ids = [doc_id for _, doc_id in numbered]
-    references = []
-    for line, doc_id in numbered:
-        query_id = f"{split}-{line}"
-        if query_id not in task.queries:
-            raise DataError(f"no English caption {query_id!r} for {doc_id!r} in {prepared}; re-run prepare")
-        references.append(task.queries[query_id])
+    by_id = caption_references(prepared, lang, split)
+    ids, references = list(by_id), list(by_id.values())
     baseline = NmtBaseline(
         models={lang: model},
         num_beams=num_beams,

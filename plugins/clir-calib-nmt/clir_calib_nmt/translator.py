@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from clir_calib_nmt.progress import progress_bar
 
 METADATA_FILE = "clir_calib_nmt.json"
 TARGET_TOKENIZER_DIR = "target_tokenizer"
+CHUNK_SENTENCES = 256  # translate(on_chunk=...): how often finished translations are handed over
 #: What a seq2seq model needs from a hub repository (Marian: *.spm + vocab.json; no TF/Flax/Rust copies).
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.spm", "*.txt", "*.vocab", "pytorch_model.bin"]
 
@@ -128,17 +130,28 @@ class Seq2SeqTranslator:
         model.to(torch_device).eval()
         return cls(model, tokenizer, target, torch_device, settings or GenerationSettings())
 
-    def translate(self, texts: list[str], progress: bool = False) -> list[str]:
-        """Translations of ``texts`` in the same order (batched longest first, beam search)."""
+    def translate(
+        self, texts: list[str], progress: bool = False, on_chunk: Callable[[dict[str, str]], None] | None = None
+    ) -> list[str]:
+        """Translations of ``texts`` in the same order (batched longest first, beam search).
+
+        ``on_chunk`` receives ``{source: translation}`` every :data:`CHUNK_SENTENCES` sentences (and at the
+        end), so a cache can keep finished work when a long run is killed.
+        """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         outputs = [""] * len(texts)
         step = max(1, self.settings.batch_size)
+        done: dict[str, str] = {}
         with progress_bar(progress, len(texts), "translating") as advance:
             for start in range(0, len(order), step):
                 chunk = order[start : start + step]
                 for index, text in zip(chunk, self.translate_batch([texts[i] for i in chunk]), strict=True):
                     outputs[index] = text
+                    done[texts[index]] = text
                 advance(len(chunk))
+                if on_chunk is not None and (len(done) >= CHUNK_SENTENCES or start + step >= len(order)):
+                    on_chunk(done)
+                    done = {}
         return outputs
 
     @property
