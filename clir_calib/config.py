@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,18 +24,26 @@ import yaml
 from clir_calib.atomic import write_text
 from clir_calib.errors import ConfigError
 
+#: Multi30k's document languages, splits and tasks: the defaults. Other values are allowed (a dataset may have
+#: any language, split or task); what exists is checked against the source and the prepared data.
 LANGUAGES: tuple[str, ...] = ("de", "fr", "cs")
 SPLITS: tuple[str, ...] = ("train", "val", "test_2016_flickr", "test_2017_flickr")
 EVAL_SPLITS: tuple[str, ...] = ("val", "test_2016_flickr", "test_2017_flickr")
 TASKS: tuple[str, ...] = ("translation", "description")
+#: a language code (ISO 639-1/3, optionally with a region or script: pt-br, zh-hant)
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
+#: a split or task name: it becomes part of file names
+PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MULTI30K_VARIABLE = "CLIR_CALIB_MULTI30K"
 E5_SMALL = "intfloat/multilingual-e5-small"
 
 
 @dataclass
 class DataConfig:
-    """Where Multi30k comes from and where the prepared data goes."""
+    """Which dataset, where it comes from and where the prepared data goes."""
 
+    dataset: str = "multi30k"  # a registered dataset: multi30k | folder (BEIR/TREC on disk) | a plugin's
+    params: dict[str, Any] = field(default_factory=dict)  # dataset parameters (clir-calib plugins lists them)
     source: str | None = None  # a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k
     url: str | None = None  # base URL of the official raw files (used when source is not given)
     checksums: str | None = None  # JSON {"files": {path: sha256}} pinning the --url files, checked on first download too
@@ -362,19 +371,27 @@ def config_hash(*parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def check_languages(langs: list[str], allowed: tuple[str, ...] = LANGUAGES) -> list[str]:
-    """Return ``langs`` or raise a one-line error naming the unknown language and the valid ones."""
+def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
+    """Return ``langs`` or raise a one-line error: not a language code, English (the query language), or,
+    with ``allowed``, not among those. Whether the data has a language is checked where it is read."""
     for lang in langs:
-        if lang not in allowed:
+        if allowed is not None and lang not in allowed:
             raise ConfigError(f"unknown language {lang!r}; choose from {', '.join(allowed)}")
+        if lang == "en":
+            raise ConfigError("unknown language 'en': English is the query language; name document languages "
+                              f"such as {', '.join(LANGUAGES)}")
+        if not isinstance(lang, str) or not LANGUAGE_CODE.fullmatch(lang):
+            raise ConfigError(f"unknown language {lang!r}: not a language code (lower case, like {', '.join(LANGUAGES)})")
     return langs
 
 
-def check_splits(splits: list[str], allowed: tuple[str, ...] = SPLITS) -> list[str]:
-    """Return ``splits`` or raise a one-line error naming the unknown split and the valid ones."""
+def check_splits(splits: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
+    """Return ``splits`` or raise a one-line error: not a usable name, or, with ``allowed``, not among those."""
     for split in splits:
-        if split not in allowed:
+        if allowed is not None and split not in allowed:
             raise ConfigError(f"unknown split {split!r}; choose from {', '.join(allowed)}")
+        if not isinstance(split, str) or not PART_NAME.fullmatch(split):
+            raise ConfigError(f"unknown split {split!r}: a split name holds letters, digits and _ . - only")
     return splits
 
 

@@ -1,6 +1,6 @@
 """The hooks through which clir-calib is extended.
 
-Every built-in loss, calibrator, model provider and baseline comes in through these hooks,
+Every built-in loss, calibrator, adapter, model provider, dataset and baseline comes in through these hooks,
 exactly as a third-party plugin's would. Hooks *register* things: each receives a
 ``register`` callable and calls it once per component it provides.
 
@@ -80,6 +80,18 @@ def register_baselines(register: Callable[[type[Any]], None]) -> None:
     :param register: call ``register(BaselineClass)``; a baseline rewrites a task's target-language
         documents (e.g. translates them into English) before they are encoded, so that ``evaluate``
         and ``run`` score it next to the distilled students without special cases.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[[type[Any]], None]) -> None:
+    """Register datasets for ``prepare`` (``data.dataset`` / ``--dataset``).
+
+    :param register: call ``register(DatasetClass)`` for each subclass of
+        :class:`clir_calib.data.datasets.Dataset`, keyed by its ``name``. A dataset's ``build(request)``
+        reads a source (a folder or URL) and returns bitext and retrieval tasks (queries, corpus, qrels
+        per language and split) as a :class:`~clir_calib.data.datasets.DatasetContent`, which ``prepare``
+        writes in the layout ``distill``, ``evaluate`` and ``calibrate`` read. Built-ins: ``multi30k``, ``folder``.
     """
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the component base classes live in higher layers; only thei
     from clir_calib.adapters.base import TransferAdapter
     from clir_calib.baselines import DocumentBaseline
     from clir_calib.calibrators.base import Calibrator
+    from clir_calib.data.datasets import Dataset
     from clir_calib.losses.base import AlignmentLoss
     from clir_calib.models.providers import ModelProvider
 
@@ -41,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "clir_calib.calibrators.builtin",
     "clir_calib.adapters.builtin",
     "clir_calib.models.builtin",
+    "clir_calib.data.builtin",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -222,6 +224,7 @@ CALIBRATORS: Registry[type[Calibrator]] = Registry("register_calibrators", "cali
 TRANSFER_ADAPTERS: Registry[type[TransferAdapter]] = Registry("register_transfer_adapters", "transfer adapter")
 BASELINES: Registry[type[DocumentBaseline]] = Registry("register_baselines", "baseline")
 MODEL_PROVIDERS: Registry[ModelProvider] = Registry("register_model_providers", "model provider")
+DATASETS: Registry[type[Dataset]] = Registry("register_datasets", "dataset")
 
 
 # The per-kind functions below are the registries' methods under their older names.

@@ -137,7 +137,7 @@ def test_transfer_bad_input(tmp_path: Path) -> None:
         calibrate_transfer(root, ["platt"], params={"platt": {"slope": 2}})
     with pytest.raises(ConfigError, match="unknown language"):
         calibrate_transfer(root, ["platt"], target_langs=["xx"])
-    with pytest.raises(DataError, match="no target scored runs"):
+    with pytest.raises(ConfigError, match="unknown split 'test_2017_flickr': .* has test_2016_flickr, val evaluated"):
         calibrate_transfer(root, ["platt"], target_splits=["test_2017_flickr"])
     # a fit set without any relevant candidate cannot be fitted
     empty = synthetic_run(5, 0.8)

@@ -32,7 +32,8 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 
 REGISTRIES = {"alignment loss": plugins.get_alignment_losses, "calibrator": plugins.get_calibrators,
-              "transfer adapter": plugins.get_transfer_adapters, "baseline": plugins.get_baselines}
+              "transfer adapter": plugins.get_transfer_adapters, "baseline": plugins.get_baselines,
+              "dataset": plugins.DATASETS.all}
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRIES))

@@ -45,6 +45,8 @@ def test_prepare_command_writes_output_and_prints_counts(fake_multi30k: Path, tm
     ]
     config = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     assert config["data"] == {
+        "dataset": "multi30k",
+        "params": {},
         "source": str(fake_multi30k.resolve()),
         "url": None,
         "checksums": None,

@@ -111,7 +111,7 @@ def test_file_url_and_missing_remote_file(fake_multi30k: Path, tmp_path: Path) -
     assert [(t.task, t.queries) for t in summary.tasks] == [("translation", 12), ("description", 60)]
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match=r"cannot download file://.*/empty/task1/raw/val\.en\.gz"):
+    with pytest.raises(DataError, match=r"unknown split 'val': file://.*/empty/task1/raw/val\.en\.gz does not exist"):
         prepare_multi30k(tmp_path / "bad", url=empty.as_uri(), cache_dir=cache, langs=["cs"], splits=["val"])
     assert not (tmp_path / "bad").exists()
 
@@ -119,7 +119,7 @@ def test_file_url_and_missing_remote_file(fake_multi30k: Path, tmp_path: Path) -
 def test_http_404_names_the_url(served: tuple[str, Path], tmp_path: Path) -> None:
     url, _ = served
     with pytest.raises(
-        DataError, match=r"cannot download http://127\.0\.0\.1:\d+/nope/task1/raw/val\.en\.gz: HTTP 404"
+        DataError, match=r"unknown split 'val': http://127\.0\.0\.1:\d+/nope/task1/raw/val\.en\.gz does not exist"
     ):
         prepare_multi30k(
             tmp_path / "bad", url=url + "nope", cache_dir=tmp_path / "cache", langs=["de"], splits=["val"]

@@ -73,18 +73,34 @@ def test_image_lists_of_task1_and_task2_must_agree(
     assert "val.txt and" in message and "val_images.txt disagree at line 3" in message
 
 
-def test_missing_file(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_split_without_a_language_gets_the_others_and_a_note(source: Path, tmp_path: Path) -> None:
+    """Splits and languages are found, not listed: val without fr prepares de and cs there, and says so."""
     (source / "task1/raw/val.fr.gz").unlink()
-    message = expect_cli_failure(source, tmp_path, capsys)
-    assert f"missing file {source}/task1/raw/val.fr.gz" in message and "--langs/--splits" in message
-    # restricting the languages is the fix
-    prepare_multi30k(tmp_path / "ok", source=source, langs=["de", "cs"])
+    summary = prepare_multi30k(tmp_path / "ok", source=source, langs=["de", "fr"], splits=["train", "val"])
+    assert {(c.lang, c.split) for c in summary.bitext} == {("de", "train"), ("de", "val"), ("fr", "train")}
+    assert {(t.lang, t.split) for t in summary.tasks} == {("de", "val")}
+    assert any("val: the source has no fr captions" in note and "add task1/raw/val.fr.gz" in note
+               for note in summary.notes)
 
 
 def test_missing_image_split(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (source / "task2/image_splits/test_2016_images.txt").unlink()
+    (source / "task1/image_splits/test_2016_flickr.txt").unlink()
     message = expect_cli_failure(source, tmp_path, capsys, "--splits", "test_2016_flickr")
-    assert "missing file" in message and "test_2016_images.txt" in message
+    assert "missing file" in message and "test_2016_flickr.txt" in message
+
+
+def test_some_task2_files_missing_is_an_error_none_is_translation_only(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (source / "task2/raw/test_2016.3.en.gz").unlink()
+    message = expect_cli_failure(source, tmp_path, capsys, "--splits", "test_2016_flickr")
+    assert "missing file" in message and "test_2016.3.en.gz" in message and "only some task-2 files" in message
+    assert not (tmp_path / "prepared").exists()
+    for path in (source / "task2/raw").glob("test_2016.*"):
+        path.unlink()
+    summary = prepare_multi30k(tmp_path / "ok", source=source, langs=["de"], splits=["test_2016_flickr"])
+    assert [t.task for t in summary.tasks] == ["translation"]
+    assert any("description task unavailable" in note for note in summary.notes)
 
 
 def test_missing_source_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,9 +136,10 @@ def test_non_utf8_text(source: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize(
     ("flag", "value", "expected"),
     [
-        ("--langs", "de,xx", "unknown language 'xx'; choose from de, fr, cs"),
+        ("--langs", "de,xx", "unknown language 'xx'; choose from de, fr, cs (the document languages of the source"),
         ("--langs", "en", "unknown language 'en'"),
-        ("--splits", "test_2018_flickr", "unknown split 'test_2018_flickr'; choose from train, val"),
+        ("--splits", "test_2018_flickr", "unknown split 'test_2018_flickr': the source has no "
+         "task1/raw/test_2018_flickr.en.gz; splits found: train, val, test_2016_flickr, test_2017_flickr"),
     ],
 )
 def test_unknown_language_or_split(
@@ -131,9 +148,10 @@ def test_unknown_language_or_split(
     assert expected in expect_cli_failure(source, tmp_path, capsys, flag, value)
 
 
-def test_nothing_to_prepare(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_language_the_chosen_splits_lack(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     message = expect_cli_failure(source, tmp_path, capsys, "--langs", "cs", "--splits", "test_2017_flickr")
-    assert "nothing to prepare" in message
+    assert "unknown language 'cs'; choose from de, fr (the document languages of the source for test_2017_flickr)" \
+        in message
 
 
 def test_existing_output_needs_overwrite(
@@ -180,13 +198,15 @@ def test_errors_are_clir_calib_errors() -> None:
 def test_store_errors_name_the_prepare_command(prepared_dir: Path, tmp_path: Path, source: Path) -> None:
     with pytest.raises(DataError, match=r"no prepared data at .*; run `clir-calib prepare --out"):
         load_task(tmp_path / "missing", "translation", "de", "val")
-    with pytest.raises(DataError, match="description task is unavailable for test_2017_flickr"):
+    with pytest.raises(DataError, match="description task is unavailable for de/test_2017_flickr"):
         load_task(prepared_dir, "description", "de", "test_2017_flickr")
-    with pytest.raises(DataError, match="no cs captions for test_2017_flickr"):
+    with pytest.raises(DataError, match=r"no cs documents for test_2017_flickr .*test_2017_flickr has de, fr"):
         load_task(prepared_dir, "translation", "cs", "test_2017_flickr")
+    with pytest.raises(DataError, match="unknown split 'test_2099'; .* has tasks on val, test_2016_flickr"):
+        load_task(prepared_dir, "translation", "de", "test_2099")
     with pytest.raises(DataError, match="unknown task 'caption'"):
         load_task(prepared_dir, "caption", "de", "val")
-    with pytest.raises(ConfigError, match="unknown language 'it'"):
+    with pytest.raises(DataError, match="unknown language 'it' for bitext: .* has no it bitext"):
         load_bitext(prepared_dir, "it", "train")
     with pytest.raises(DataError, match="no bitext split 'test_2016_flickr'"):
         load_bitext(prepared_dir, "de", "test_2016_flickr")
@@ -201,6 +221,7 @@ def test_store_errors_name_the_prepare_command(prepared_dir: Path, tmp_path: Pat
     ):
         load_bitext(partial, "fr", "train")
     with pytest.raises(
-        DataError, match="has no translation task for fr/test_2016_flickr; run `clir-calib prepare"
+        DataError, match=r"unknown split 'test_2016_flickr'; .*partial has tasks on val; run `clir-calib prepare --langs fr "
+        "--splits test_2016_flickr"
     ):
         load_task(partial, "translation", "fr", "test_2016_flickr")

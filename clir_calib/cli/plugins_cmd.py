@@ -27,6 +27,7 @@ def plugin_listing() -> dict[str, Any]:
         "calibrators": describe_all(plugins.get_calibrators()),
         "transfer_adapters": describe_all(plugins.get_transfer_adapters()),
         "baselines": describe_all(plugins.get_baselines()),
+        "datasets": describe_all(plugins.DATASETS.all()),
         "model_providers": describe_all(plugins.get_model_providers()),
         "plugins": plugins.plugin_sources(),
     }
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
     def plugins_command(
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
     ) -> None:
-        """List registered alignment losses, calibrators, transfer adapters, baselines and model providers."""
+        """List registered alignment losses, calibrators, transfer adapters, baselines, datasets and model providers."""
         listing = plugin_listing()
         if as_json:
             typer.echo(json.dumps(listing, indent=2, default=str))
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
             "calibrators": "Calibrators",
             "transfer_adapters": "Calibration-transfer adapters (label-free)",
             "baselines": "Baselines",
+            "datasets": "Datasets (prepare --dataset)",
             "model_providers": "Offline model providers",
         }
         for key, title in titles.items():
@@ -56,7 +58,7 @@ def register(app: typer.Typer) -> None:
             table.add_column("description")
             for row in listing[key]:
                 params = "\n".join(
-                    f"{p['name']}: {p['type']} = {p['default']!r}" for p in row.get("params", [])
+                    f"{p['name']}: {p['type']} = {p['default']!r} ({p['help']})" for p in row.get("params", [])
                 ) or "-"
                 description = row.get("description", "")
                 if row.get("model_names"):

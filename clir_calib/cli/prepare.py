@@ -1,4 +1,4 @@
-"""`clir-calib prepare`: turn Multi30k into bitext and retrieval tasks (datasets + TREC files)."""
+"""`clir-calib prepare`: turn a dataset into bitext and retrieval tasks (datasets + TREC files)."""
 
 from __future__ import annotations
 
@@ -43,10 +43,14 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
+        dataset: str | None = typer.Option(
+            None, "--dataset", help="Registered dataset: multi30k (default), folder (BEIR/TREC files on disk), a plugin's."
+        ),
         source: Path | None = typer.Option(
             None,
             "--source",
-            help="Multi30k folder in the official data/ layout (default: $CLIR_CALIB_MULTI30K, else ../shared/data/multi30k).",
+            help="Source folder: Multi30k in the official data/ layout (default: $CLIR_CALIB_MULTI30K, else "
+            "../shared/data/multi30k), or a collection with one folder per language (--dataset folder).",
         ),
         url: str | None = typer.Option(
             None,
@@ -61,18 +65,20 @@ def register(app: typer.Typer) -> None:
             None, "--langs", help="Comma-separated target languages (de,fr,cs)."
         ),
         splits: str | None = typer.Option(
-            None, "--splits", help="Comma-separated splits (train,val,test_2016_flickr,test_2017_flickr)."
+            None, "--splits", help="Comma-separated splits (Multi30k: any found, e.g. train,val,test_2016_flickr,"
+            "test_2018_flickr; a folder collection: its qrels/SPLIT names)."
         ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     ) -> None:
-        """Turn Multi30k into bitext and retrieval tasks (datasets + TREC files)."""
-        from clir_calib.data.prepare import prepare_multi30k
+        """Turn a dataset (Multi30k, or a collection on disk) into bitext and retrieval tasks."""
+        from clir_calib.data.prepare import prepare_data
 
         cfg = resolve_config(
             ctx,
             config,
             overrides,
             flags={
+                "data.dataset": dataset,
                 "data.source": str(source) if source is not None else None,
                 "data.url": url,
                 "data.prepared": str(out) if out is not None else None,
@@ -80,15 +86,7 @@ def register(app: typer.Typer) -> None:
                 "data.splits": _split_list(splits),
             },
         )
-        summary = prepare_multi30k(
-            cfg.data.prepared,
-            source=cfg.data.source,
-            url=cfg.data.url,
-            langs=cfg.data.langs,
-            splits=cfg.data.splits,
-            overwrite=overwrite,
-            config=cfg,
-        )
+        summary = prepare_data(cfg.data.prepared, overwrite=overwrite, config=cfg)
         for table in summary_tables(summary):
             console.print(table)
         for note in summary.notes:

@@ -1,6 +1,6 @@
-"""Multi30k data: ``prepare_multi30k`` writes the prepared folder, ``store`` reads it back."""
+"""Datasets: ``prepare_data`` writes the prepared folder from a registered dataset, ``store`` reads it back."""
 
-from clir_calib.data.prepare import BitextCount, PrepareSummary, TaskCount, prepare_multi30k
+from clir_calib.data.prepare import BitextCount, PrepareSummary, TaskCount, prepare_data, prepare_multi30k
 from clir_calib.data.store import (
     Bitext,
     RetrievalTask,
@@ -20,5 +20,6 @@ __all__ = [
     "load_bitext",
     "load_manifest",
     "load_task",
+    "prepare_data",
     "prepare_multi30k",
 ]

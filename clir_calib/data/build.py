@@ -111,11 +111,12 @@ def build_translation(reader: Multi30kReader, split: str, lang: str) -> TaskData
     return task
 
 
-def build_description(reader: Multi30kReader, split: str, lang: str) -> TaskData:
-    """Queries: the five English descriptions per image; relevant: every target document of that image."""
+def build_description(reader: Multi30kReader, split: str, lang: str, with_german: bool = True) -> TaskData:
+    """Queries: the five English descriptions per image; relevant: every target document of that image
+    (for de also the five German descriptions, when ``with_german`` and the source has them)."""
     english = reader.descriptions(split, "en")
     captions = reader.captions(split, lang)
-    german = reader.descriptions(split, "de") if lang == "de" else None
+    german = reader.descriptions(split, "de") if lang == "de" and with_german else None
     images = reader.images(split).lines
     task = TaskData("description", lang, split)
     for i, image in enumerate(images):

@@ -1,7 +1,8 @@
-"""``prepare_multi30k``: raw Multi30k -> the prepared folder every other command reads.
+"""``prepare_data``: a registered dataset (Multi30k, a folder collection) -> the prepared folder every
+other command reads.
 
-Everything is read and checked first (line alignment, empty lines, gzip, task-1/task-2 image
-order), then written into a temporary sibling folder that is renamed to ``out`` only when
+Everything is read and checked first by the dataset (line alignment, empty lines, gzip, task-1/task-2
+image order; ids and qrels of folder collections), then written into a temporary sibling folder that is renamed to ``out`` only when
 complete, so a failure never leaves a half-written output behind.
 """
 
@@ -13,28 +14,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from clir_calib import __version__
 from clir_calib.atomic import atomic_dir, write_json
-from clir_calib.config import (
-    EVAL_SPLITS,
-    LANGUAGES,
-    SPLITS,
-    ExperimentConfig,
-    check_languages,
-    check_splits,
-    save_config,
-)
-from clir_calib.data import layout
-from clir_calib.data.build import (
-    BitextSplit,
-    Multi30kReader,
-    TaskData,
-    build_bitext,
-    build_description,
-    build_translation,
-)
-from clir_calib.data.sources import open_source
+from clir_calib.config import ExperimentConfig, check_languages, check_splits, save_config
+from clir_calib.data.build import BitextSplit, TaskData
+from clir_calib.data.datasets import DatasetRequest
 from clir_calib.data.writer import quiet_datasets, write_bitext, write_task
 from clir_calib.errors import DataError
 from clir_calib.locking import locks_output
@@ -62,13 +48,15 @@ class TaskCount:
 
 @dataclass
 class PrepareSummary:
-    """What ``prepare_multi30k`` wrote: counts per split/language/task, skipped combinations, inputs."""
+    """What ``prepare_data`` wrote: counts per split/language/task, skipped combinations, inputs."""
 
     out: Path
     source_kind: str
     source: str
     langs: list[str]
     splits: list[str]
+    dataset: str = "multi30k"
+    params: dict[str, Any] = field(default_factory=dict)
     bitext: list[BitextCount] = field(default_factory=list)
     tasks: list[TaskCount] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -76,16 +64,12 @@ class PrepareSummary:
     seconds: float = 0.0
 
 
-def _ordered(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
-    if not values:
-        raise DataError(f"no {what} selected; choose from {', '.join(allowed)}")
-    return [value for value in allowed if value in set(values)]
-
-
 @locks_output("out")
-def prepare_multi30k(
+def prepare_data(
     out: str | os.PathLike[str],
     *,
+    dataset: str | None = None,
+    params: dict[str, Any] | None = None,
     source: str | os.PathLike[str] | None = None,
     url: str | None = None,
     langs: list[str] | None = None,
@@ -95,20 +79,22 @@ def prepare_multi30k(
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> PrepareSummary:
-    """Prepare bitext (train, val) and retrieval tasks (val and test splits) for the chosen languages.
+    """Prepare bitext and retrieval tasks of the chosen languages and splits from a registered dataset.
 
-    ``source`` is a folder in the official layout, ``url`` the base URL of the official raw files
-    (downloaded once into ``cache_dir``); with neither, the default Multi30k folder is used.
-    Unset arguments come from ``config.data`` (defaults: everything). Returns the counts written.
+    ``dataset`` (default ``config.data.dataset``, ``multi30k``) reads ``source`` (a folder) or ``url``
+    (downloaded once into ``cache_dir``); unset arguments come from ``config.data``. Everything is read and
+    checked before anything is written. Returns the counts written.
     """
+    from clir_calib.plugins import DATASETS
+
     started = time.perf_counter()
     config = dataclasses.replace(config) if config is not None else ExperimentConfig()
-    langs = _ordered(
-        check_languages(list(langs if langs is not None else config.data.langs)), LANGUAGES, "language"
-    )
-    splits = _ordered(
-        check_splits(list(splits if splits is not None else config.data.splits)), SPLITS, "split"
-    )
+    name = dataset or config.data.dataset
+    chosen = DATASETS.get(name)(**dict(params if params is not None else config.data.params))
+    langs = list(dict.fromkeys(check_languages(list(langs if langs is not None else config.data.langs))))
+    splits = list(dict.fromkeys(check_splits(list(splits if splits is not None else config.data.splits))))
+    if not langs or not splits:
+        raise DataError("no languages or no splits selected; give --langs and --splits (or data.langs, data.splits)")
     out_path = Path(out)
     if out_path.exists() and not overwrite:
         raise DataError(
@@ -116,50 +102,35 @@ def prepare_multi30k(
         )
     if source is None and url is None:
         source, url = config.data.source, config.data.url
-    multi30k = open_source(source, url, cache_dir, pinned=config.data.checksums)
-    reader = Multi30kReader(multi30k)
-    summary = PrepareSummary(out_path, multi30k.kind, multi30k.location, langs, splits)
-
-    bitext: dict[str, list[BitextSplit]] = {}
-    for lang in langs:
-        parts = [build_bitext(reader, split, lang) for split in splits if split in layout.BITEXT_SPLITS]
-        if parts:
-            bitext[lang] = parts
-            summary.bitext.extend(BitextCount(lang, p.split, len(p.ids)) for p in parts)
-    tasks: list[TaskData] = []
-    for split in (s for s in splits if s in EVAL_SPLITS):
-        for lang in langs:
-            if not layout.has_language(split, lang):
-                summary.notes.append(f"{split}: Multi30k has no {lang} captions, so no {lang} tasks there")
-                continue
-            tasks.append(build_translation(reader, split, lang))
-            if layout.has_descriptions(split):
-                tasks.append(build_description(reader, split, lang))
-        if not layout.has_descriptions(split):
-            summary.notes.append(
-                f"{split}: description task unavailable (Multi30k has no task-2 descriptions for this split)"
-            )
-    if not bitext and not tasks:
+    content = chosen.build(DatasetRequest(source, url, langs, splits, cache_dir, config.data.checksums))
+    if not content.bitext and not content.tasks:
         raise DataError(
             f"nothing to prepare for languages {', '.join(langs)} and splits {', '.join(splits)}; "
             "widen --langs/--splits"
         )
+    summary = PrepareSummary(out_path, content.kind, content.location, content.langs, content.splits, name,
+                             chosen.get_config_dict())
+    for lang, parts in content.bitext.items():
+        summary.bitext.extend(BitextCount(lang, p.split, len(p.ids)) for p in parts)
     summary.tasks = [
-        TaskCount(t.task, t.lang, t.split, len(t.query_ids), len(t.doc_ids), len(t.qrels)) for t in tasks
+        TaskCount(t.task, t.lang, t.split, len(t.query_ids), len(t.doc_ids), len(t.qrels)) for t in content.tasks
     ]
-    summary.inputs = dict(sorted(reader.inputs.items()))
+    summary.notes = list(content.notes)
+    summary.inputs = dict(content.inputs)
 
     config.data = dataclasses.replace(
         config.data,
-        source=multi30k.location if multi30k.kind == "local" else None,
-        url=multi30k.location if multi30k.kind == "url" else None,
+        dataset=name,
+        params=chosen.get_config_dict(),
+        source=content.location if content.kind == "local" else None,
+        url=content.location if content.kind == "url" else None,
         prepared=str(out_path),
-        langs=langs,
-        splits=splits,
+        langs=content.langs,
+        splits=content.splits,
     )
     try:
         with atomic_dir(out_path, overwrite=overwrite) as tmp, quiet_datasets(progress):
-            _write_all(tmp, bitext, tasks, progress)
+            _write_all(tmp, content.bitext, content.tasks, progress)
             summary.seconds = time.perf_counter() - started
             write_json(tmp / "manifest.json", _manifest(summary))
             save_config(config, tmp)
@@ -169,6 +140,11 @@ def prepare_multi30k(
         ) from None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def prepare_multi30k(out: str | os.PathLike[str], **options: Any) -> PrepareSummary:
+    """:func:`prepare_data` with the ``multi30k`` dataset (the study's data)."""
+    return prepare_data(out, dataset="multi30k", **options)
 
 
 def _write_all(
@@ -192,6 +168,7 @@ def _manifest(summary: PrepareSummary) -> dict[str, object]:
         "format": MANIFEST_FORMAT,
         "clir_calib_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": {"name": summary.dataset, "params": summary.params},
         "source": {"kind": summary.source_kind, "location": summary.source},
         "langs": summary.langs,
         "splits": summary.splits,

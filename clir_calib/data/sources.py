@@ -36,6 +36,16 @@ class Multi30kSource(Protocol):
 
     def display(self, relative: str) -> str: ...
 
+    def exists(self, relative: str) -> bool: ...
+
+    def list_dir(self, relative: str) -> list[str] | None:
+        """File names in a folder (``.gz`` kept), or None where a source cannot list (a URL)."""
+        ...
+
+
+class MissingRemoteFile(DataError):
+    """The server answered that a file does not exist (HTTP 404, or no such file for file://)."""
+
 
 class LocalSource:
     """A folder in the layout of the official repository; ``x.gz`` may also be given uncompressed as ``x``."""
@@ -59,6 +69,14 @@ class LocalSource:
         if relative.endswith(".gz") and plain.is_file():
             return plain
         raise DataError(f"missing file {path}; restore it or restrict with --langs/--splits")
+
+    def exists(self, relative: str) -> bool:
+        path = self.root / relative
+        return path.is_file() or (relative.endswith(".gz") and path.with_name(path.name[:-3]).is_file())
+
+    def list_dir(self, relative: str) -> list[str] | None:
+        folder = self.root / relative
+        return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
     def display(self, relative: str) -> str:
         path = self.root / relative
@@ -118,6 +136,17 @@ class UrlSource:
     def url(self, relative: str) -> str:
         return f"{self.location}/{relative}"
 
+    def exists(self, relative: str) -> bool:
+        """Whether the file is there: downloaded (and cached, checksum recorded) when it is."""
+        try:
+            self.fetch(relative)
+        except MissingRemoteFile:
+            return False
+        return True
+
+    def list_dir(self, relative: str) -> list[str] | None:
+        return None
+
     def display(self, relative: str) -> str:
         return self.url(relative)
 
@@ -157,11 +186,15 @@ class UrlSource:
                     digest.update(block)
                     out.write(block)
         except urllib.error.HTTPError as error:
+            if error.code == 404:
+                raise MissingRemoteFile(f"{url} does not exist (HTTP 404)") from None
             raise DataError(
                 f"cannot download {url}: HTTP {error.code} {error.reason}; check --url (the official data/ folder)"
             ) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", None) or error
+            if isinstance(reason, FileNotFoundError) or isinstance(error, FileNotFoundError):
+                raise MissingRemoteFile(f"{url} does not exist") from None
             raise DataError(f"cannot download {url} ({reason}); check --url and the network") from None
         return digest.hexdigest()
 

@@ -95,7 +95,7 @@ def load_bitext(
     if not folder.is_dir():
         have = sorted(p.name for p in (root / "bitext").glob("*") if p.is_dir())
         raise DataError(
-            f"{root} has no {lang} bitext (prepared: {', '.join(have) or 'none'}); "
+            f"unknown language {lang!r} for bitext: {root} has no {lang} bitext (prepared: {', '.join(have) or 'none'}); "
             f"run `clir-calib prepare --langs {lang} --out {root} --overwrite` (with every language you need)"
         )
     table = _load_dict(folder, f"bitext/{lang}", root)
@@ -121,23 +121,12 @@ def load_task(
     """
     if max_images is not None and max_images < 1:
         raise DataError(f"max_images must be at least 1, got {max_images}")
-    if task not in TASKS:
-        raise DataError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     check_languages([lang])
-    check_splits([split], EVAL_SPLITS)
-    if not layout.has_language(split, lang):
-        raise DataError(f"Multi30k has no {lang} captions for {split}; choose another split or language")
-    if task == "description" and not layout.has_descriptions(split):
-        raise DataError(
-            f"the description task is unavailable for {split} (Multi30k has no task-2 descriptions there)"
-        )
+    check_splits([split])
     root = _prepared_root(prepared)
     folder = root / "tasks" / task / lang / split / "dataset"
     if not folder.is_dir():
-        raise DataError(
-            f"{root} has no {task} task for {lang}/{split}; "
-            f"run `clir-calib prepare --langs {lang} --splits {split} --out {root} --overwrite` (with all you need)"
-        )
+        raise DataError(missing_task(root, task, lang, split))
     table = _load_dict(folder, f"tasks/{task}/{lang}/{split}", root)
     queries = table["queries"].to_dict()
     corpus = table["corpus"].to_dict()
@@ -162,17 +151,42 @@ def load_task(
 
 
 def _keep_images(columns: dict[str, list[Any]], images: set[str]) -> dict[str, list[Any]]:
-    keep = [i for i, image in enumerate(columns["image"]) if image in images]
+    """Rows of the kept images; rows of no image (``""``, folder collections' documents) are always kept."""
+    keep = [i for i, image in enumerate(columns["image"]) if image in images or image == ""]
     return {name: [values[i] for i in keep] for name, values in columns.items()}
 
 
 def available_tasks(prepared: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
-    """Every (task, lang, split) with a prepared dataset, in TASKS x LANGUAGES x EVAL_SPLITS order."""
+    """Every (task, lang, split) with a prepared dataset: Multi30k's tasks, languages and splits in their
+    usual order, others by name."""
     root = _prepared_root(prepared)
-    return [
-        (task, lang, split)
-        for task in TASKS
-        for lang in LANGUAGES
-        for split in EVAL_SPLITS
-        if (root / "tasks" / task / lang / split / "dataset").is_dir()
-    ]
+    found = [tuple(p.relative_to(root / "tasks").parts[:3]) for p in (root / "tasks").glob("*/*/*/dataset")
+             if p.is_dir()]
+    return sorted(((t, lang, s) for t, lang, s in found), key=lambda e: (_order(TASKS, e[0]), _order(LANGUAGES, e[1]),
+                                                                    _order(EVAL_SPLITS, e[2])))
+
+
+def _order(known: tuple[str, ...], value: str) -> tuple[int, str]:
+    return (known.index(value), "") if value in known else (len(known), value)
+
+
+def missing_task(root: Path, task: str, lang: str, split: str) -> str:
+    """Why ``root`` has no ``task`` for ``lang``/``split``, naming what it has and the prepare run that adds it."""
+    entries = available_tasks(root)
+    redo = f"run `clir-calib prepare --langs {lang} --splits {split} --out {root} --overwrite` (with all you need)"
+    tasks = sorted({t for t, _, _ in entries}, key=lambda t: _order(TASKS, t))
+    if task not in tasks:
+        return f"unknown task {task!r}; {root} has tasks {', '.join(tasks) or 'none'}"
+    langs = sorted({lang_ for _, lang_, _ in entries}, key=lambda x: _order(LANGUAGES, x))
+    if lang not in langs:
+        return f"unknown language {lang!r}; {root} has tasks in {', '.join(langs)}; {redo}"
+    splits = sorted({s for _, _, s in entries}, key=lambda x: _order(EVAL_SPLITS, x))
+    if split not in splits:
+        return f"unknown split {split!r}; {root} has tasks on {', '.join(splits)}; {redo}"
+    here = sorted({t for t, lang_, s in entries if s == split and lang_ == lang})
+    if here:
+        return (f"the {task} task is unavailable for {lang}/{split} in {root} (it has {', '.join(here)} there; "
+                "the source had no data for it: see the notes in its manifest.json)")
+    others = sorted({lang_ for _, lang_, s in entries if s == split})
+    return (f"no {lang} documents for {split} in {root} (the source has none: {split} has {', '.join(others)}); "
+            "choose another split or language")

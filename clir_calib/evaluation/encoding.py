@@ -53,7 +53,7 @@ def build_index(cfg: ExperimentConfig, system: System, progress: bool = False, q
     from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
 
     check_evaluate_config(cfg.evaluate)
-    planned, _ = planned_entries(cfg.evaluate)
+    planned, _ = planned_entries(cfg.evaluate, cfg.data.prepared)
     records = []
     for task_name, lang, split in planned:
         task = load_task(cfg.data.prepared, task_name, lang, split, max_images=cfg.evaluate.max_images)

@@ -97,7 +97,7 @@ def evaluate_system(
 
     ev = cfg.evaluate
     check_evaluate_config(ev)
-    planned, _ = planned_entries(ev)
+    planned, _ = planned_entries(ev, cfg.data.prepared)
     results = []
     for task_name, lang, split in planned:
         task = load_task(cfg.data.prepared, task_name, lang, split, max_images=cfg.evaluate.max_images)
@@ -130,6 +130,7 @@ def run_evaluation(
 
     ev = cfg.evaluate
     check_evaluate_config(ev)
+    _, impossible = planned_entries(ev, cfg.data.prepared)  # unknown splits fail here, before any model loads
     target = Path(output)
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists; pass --overwrite to replace it or choose another --out")
@@ -142,7 +143,6 @@ def run_evaluation(
     if system is None:
         system = load_system(cfg, device=cfg.device)
     results = evaluate_system(cfg, system, calibrator=calibrator, progress=progress)
-    _, impossible = planned_entries(ev)
     with atomic_dir(target, overwrite=overwrite) as tmp:
         entries = []
         for entry in results:

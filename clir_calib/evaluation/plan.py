@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clir_calib.config import EVAL_SPLITS, TASKS, EvaluateConfig, check_languages, check_splits
+from clir_calib.config import PART_NAME, EvaluateConfig, check_languages, check_splits
 from clir_calib.errors import ConfigError
 from clir_calib.retrieval.search import BACKENDS
 
@@ -10,10 +10,11 @@ from clir_calib.retrieval.search import BACKENDS
 def check_evaluate_config(ev: EvaluateConfig) -> None:
     """One-line errors for settings that cannot work, before any model is loaded."""
     check_languages(ev.langs)
-    check_splits(ev.splits, EVAL_SPLITS)
+    check_splits(ev.splits)
     for task in ev.tasks:
-        if task not in TASKS:
-            raise ConfigError(f"unknown task {task!r} in evaluate.tasks; choose from {', '.join(TASKS)}")
+        if not isinstance(task, str) or not PART_NAME.fullmatch(task):
+            raise ConfigError(f"unknown task {task!r} in evaluate.tasks: a task name holds letters, digits and _ . - "
+                              "(Multi30k: translation, description)")
     if not ev.langs or not ev.splits or not ev.tasks:
         raise ConfigError("evaluate.langs, evaluate.splits and evaluate.tasks must each name at least one entry")
     if ev.backend not in BACKENDS:
@@ -31,21 +32,32 @@ def check_evaluate_config(ev: EvaluateConfig) -> None:
         raise ConfigError(f"evaluate.alpha must lie in (0, 1), got {ev.alpha}")
 
 
-def planned_entries(ev: EvaluateConfig) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:
-    """The (task, lang, split) combinations to run, and those Multi30k cannot provide (with why)."""
-    from clir_calib.data import layout
+def planned_entries(ev: EvaluateConfig, prepared: str) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:
+    """The (task, lang, split) combinations to run, and those the prepared data lacks (with why).
 
+    A task, language or split that the prepared data has nowhere is an error naming what it has (a typo, or
+    a split not prepared); a combination it lacks (Multi30k has no cs in test_2017_flickr) is skipped.
+    """
+    from clir_calib.data.store import available_tasks
+
+    have = available_tasks(prepared)
+    for field, values, position in (("tasks", ev.tasks, 0), ("langs", ev.langs, 1), ("splits", ev.splits, 2)):
+        known = list(dict.fromkeys(entry[position] for entry in have))
+        for value in values:
+            if value not in known:
+                what = {"tasks": "task", "langs": "language", "splits": "split"}[field]
+                raise ConfigError(f"unknown {what} {value!r} in evaluate.{field}; {prepared} has {', '.join(known)} "
+                                  f"(add it with clir-calib prepare --{field if field != 'tasks' else 'splits'} ...)")
     planned, impossible = [], []
     for task in ev.tasks:
         for lang in ev.langs:
             for split in ev.splits:
-                if not layout.has_language(split, lang):
-                    impossible.append({"task": task, "lang": lang, "split": split, "why": f"no {lang} captions in {split}"})
-                elif task == "description" and not layout.has_descriptions(split):
-                    impossible.append({"task": task, "lang": lang, "split": split, "why": f"no descriptions in {split}"})
-                else:
+                if (task, lang, split) in have:
                     planned.append((task, lang, split))
+                else:
+                    impossible.append({"task": task, "lang": lang, "split": split,
+                                       "why": f"not in the prepared data (no {lang} {task} task on {split})"})
     if not planned:
-        raise ConfigError("none of the requested task/language/split combinations exists in Multi30k; "
-                          "check evaluate.tasks, evaluate.langs and evaluate.splits")
+        raise ConfigError("none of the requested task/language/split combinations is in the prepared data "
+                          f"{prepared}; check evaluate.tasks, evaluate.langs and evaluate.splits")
     return planned, impossible

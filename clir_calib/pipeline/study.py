@@ -69,6 +69,7 @@ def run_study(
     base = copy.deepcopy(cfg)
     base.data.prepared = str(prepared)
     base.evaluate.index_dir = str(root / "index")
+    check_against_prepared(base)
 
     if base.distill.teacher_cache is None:
         base.distill.teacher_cache = str(root / "teacher-cache")
@@ -145,25 +146,35 @@ def _bitext_marker(cfg: ExperimentConfig, method: MethodConfig) -> str:
 
 def _data_key(cfg: ExperimentConfig) -> dict[str, Any]:
     source = cfg.data.source or (None if cfg.data.url else str(default_multi30k_source() or ""))
-    return {"source": str(Path(source).resolve()) if source else None, "url": cfg.data.url,
-            "langs": sorted(cfg.data.langs), "splits": sorted(cfg.data.splits)}
+    key: dict[str, Any] = {"source": str(Path(source).resolve()) if source else None, "url": cfg.data.url,
+                           "langs": sorted(cfg.data.langs), "splits": sorted(cfg.data.splits)}
+    if cfg.data.dataset != "multi30k" or cfg.data.params:  # Multi30k keeps the key it always had
+        key.update(dataset=cfg.data.dataset, params=cfg.data.params)
+    return key
 
 
 def _prepare(cfg: ExperimentConfig, runner: StageRunner, say: Callable[[str], None]) -> Path:
-    from clir_calib.data import prepare_multi30k
+    from clir_calib.data import prepare_data
+
+    name = cfg.data.dataset
 
     def work(folder: Path) -> dict[str, Any]:
-        say("prepare: Multi30k -> bitext and retrieval tasks")
-        summary = prepare_multi30k(
-            source=cfg.data.source, url=cfg.data.url, out=folder / "multi30k",
-            langs=cfg.data.langs, splits=cfg.data.splits, overwrite=True,
-        )
-        return {"notes": list(getattr(summary, "notes", []))}
+        say(f"prepare: {name} -> bitext and retrieval tasks")
+        summary = prepare_data(folder / name, config=cfg, overwrite=True)
+        return {"notes": list(summary.notes)}
 
-    result = runner.run("prepare", "multi30k", _data_key(cfg), work)
+    result = runner.run("prepare", name, _data_key(cfg), work)
     if result.reused:
         say("prepare: reused")
-    return result.folder / "multi30k"
+    return result.folder / name
+
+
+def check_against_prepared(cfg: ExperimentConfig) -> None:
+    """Unknown tasks, languages or splits in ``evaluate`` fail right after ``prepare``, naming what
+    the prepared data has, not after hours of distillation."""
+    from clir_calib.evaluation.plan import planned_entries
+
+    planned_entries(cfg.evaluate, cfg.data.prepared)
 
 
 def _distill_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:

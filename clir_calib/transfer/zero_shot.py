@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.calibrators.base import Calibrator, fit_calibrator
-from clir_calib.config import EVAL_SPLITS, TASKS, check_languages, check_splits
+from clir_calib.config import TASKS, check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.calibration import CalibrationReport
@@ -121,10 +121,11 @@ def calibrate_transfer(
     if not root.is_dir():
         raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
     check_languages([fit_lang, *target_langs])
-    if fit_split not in EVAL_SPLITS:
-        raise ConfigError(f"calibrators are fitted on an evaluated split ({', '.join(EVAL_SPLITS)}), not "
-                          f"{fit_split!r}; use --fit-split val (the default)")
-    check_splits([fit_split, *target_splits], EVAL_SPLITS)
+    check_splits([fit_split, *target_splits])
+    if fit_split == "train":
+        raise ConfigError("calibrators are fitted on an evaluated split (the training bitext is never evaluated), "
+                          "not 'train'; use --fit-split val (the default)")
+    _check_evaluated(root, target_langs, target_splits)
     if not calibrators:
         raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
     if bins < 1 or depth < 1:
@@ -204,13 +205,30 @@ def _add_gaps(rows: list[TransferRow]) -> None:
         row.gap_before = {m: getattr(row.before, m) - getattr(reference.before, m) for m in GAP_METRICS}
 
 
+def _evaluated(root: Path) -> list[tuple[str, ...]]:
+    """Every (task, lang, split) with a ``scored.npz`` in an evaluate folder, Multi30k's tasks first."""
+    found = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
+    return sorted(found, key=lambda e: (TASKS.index(e[0]) if e[0] in TASKS else len(TASKS), e))
+
+
+def _check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) -> None:
+    """A language or split that the evaluate folder has nowhere is a typo or was never evaluated: say so."""
+    entries = _evaluated(root)
+    if not entries:
+        return  # reported with the fit set below
+    for what, values, position in (("language", langs, 1), ("split", splits, 2)):
+        known = sorted({e[position] for e in entries})
+        for value in values:
+            if value not in known:
+                raise ConfigError(f"unknown {what} {value!r}: {root} has {', '.join(known)} evaluated; evaluate it "
+                                  "first or choose among those")
+
+
 def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: str) -> list[str]:
-    if tasks:
-        for task in tasks:
-            if task not in TASKS:
-                raise ConfigError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    known = list(dict.fromkeys(e[0] for e in _evaluated(root)))
+    if tasks:  # a named task the folder lacks fails when its fit set is read, naming the missing file
         return list(dict.fromkeys(tasks))
-    found = [task for task in TASKS if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
+    found = [task for task in known if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
     if not found:
         raise DataError(f"{root} has no scored run for the fit set {fit_lang}/{fit_split}: "
                         f"{_missing(root, fit_lang, fit_split)}")
