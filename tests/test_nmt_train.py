@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from clir_calib import plugins
@@ -234,3 +235,19 @@ def test_negative_encoder_layers_is_a_config_error(prepared_dir, tiny_model_dir,
     ]
     code, err = run_cli([*args, "--encoder-layers", "-1", *TINY], capsys)
     assert code == 2 and "encoder_layers must be at least 1" in err and not (tmp_path / "m").exists()
+
+
+def test_train_encoder_layers_trains_the_top_layer_and_keeps_the_lower_one(prepared_dir, tiny_model_dir, tmp_path):
+    from transformers import AutoModel, AutoModelForSeq2SeqLM
+
+    out = tmp_path / "top-trained"
+    result = runner.invoke(app, ["--device", "cpu", "nmt-train", "--data", str(prepared_dir), "--encoder",
+                                 str(tiny_model_dir), "--out", str(out), "--encoder-layers", "0",
+                                 "--train-encoder-layers", "1", "--encoder-lr", "1e-2", "--max-steps", "3", *TINY])
+    assert result.exit_code == 0, result.output
+    original = dict(AutoModel.from_pretrained(tiny_model_dir).named_parameters())
+    trained = dict(AutoModelForSeq2SeqLM.from_pretrained(out).encoder.named_parameters())
+    lower, top = "encoder.layer.0.attention.self.query.weight", "encoder.layer.1.attention.self.query.weight"
+    assert torch.equal(trained[lower], original[lower])  # frozen (its output was cached)
+    assert not torch.allclose(trained[top], original[top])  # trained
+    assert json.loads((out / "train_config.json").read_text())["train_encoder_layers"] == 1

@@ -17,8 +17,9 @@ from clir_calib.errors import ClirCalibError, DataError, ModelError
 pytest.importorskip("clir_calib_nmt", reason="plugins/clir-calib-nmt is not installed (run ./setup.sh)")
 from clir_calib_nmt import translator as translator_module  # noqa: E402
 from clir_calib_nmt.cache import TranslationCache, model_folder_hash  # noqa: E402
+from clir_calib_nmt.checkpoints import EpochSnapshot, keep_snapshot, select_weights  # noqa: E402
 from clir_calib_nmt.languages import XLMR_LANGUAGES, encoder_languages  # noqa: E402
-from clir_calib_nmt.training import EpochSnapshot, NmtTrainConfig, _keep_snapshot, _select_weights  # noqa: E402
+from clir_calib_nmt.recipe import NmtTrainConfig  # noqa: E402
 from clir_calib_nmt.translator import GenerationSettings, Seq2SeqTranslator  # noqa: E402
 
 
@@ -113,7 +114,30 @@ def test_checkpoint_selection_loads_the_chosen_weights(select, expected):
     config = NmtTrainConfig(select=select, average_last=3)
     kept: list[EpochSnapshot] = []
     for epoch in (1, 2, 3):
-        _keep_snapshot(kept, EpochSnapshot(epoch, losses[epoch], {"weight": torch.full((1, 1), float(epoch))}), config)
+        keep_snapshot(kept, EpochSnapshot(epoch, losses[epoch], {"weight": torch.full((1, 1), float(epoch))}), config)
     assert len(kept) == (3 if select == "average" else 1)
-    info = _select_weights(model, kept, config)
+    info = select_weights(model, kept, config)
     assert model.weight.item() == pytest.approx(expected) and info["select"] == select
+
+
+def test_the_top_encoder_layers_on_cached_states_equal_the_full_forward_pass(tiny_model_dir):
+    """Training the top K layers runs them on cached states of the layer below: the same as the whole encoder."""
+    from clir_calib_nmt.architecture import run_top_layers, unfreeze_top_layers
+    from clir_calib_nmt.encoding import encode_frozen, pad_states
+    from transformers import AutoModel, AutoTokenizer
+
+    encoder = AutoModel.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = ["ein hund läuft auf der straße", "eine frau"]
+    full = encode_frozen(encoder, tokenizer, texts, 16, 8, torch.device("cpu"))
+    below = encode_frozen(encoder, tokenizer, texts, 16, 8, torch.device("cpu"), below_top=1)
+    hidden, mask = pad_states(below, torch.device("cpu"))
+    with torch.no_grad():
+        top = run_top_layers(encoder, hidden, mask, 1)
+    for row, expected in enumerate(full):
+        assert torch.allclose(top[row, : expected.shape[0]], expected.float(), atol=2e-2)
+    assert not torch.allclose(below[0].float(), full[0].float(), atol=1e-2)  # the cached states are the layer below
+    trained = unfreeze_top_layers(encoder, 1)
+    assert trained and all(p.requires_grad for p in trained)
+    with pytest.raises(Exception, match="must be below"):
+        unfreeze_top_layers(encoder, 99)

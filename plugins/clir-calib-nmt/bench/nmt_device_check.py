@@ -61,7 +61,8 @@ def main() -> None:
 
     import torch
     import transformers
-    from clir_calib_nmt.training import NmtTrainConfig, Pairs, train_nmt
+    from clir_calib_nmt.recipe import NmtTrainConfig, Pairs
+    from clir_calib_nmt.training import train_nmt
     from clir_calib_nmt.translator import GenerationSettings, Seq2SeqTranslator
 
     print(

@@ -96,6 +96,43 @@ def keep_lower_layers(encoder: Any, layers: int | None) -> Any:
     return encoder
 
 
+def encoder_stack(encoder: Any) -> torch.nn.ModuleList:
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ConfigError("train_encoder_layers works for BERT-style encoders only (encoder.encoder.layer); use 0")
+    return stack
+
+
+def unfreeze_top_layers(encoder: Any, count: int) -> list[torch.nn.Parameter]:
+    """Make the encoder's top ``count`` layers trainable (the rest stays frozen) and return their parameters."""
+    if count < 0:
+        raise ConfigError(f"train_encoder_layers must be 0 or more, got {count}")
+    if count == 0:
+        return []
+    stack = encoder_stack(encoder)
+    if count >= len(stack):
+        raise ConfigError(f"train_encoder_layers {count} must be below the encoder's {len(stack)} layers "
+                          "(the frozen lower layers are what is cached)")
+    top = list(stack[len(stack) - count:].parameters())
+    for parameter in top:
+        parameter.requires_grad_(True)
+    return top
+
+
+def run_top_layers(encoder: Any, hidden: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
+    """The encoder's top ``count`` layers applied to cached states of the layer below them (as the full
+    forward pass would; checked against it in the tests)."""
+    attention, _ = encoder._create_attention_masks(
+        attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden, encoder_hidden_states=None,
+        cache=None,
+    )
+    stack = encoder_stack(encoder)
+    for layer in stack[len(stack) - count:]:
+        output = layer(hidden, attention_mask=attention)
+        hidden = output[0] if isinstance(output, tuple) else output
+    return hidden
+
+
 def build_translation_model(encoder: Any, target_tokenizer: Any, size: DecoderSize, max_length: int) -> Any:
     """An ``EncoderDecoderModel``: the given encoder + a random decoder sized by ``size``."""
     from transformers import BertConfig, BertLMHeadModel, EncoderDecoderModel

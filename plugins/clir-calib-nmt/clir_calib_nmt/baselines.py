@@ -115,7 +115,8 @@ class NmtBaseline(DocumentBaseline):
         (the prepared data's input checksums and the training config), so runs and methods share them.
         """
         from clir_calib.locking import folder_lock
-        from clir_calib_nmt.training import NmtTrainConfig, train_from_prepared, training_key
+        from clir_calib_nmt.recipe import NmtTrainConfig, training_key
+        from clir_calib_nmt.training import train_from_prepared
 
         models = dict(self.config["models"])
         for lang in dict.fromkeys([*context.langs, *self.config["train_langs"]]):

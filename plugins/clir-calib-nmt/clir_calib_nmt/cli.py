@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
         encoder_layers: int = typer.Option(
             8, "--encoder-layers", help="Keep the encoder's first N layers (0: all)."
         ),
+        train_encoder_layers: int = typer.Option(
+            0, "--train-encoder-layers", help="Also train the top K kept encoder layers (0: encoder frozen)."
+        ),
+        encoder_lr: float = typer.Option(1e-4, "--encoder-lr", help="Learning rate of those encoder layers."),
         decoder_layers: int = typer.Option(3, "--decoder-layers", help="Decoder layers."),
         decoder_hidden: int = typer.Option(256, "--decoder-hidden", help="Decoder width."),
         decoder_heads: int = typer.Option(4, "--decoder-heads", help="Decoder attention heads."),
@@ -53,7 +57,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a compact LANG->en translator on the Multi30k bitext for the `nmt` baseline."""
         from clir_calib.cli.common import console, resolve_config
-        from clir_calib_nmt.training import train_from_prepared, train_options
+        from clir_calib_nmt.recipe import train_options
+        from clir_calib_nmt.training import train_from_prepared
 
         cfg = resolve_config(ctx, config, overrides)
         options = {k: v for k, v in ctx.params.items() if k not in _RUN_ARGUMENTS}

@@ -17,8 +17,10 @@ def encode_frozen(
     batch_size: int,
     device: torch.device,
     progress: bool = False,
+    below_top: int = 0,
 ) -> list[torch.Tensor]:
-    """Per sentence, the encoder's last hidden states ``[tokens, d]`` (padding dropped), input order."""
+    """Per sentence, the encoder's last hidden states ``[tokens, d]`` (padding dropped), input order; with
+    ``below_top`` = K, the states entering its top K layers (those layers are trained, so not cached)."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     states: list[torch.Tensor | None] = [None] * len(texts)
     with progress_bar(progress, len(texts), "encoding sources") as advance, torch.no_grad():
@@ -33,9 +35,10 @@ def encode_frozen(
             )
             mask = batch["attention_mask"].to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                hidden = encoder(
-                    input_ids=batch["input_ids"].to(device), attention_mask=mask
-                ).last_hidden_state
+                outputs = encoder(
+                    input_ids=batch["input_ids"].to(device), attention_mask=mask, output_hidden_states=below_top > 0
+                )
+                hidden = outputs.hidden_states[-1 - below_top] if below_top else outputs.last_hidden_state
             lengths = mask.sum(dim=1).tolist()
             for row, index in enumerate(chunk):
                 states[index] = hidden[row, : int(lengths[row])].to("cpu", torch.float16).clone()
