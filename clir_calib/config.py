@@ -23,6 +23,7 @@ import yaml
 
 from clir_calib.atomic import write_text
 from clir_calib.errors import ConfigError
+from clir_calib.params import SCALAR_NAMES, convert_scalar
 
 #: Multi30k's document languages, splits and tasks: the defaults. Other values are allowed (a dataset may have
 #: any language, split or task); what exists is checked against the source and the prepared data.
@@ -240,29 +241,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, str):  # YAML 1.1 reads "3e-5" as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if value != value:
-            raise ConfigError(f"{where}: NaN is not allowed")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return str(value)
+    if tp in SCALAR_NAMES:
+        return convert_scalar(tp, value, where)
     return value
 
 

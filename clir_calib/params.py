@@ -1,9 +1,10 @@
-"""Declared parameters of plugin components (losses, calibrators, metrics).
+"""Declared parameters of plugin components (losses, calibrators, adapters, baselines, datasets).
 
-Every component declares its parameters once, as :class:`Param` objects. The declarations
-drive the conversion and validation of user-given values (types, choices, finite numbers) and
-the parameter listing of ``clir-calib plugins``, so that documentation and behaviour cannot
-drift apart (the ir_measures idea).
+Every component declares its parameters once, as :class:`Param` objects (type, default, choices, bounds,
+help). The declarations drive the conversion and validation of user-given values and the parameter
+listing of ``clir-calib plugins`` (with each help text), so documentation and behaviour cannot drift apart
+(the ir_measures idea). :func:`convert_scalar` is the one conversion of booleans, integers, numbers and
+text: config fields (``config.py``) go through it too, so ``yes`` or ``3e-5`` mean the same everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +15,54 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clir_calib.errors import ConfigError, DataError
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+SCALAR_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def convert_scalar(tp: type, value: Any, where: str) -> Any:
+    """The one conversion of a bool, int, float or str value, for component parameters and config fields alike.
+
+    bool: true/false, or the words YAML 1.1 reads as booleans (yes/no, on/off, 1/0); int: an integer (also
+    ``2.0`` or ``"2"``, never a bool); float: a finite number (also ``"3e-5"``, which YAML 1.1 reads as text);
+    str: text or a number. Anything else is a :class:`ConfigError` ``"{where}: expected ..., got ..."``.
+    """
+    def refuse() -> ConfigError:
+        return ConfigError(f"{where}: expected {SCALAR_NAMES[tp]}, got {value!r}")
+
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower() if isinstance(value, str | int) else None
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise refuse()
+    if isinstance(value, bool):
+        raise refuse()
+    if tp is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
+        if not isinstance(value, int):
+            raise refuse()
+        return value
+    if tp is float:
+        try:
+            number = float(value) if isinstance(value, str | int | float) else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise refuse()
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+        return number
+    if tp is str:
+        if not isinstance(value, str | int | float):
+            raise refuse()
+        return str(value)
+    raise TypeError(f"convert_scalar handles bool, int, float and str, not {tp!r}")
 
 
 @dataclass(frozen=True)
@@ -26,6 +75,8 @@ class Param:
     type: type = float
     choices: tuple[Any, ...] | None = None
     optional: bool = False  # True when ``None`` is an allowed value
+    above: float | None = None  # numbers: must be greater than this
+    at_least: float | None = None  # numbers: must be at least this
 
     def coerce(self, value: Any, owner: str) -> Any:
         """Convert ``value`` to the declared type, or raise :class:`ConfigError` naming the fix."""
@@ -33,29 +84,23 @@ class Param:
             if self.optional:
                 return None
             raise ConfigError(f"{owner}: parameter {self.name!r} must not be empty ({self.describe()})")
-        try:
-            if self.type is bool:
-                if isinstance(value, str):
-                    lowered = value.strip().lower()
-                    if lowered not in {"true", "false", "1", "0", "yes", "no"}:
-                        raise ValueError(value)
-                    converted: Any = lowered in {"true", "1", "yes"}
-                else:
-                    converted = bool(value)
-            elif self.type is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            else:
+        if self.type in SCALAR_NAMES:
+            converted: Any = convert_scalar(self.type, value, f"{owner}: parameter {self.name!r} ({self.type.__name__})")
+        else:
+            try:
                 converted = self.type(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{owner}: parameter {self.name!r} expects {self.type.__name__}, got {value!r}"
-            ) from None
-        if isinstance(converted, float) and not math.isfinite(converted):
-            raise ConfigError(f"{owner}: parameter {self.name!r} must be a finite number, got {value!r}")
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{owner}: parameter {self.name!r} expects {self.type.__name__}, got {value!r}"
+                ) from None
         if self.choices is not None and converted not in self.choices:
             raise ConfigError(
                 f"{owner}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"
             )
+        if self.above is not None and not converted > self.above:
+            raise ConfigError(f"{owner}: {self.name} must be > {self.above}, got {value!r}")
+        if self.at_least is not None and not converted >= self.at_least:
+            raise ConfigError(f"{owner}: {self.name} must be at least {self.at_least}, got {value!r}")
         return converted
 
     def describe(self) -> str:

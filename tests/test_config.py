@@ -99,3 +99,30 @@ def test_shipped_configs_load(path):
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     load_config(path)
+
+
+def test_config_fields_and_component_parameters_convert_through_one_engine():
+    """One conversion for both: `yes` is true everywhere, `maybe` is refused everywhere, 3e-5 is a number,
+    a non-finite number is refused (it used to pass as a config field and fail as a parameter)."""
+    from clir_calib.config import load_config
+    from clir_calib.errors import ConfigError
+    from clir_calib.losses.ot import OTAlignmentLoss
+    from clir_calib.params import Param
+
+    flag = Param("flag", False, "a switch", type=bool)
+    assert load_config(None, ["distill.freeze_embeddings=no"]).distill.freeze_embeddings is False
+    assert flag.coerce("yes", "x") is True and flag.coerce("off", "x") is False
+    for bad in ("maybe", 2):
+        with pytest.raises(ConfigError, match="expected true or false"):
+            flag.coerce(bad, "x")
+    with pytest.raises(ConfigError, match="expected true or false"):
+        load_config(None, ["distill.freeze_embeddings=maybe"])
+    assert load_config(None, ["distill.lr='3e-5'"]).distill.lr == pytest.approx(3e-5)
+    with pytest.raises(ConfigError, match="finite"):
+        load_config(None, ["distill.lr=.inf"])
+    with pytest.raises(ConfigError, match="finite"):
+        Param("x", 1.0, "a number").coerce(float("inf"), "x")
+    with pytest.raises(ConfigError, match="ot: tol must be > 0"):
+        OTAlignmentLoss(tol=0)
+    from clir_calib.losses.sinkhorn import DEFAULT_TOL
+    assert OTAlignmentLoss().config["tol"] == DEFAULT_TOL  # the loss and the solver agree on the default

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from clir_calib.errors import DataError, NumericalError
 from clir_calib.losses.base import AlignmentLoss, EncodedBatch
-from clir_calib.losses.sinkhorn import sinkhorn_log, uniform_marginals
+from clir_calib.losses.sinkhorn import DEFAULT_TOL, sinkhorn_log, uniform_marginals
 from clir_calib.params import Param
 
 
@@ -61,22 +61,19 @@ class OTAlignmentLoss(AlignmentLoss):
         "Sinkhorn: Cuturi, M. (2013), NeurIPS; unbalanced: Chizat, L. et al. (2018), Math. Comp."
     )
     params = (
-        Param("epsilon", 0.05, "entropic regularisation, in cost units (smaller: sharper plan)"),
-        Param("max_iter", 100, "maximum Sinkhorn sweeps", type=int),
-        Param("tol", 1e-4, "stop when the marginal error (balanced) or potential change (unbalanced) is below"),
+        Param("epsilon", 0.05, "entropic regularisation, in cost units (smaller: sharper plan)", above=0),
+        Param("max_iter", 100, "maximum Sinkhorn sweeps", type=int, at_least=1),
+        Param("tol", DEFAULT_TOL, "stop when the marginal error (balanced) or potential change (unbalanced) is below",
+              above=0),
         Param("cost", "cosine", "token cost: 1 - cos, or squared Euclidean / width", type=str,
               choices=("cosine", "sqeuclidean")),
-        Param("tau", None, "unbalanced OT: KL marginal relaxation weight (empty: balanced)", optional=True),
+        Param("tau", None, "unbalanced OT: KL marginal relaxation weight (empty: balanced)", optional=True, above=0),
         Param("drop_special_tokens", False, "give special tokens (<s>, </s>, [CLS], ...) no mass", type=bool),
         Param("differentiable", False, "backpropagate through the Sinkhorn iterations too", type=bool),
     )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if not self.config["epsilon"] > 0:
-            raise ValueError(f"ot: epsilon must be > 0, got {self.config['epsilon']}")
-        if self.config["tau"] is not None and not self.config["tau"] > 0:
-            raise ValueError(f"ot: tau must be > 0 or empty, got {self.config['tau']}")
         #: Iterations and convergence of the last call, for training logs.
         self.last_info: dict[str, Any] = {}
 

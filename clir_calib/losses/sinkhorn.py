@@ -49,13 +49,17 @@ def uniform_marginals(mask: torch.Tensor, dtype: torch.dtype = torch.float32) ->
     return weights / counts
 
 
+#: the convergence tolerance of the ``ot`` loss and of calls that do not give one
+DEFAULT_TOL = 1e-4
+
+
 def sinkhorn_log(
     cost: torch.Tensor,
     a: torch.Tensor,
     b: torch.Tensor,
     epsilon: float,
     max_iter: int = 100,
-    tol: float = 1e-6,
+    tol: float = DEFAULT_TOL,
     tau: float | None = None,
     reference: str = "product",
     differentiable: bool = False,
