@@ -55,6 +55,21 @@ def _tokens(encoder: Encoder, text: str) -> tuple[list[str], torch.Tensor, torch
     return [str(t) for t in tokens], batch["input_ids"], batch["attention_mask"]
 
 
+def align_with_models(
+    student: str, teacher: str | None, english: str, translation: str, device: str = "auto", **options: Any
+) -> AlignmentPlan:
+    """:func:`align_pair` with the models loaded by name: ``student`` a distill run folder, a model name or a
+    path; ``teacher`` None takes the run's teacher (its ``config.yaml``), else multilingual-e5-small."""
+    from clir_calib.config import E5_SMALL, load_config
+
+    if teacher is None:
+        run_config = Path(student) / "config.yaml"
+        teacher = load_config(run_config).models.teacher.name if run_config.is_file() else None
+    teacher_encoder = Encoder.from_pretrained(teacher or E5_SMALL, device=device)
+    student_encoder = Encoder.from_pretrained(student, device=device)
+    return align_pair(teacher_encoder, student_encoder, english, translation, **options)
+
+
 def align_pair(
     teacher: Encoder, student: Encoder, english: str, translation: str, epsilon: float = 0.05,
     max_iter: int = 200, tau: float | None = None, drop_special_tokens: bool = False,

@@ -43,3 +43,31 @@ def test_every_component_describes_itself_and_its_parameters(kind: str) -> None:
         assert described["name"] == name and described["description"], f"{kind} {name} has no description"
         for param in described["params"]:
             assert param["help"], f"{kind} {name}: parameter {param['name']} has no help text"
+
+
+COMMAND_BODY_LIMIT = 15
+
+
+def command_bodies() -> list[tuple[int, str, str]]:
+    """(lines, file, name) of every Typer command's body (docstring excluded), built-in and the NMT plugin's."""
+    import ast
+
+    files = [*sorted((REPO / "clir_calib" / "cli").glob("*.py")),
+             REPO / "plugins" / "clir-calib-nmt" / "clir_calib_nmt" / "cli.py"]
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list):
+                body = node.body[1:] if isinstance(node.body[0], ast.Expr) and isinstance(
+                    node.body[0].value, ast.Constant) else node.body
+                found.append((body[-1].end_lineno - body[0].lineno + 1, path.name, node.name))
+    return found
+
+
+def test_every_command_is_a_thin_layer_over_one_library_call() -> None:
+    """spaCy-style commands: resolve the config, call the library, render; the logic lives in the library."""
+    bodies = command_bodies()
+    assert len(bodies) >= 10  # the check sees the commands
+    long = [f"{name} in {file}: {lines} lines" for lines, file, name in bodies if lines > COMMAND_BODY_LIMIT]
+    assert not long, f"command bodies over {COMMAND_BODY_LIMIT} lines (move the logic into the library): {long}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -30,25 +31,20 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Show the OT plan between the two token sequences: heatmap PNG + each token's strongest partner."""
-        from clir_calib.alignment import align_pair, plot_alignment
-        from clir_calib.config import load_config
-        from clir_calib.models.encoder import Encoder
+        from clir_calib.alignment import align_with_models, plot_alignment
 
-        device = state(ctx).device
-        if teacher is None:
-            run_config = Path(student) / "config.yaml"
-            teacher = load_config(run_config).models.teacher.name if run_config.is_file() else None
-        teacher_name = teacher or "intfloat/multilingual-e5-small"
-        teacher_encoder = Encoder.from_pretrained(teacher_name, device=device)
-        student_encoder = Encoder.from_pretrained(student, device=device)
-        alignment = align_pair(teacher_encoder, student_encoder, english, translation, epsilon=epsilon, tau=tau,
-                               drop_special_tokens=drop_special)
+        alignment = align_with_models(student, teacher, english, translation, device=state(ctx).device,
+                                      epsilon=epsilon, tau=tau, drop_special_tokens=drop_special)
         plot_alignment(alignment, out)
-        table = Table(title=f"Strongest partner of each token (<P,C> = {alignment.transport_cost:.4f})")
-        table.add_column("translation token")
-        table.add_column("English token")
-        table.add_column("share", justify="right")
-        for token, partner, share in alignment.strongest_partners():
-            table.add_row(token, partner, f"{share:.0%}")
-        console.print(table)
-        console.print(f"heatmap: {out}")
+        render_alignment(alignment, out)
+
+
+def render_alignment(alignment: Any, out: Path) -> None:
+    table = Table(title=f"Strongest partner of each token (<P,C> = {alignment.transport_cost:.4f})")
+    table.add_column("translation token")
+    table.add_column("English token")
+    table.add_column("share", justify="right")
+    for token, partner, share in alignment.strongest_partners():
+        table.add_row(token, partner, f"{share:.0%}")
+    console.print(table)
+    console.print(f"heatmap: {out}")

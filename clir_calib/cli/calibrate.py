@@ -29,6 +29,14 @@ def adaptation_table(result: Any) -> Table:
     return table
 
 
+#: calibrate's options and the config keys they set
+CALIBRATE_OPTIONS = {
+    "fit_lang": "calibrate.fit_lang", "fit_split": "calibrate.fit_split", "calibrators": "calibrate.calibrators",
+    "langs": "calibrate.target_langs", "splits": "calibrate.target_splits", "tasks": "calibrate.tasks",
+    "adapt": "calibrate.adapters", "bounds": "calibrate.bounds",
+}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("calibrate")
     def calibrate(
@@ -57,38 +65,31 @@ def register(app: typer.Typer) -> None:
         The config defaults to EVAL/config.yaml (so bins and the pointwise depth match the evaluation);
         -c and --set override it.
         """
-        from clir_calib.errors import ConfigError
-        from clir_calib.transfer.outputs import summary_table, write_transfer
-        from clir_calib.transfer.zero_shot import calibrate_from_config
+        from clir_calib.transfer.outputs import calibrate_into
 
         saved = eval_dir / "config.yaml"
-        cfg = resolve_config(ctx, config if config is not None or not saved.is_file() else saved, overrides, flags={
-            "calibrate.fit_lang": fit_lang, "calibrate.fit_split": fit_split,
-            "calibrate.calibrators": calibrators, "calibrate.target_langs": langs,
-            "calibrate.target_splits": splits, "calibrate.tasks": tasks,
-            "calibrate.adapters": adapt, "calibrate.bounds": bounds,
-        })
-        section = cfg.calibrate
-        target = out or eval_dir / f"calibration-{section.fit_lang}-{section.fit_split}"
-        if target.exists() and not overwrite:
-            raise ConfigError(f"{target} already exists; pass --overwrite or choose another --out")
-        result = calibrate_from_config(cfg, eval_dir)
-        write_transfer(result, target, config=cfg, diagrams=diagrams, overwrite=overwrite)
-        for task in result.tasks:
-            for split in result.target_splits:
-                header, rows = summary_table(result, task, split)
-                table = Table(
-                    title=f"{task} · {split}: ECE (equal-width) before → after, fit on "
-                    f"{result.fit_lang}/{result.fit_split}; gap = unseen − seen (raw in brackets)",
-                    show_lines=False,
-                )
-                for i, column in enumerate(header):
-                    table.add_column(column, justify="left" if i < 2 else "right")
-                for cells in rows:
-                    table.add_row(*cells)
-                print_table(table)
-        if result.adaptation is not None:
-            print_table(adaptation_table(result))
-        for item in result.skipped:
-            err_console.print(f"skipped {item['set']}: {item['why']}")
-        console.print(f"wrote {target}")
+        cfg = resolve_config(ctx, config if config is not None or not saved.is_file() else saved, overrides,
+                             options=CALIBRATE_OPTIONS)
+        result, target = calibrate_into(cfg, eval_dir, out, diagrams=diagrams, overwrite=overwrite)
+        render_transfer(result, target)
+
+
+def render_transfer(result: Any, target: Path) -> None:
+    """The before -> after table per task and split, the adaptation table, what was skipped."""
+    from clir_calib.transfer.outputs import summary_table
+
+    for task in result.tasks:
+        for split in result.target_splits:
+            header, rows = summary_table(result, task, split)
+            table = Table(title=f"{task} · {split}: ECE (equal-width) before → after, fit on "
+                          f"{result.fit_lang}/{result.fit_split}; gap = unseen − seen (raw in brackets)")
+            for i, column in enumerate(header):
+                table.add_column(column, justify="left" if i < 2 else "right")
+            for cells in rows:
+                table.add_row(*cells)
+            print_table(table)
+    if result.adaptation is not None:
+        print_table(adaptation_table(result))
+    for item in result.skipped:
+        err_console.print(f"skipped {item['set']}: {item['why']}")
+    console.print(f"wrote {target}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,21 @@ def resolve_config(
     config_path: Path | None,
     overrides: list[str] | None,
     flags: dict[str, Any] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> ExperimentConfig:
     """Config file, then command flags (as dotted overrides, when given), then ``--set``.
 
-    The global ``--seed``/``--device`` fill ``seed``/``device`` unless the file or ``--set`` does.
+    ``options`` maps a command's option names to the config keys they set (``{"langs": "evaluate.langs"}``):
+    their values are read from ``ctx.params``, so a command declares the mapping once instead of copying
+    every value by hand. The global ``--seed``/``--device`` fill ``seed``/``device`` unless the file or
+    ``--set`` does.
     """
     import yaml
 
+    flags = dict(flags or {})
+    for option, key in (options or {}).items():
+        value = ctx.params.get(option)
+        flags.setdefault(key, str(value) if isinstance(value, Path) else value)
     st = state(ctx)
     root = ctx.find_root()
     dotted: list[str] = []
@@ -64,7 +73,7 @@ def resolve_config(
         source = root.get_parameter_source(name)
         if source is not None and source.name != "DEFAULT":
             dotted.append(f"{name}={getattr(st, name)}")
-    for key, value in (flags or {}).items():
+    for key, value in flags.items():
         if value is None:
             continue
         dotted.append(f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")

@@ -41,6 +41,14 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+#: distill's options and the config keys they set (--loss is parsed first: parse_loss_flags)
+DISTILL_OPTIONS = {
+    "lang": "distill.lang", "teacher": "models.teacher.name", "student": "models.student.name",
+    "data": "data.prepared", "max_pairs": "distill.max_pairs", "epochs": "distill.epochs",
+    "batch_size": "distill.batch_size", "lr": "distill.lr", "log_with": "distill.log_with",
+}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("distill")
     def distill(
@@ -72,39 +80,27 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Distil a teacher into a multilingual student on bitext (OT, MSE, ...)."""
         from clir_calib.distill import distill as run_distill
+        from clir_calib.distill.setup import default_run_folder
 
-        cfg = resolve_config(
-            ctx,
-            config,
-            overrides,
-            flags={
-                "distill.lang": lang,
-                "distill.losses": parse_loss_flags(loss),
-                "models.teacher.name": teacher,
-                "models.student.name": student,
-                "data.prepared": str(data) if data is not None else None,
-                "distill.max_pairs": max_pairs,
-                "distill.epochs": epochs,
-                "distill.batch_size": batch_size,
-                "distill.lr": lr,
-                "distill.log_with": log_with,
-            },
-        )
-        names = "+".join(spec.name for spec in cfg.distill.losses) or "none"
-        folder = out if out is not None else Path(cfg.output_dir) / f"distill-{cfg.distill.lang}-{names}"
+        cfg = resolve_config(ctx, config, overrides, flags={"distill.losses": parse_loss_flags(loss)},
+                             options=DISTILL_OPTIONS)
         show = err_console.is_terminal if progress is None else progress
-        result = run_distill(cfg, folder, resume=resume, progress=show and _is_main_process())
-        if not _is_main_process():
-            return
-        table = Table(title=f"Distillation ({cfg.distill.lang}, {names})", title_justify="left")
-        table.add_column("", style="cyan")
-        table.add_column("value", justify="right")
-        table.add_row("val accuracy en->xx before", f"{result.val_accuracy_before:.4f}")
-        table.add_row("val accuracy en->xx after", f"{result.val_accuracy_after:.4f}")
-        table.add_row("steps", str(result.steps))
-        table.add_row("training pairs", f"{result.train_pairs:,}")
-        if result.resumed_from_step is not None:
-            table.add_row("resumed from step", str(result.resumed_from_step))
-        table.add_row("seconds", f"{result.seconds:.1f}")
-        console.print(table)
-        console.print(f"student: {result.run_dir}")
+        result = run_distill(cfg, out or default_run_folder(cfg), resume=resume, progress=show and _is_main_process())
+        if _is_main_process():
+            render_result(cfg, result)
+
+
+def render_result(cfg: Any, result: Any) -> None:
+    names = "+".join(spec.name for spec in cfg.distill.losses) or "none"
+    table = Table(title=f"Distillation ({cfg.distill.lang}, {names})", title_justify="left")
+    table.add_column("", style="cyan")
+    table.add_column("value", justify="right")
+    table.add_row("val accuracy en->xx before", f"{result.val_accuracy_before:.4f}")
+    table.add_row("val accuracy en->xx after", f"{result.val_accuracy_after:.4f}")
+    table.add_row("steps", str(result.steps))
+    table.add_row("training pairs", f"{result.train_pairs:,}")
+    if result.resumed_from_step is not None:
+        table.add_row("resumed from step", str(result.resumed_from_step))
+    table.add_row("seconds", f"{result.seconds:.1f}")
+    console.print(table)
+    console.print(f"student: {result.run_dir}")

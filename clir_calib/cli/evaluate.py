@@ -69,6 +69,15 @@ def comparison_table(table: Any) -> Table:
     return out
 
 
+#: evaluate's options and the config keys they set
+EVALUATE_OPTIONS = {
+    "prepared": "data.prepared", "documents": "evaluate.documents", "teacher": "models.teacher.name",
+    "baseline": "evaluate.baseline", "name": "evaluate.system", "langs": "evaluate.langs", "tasks": "evaluate.tasks",
+    "splits": "evaluate.splits", "top_k": "evaluate.top_k", "bootstrap": "evaluate.bootstrap",
+    "calibrator": "evaluate.calibrator",
+}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate(
@@ -100,12 +109,7 @@ def register(app: typer.Typer) -> None:
         """Retrieval metrics and score calibration per language, task and split (or --compare folders)."""
         from clir_calib.errors import ConfigError
 
-        cfg = resolve_config(ctx, config, overrides, flags={
-            "data.prepared": str(prepared) if prepared else None, "evaluate.documents": documents,
-            "models.teacher.name": teacher, "evaluate.baseline": baseline, "evaluate.system": name,
-            "evaluate.langs": langs, "evaluate.tasks": tasks, "evaluate.splits": splits, "evaluate.top_k": top_k,
-            "evaluate.bootstrap": bootstrap, "evaluate.calibrator": str(calibrator) if calibrator else None,
-        })
+        cfg = resolve_config(ctx, config, overrides, options=EVALUATE_OPTIONS)
         if compare:
             _compare(cfg, folders or [], reference, out, state(ctx).seed)
             return
@@ -115,12 +119,15 @@ def register(app: typer.Typer) -> None:
         from clir_calib.evaluation.system import system_name
 
         target = out or Path(cfg.output_dir) / "eval" / system_name(cfg)
-        summary = run_evaluation(cfg, target, overwrite=overwrite, progress=progress)
-        for table in summary_tables(summary):
-            print_table(table)
-        for item in summary["unavailable"]:
-            err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
-        console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
+        render_evaluation(run_evaluation(cfg, target, overwrite=overwrite, progress=progress), target)
+
+
+def render_evaluation(summary: dict[str, Any], target: Path) -> None:
+    for table in summary_tables(summary):
+        print_table(table)
+    for item in summary["unavailable"]:
+        err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
+    console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
 
 
 def _compare(cfg: Any, folders: list[Path], reference: str | None, out: Path | None, seed: int) -> None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, print_table, resolve_config
+
+#: index's options and the config keys they set
+INDEX_OPTIONS = {
+    "prepared": "data.prepared", "documents": "evaluate.documents", "teacher": "models.teacher.name",
+    "baseline": "evaluate.baseline", "langs": "evaluate.langs", "tasks": "evaluate.tasks",
+    "splits": "evaluate.splits", "index_dir": "evaluate.index_dir",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -33,18 +41,16 @@ def register(app: typer.Typer) -> None:
         from clir_calib.evaluation.encoding import build_index
         from clir_calib.evaluation.system import load_system
 
-        cfg = resolve_config(ctx, config, overrides, flags={
-            "data.prepared": str(prepared) if prepared else None, "evaluate.documents": documents,
-            "models.teacher.name": teacher, "evaluate.baseline": baseline, "evaluate.langs": langs,
-            "evaluate.tasks": tasks, "evaluate.splits": splits,
-            "evaluate.index_dir": str(index_dir) if index_dir else None,
-        })
+        cfg = resolve_config(ctx, config, overrides, options=INDEX_OPTIONS)
         system = load_system(cfg, device=cfg.device)
-        records = build_index(cfg, system, progress=progress, queries=queries)
-        table = Table(title=f"embedding cache for {system.name}")
-        for column in ("task", "lang", "split", "kind", "count", "dim", "status", "path"):
-            table.add_column(column)
-        for r in records:
-            table.add_row(r["task"], r["lang"], r["split"], r["kind"], str(r["count"]), str(r["dim"]),
-                          "reused" if r["reused"] else "encoded", r["path"])
-        print_table(table)
+        render_records(system.name, build_index(cfg, system, progress=progress, queries=queries))
+
+
+def render_records(name: str, records: list[dict[str, Any]]) -> None:
+    table = Table(title=f"embedding cache for {name}")
+    for column in ("task", "lang", "split", "kind", "count", "dim", "status", "path"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r["task"], r["lang"], r["split"], r["kind"], str(r["count"]), str(r["dim"]),
+                      "reused" if r["reused"] else "encoded", r["path"])
+    print_table(table)

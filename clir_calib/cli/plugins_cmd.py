@@ -42,32 +42,39 @@ def register(app: typer.Typer) -> None:
         listing = plugin_listing()
         if as_json:
             typer.echo(json.dumps(listing, indent=2, default=str))
-            return
-        titles = {
-            "alignment_losses": "Alignment losses",
-            "calibrators": "Calibrators",
-            "transfer_adapters": "Calibration-transfer adapters (label-free)",
-            "baselines": "Baselines",
-            "datasets": "Datasets (prepare --dataset)",
-            "model_providers": "Offline model providers",
-        }
-        for key, title in titles.items():
-            table = Table(title=title, title_justify="left", show_lines=False)
-            table.add_column("name", style="bold cyan")
-            table.add_column("parameters (type = default)")
-            table.add_column("description")
-            for row in listing[key]:
-                params = "\n".join(
-                    f"{p['name']}: {p['type']} = {p['default']!r} ({p['help']})" for p in row.get("params", [])
-                ) or "-"
-                description = row.get("description", "")
-                if row.get("model_names"):
-                    description = f"{description} ({', '.join(row['model_names'])})".strip()
-                table.add_row(row.get("name", ""), params, description)
-            console.print(table)
-        sources = Table(title="Plugins", title_justify="left")
-        sources.add_column("plugin")
-        sources.add_column("source")
-        for row in listing["plugins"]:
-            sources.add_row(row["name"], row["source"])
-        console.print(sources)
+        else:
+            render_listing(listing)
+
+
+TITLES = {
+    "alignment_losses": "Alignment losses",
+    "calibrators": "Calibrators",
+    "transfer_adapters": "Calibration-transfer adapters (label-free)",
+    "baselines": "Baselines",
+    "datasets": "Datasets (prepare --dataset)",
+    "model_providers": "Offline model providers",
+}
+
+
+def render_listing(listing: dict[str, Any]) -> None:
+    """One table per kind (name, parameters with type, default and help, description), then the plugins."""
+    for key, title in TITLES.items():
+        table = Table(title=title, title_justify="left", show_lines=False)
+        table.add_column("name", style="bold cyan")
+        table.add_column("parameters (type = default (help))")
+        table.add_column("description")
+        for row in listing[key]:
+            params = "\n".join(
+                f"{p['name']}: {p['type']} = {p['default']!r} ({p['help']})" for p in row.get("params", [])
+            ) or "-"
+            description = row.get("description", "")
+            if row.get("model_names"):
+                description = f"{description} ({', '.join(row['model_names'])})".strip()
+            table.add_row(row.get("name", ""), params, description)
+        console.print(table)
+    sources = Table(title="Plugins", title_justify="left")
+    sources.add_column("plugin")
+    sources.add_column("source")
+    for row in listing["plugins"]:
+        sources.add_row(row["name"], row["source"])
+    console.print(sources)

@@ -10,11 +10,9 @@ from rich.table import Table
 from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
 from clir_calib.data.prepare import PrepareSummary
 
-
-def _split_list(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    return [item.strip() for item in value.split(",") if item.strip()]
+#: prepare's options and the config keys they set
+PREPARE_OPTIONS = {"dataset": "data.dataset", "source": "data.source", "url": "data.url", "out": "data.prepared",
+                   "langs": "data.langs", "splits": "data.splits"}
 
 
 def summary_tables(summary: PrepareSummary) -> list[Table]:
@@ -73,26 +71,14 @@ def register(app: typer.Typer) -> None:
         """Turn a dataset (Multi30k, or a collection on disk) into bitext and retrieval tasks."""
         from clir_calib.data.prepare import prepare_data
 
-        cfg = resolve_config(
-            ctx,
-            config,
-            overrides,
-            flags={
-                "data.dataset": dataset,
-                "data.source": str(source) if source is not None else None,
-                "data.url": url,
-                "data.prepared": str(out) if out is not None else None,
-                "data.langs": _split_list(langs),
-                "data.splits": _split_list(splits),
-            },
-        )
-        summary = prepare_data(cfg.data.prepared, overwrite=overwrite, config=cfg)
-        for table in summary_tables(summary):
-            console.print(table)
-        for note in summary.notes:
-            err_console.print(f"[yellow]Note:[/] {note}", highlight=False)
-        console.print(
-            f"Prepared {summary.out} from {summary.source} in {summary.seconds:.1f} s "
-            f"({len(summary.inputs)} input files, sha256 in manifest.json)",
-            highlight=False,
-        )
+        cfg = resolve_config(ctx, config, overrides, options=PREPARE_OPTIONS)
+        render_summary(prepare_data(cfg.data.prepared, overwrite=overwrite, config=cfg))
+
+
+def render_summary(summary: PrepareSummary) -> None:
+    for table in summary_tables(summary):
+        console.print(table)
+    for note in summary.notes:
+        err_console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    console.print(f"Prepared {summary.out} from {summary.source} in {summary.seconds:.1f} s "
+                  f"({len(summary.inputs)} input files, sha256 in manifest.json)", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -46,7 +47,6 @@ def register(app: typer.Typer) -> None:
         interrupted run continues (distillation resumes from its last checkpoint).
         """
         from clir_calib.pipeline.study import run_study
-        from clir_calib.pipeline.study_report import TABLES_FILE
 
         cfg = resolve_config(ctx, config, overrides, {"output_dir": str(out) if out else None,
                                                       "seeds": parse_seeds(seeds)})
@@ -54,15 +54,21 @@ def register(app: typer.Typer) -> None:
         def announce(text: str) -> None:
             console.rule(f"[bold]{text}", align="left", style="dim")
 
-        result = run_study(cfg, force=set(force or ()), progress=progress, announce=announce)
-        tables_file = result.report_md.parent / TABLES_FILE
-        tables = json.loads(tables_file.read_text(encoding="utf-8"))["tables"] if tables_file.is_file() else []
-        for spec in tables:
-            print_table(data_table(spec["caption"], spec["headers"], spec["rows"]))
-        stages = Table(title="Stages", title_justify="left")
-        for column in ("stage", "label", "reused", "seconds"):
-            stages.add_column(column)
-        for stage in result.stages:
-            stages.add_row(stage.stage, stage.label, "yes" if stage.reused else "no", f"{stage.seconds:.1f}")
-        console.print(stages)
-        console.print(f"report: {result.report_md}  ·  {result.report_html}  ({result.seconds:.1f} s)")
+        render_study(run_study(cfg, force=set(force or ()), progress=progress, announce=announce))
+
+
+def render_study(result: Any) -> None:
+    """The report's tables (from its tables.json), the stages with reuse and time, where the report is."""
+    from clir_calib.pipeline.study_report import TABLES_FILE
+
+    tables_file = result.report_md.parent / TABLES_FILE
+    tables = json.loads(tables_file.read_text(encoding="utf-8"))["tables"] if tables_file.is_file() else []
+    for spec in tables:
+        print_table(data_table(spec["caption"], spec["headers"], spec["rows"]))
+    stages = Table(title="Stages", title_justify="left")
+    for column in ("stage", "label", "reused", "seconds"):
+        stages.add_column(column)
+    for stage in result.stages:
+        stages.add_row(stage.stage, stage.label, "yes" if stage.reused else "no", f"{stage.seconds:.1f}")
+    console.print(stages)
+    console.print(f"report: {result.report_md}  ·  {result.report_html}  ({result.seconds:.1f} s)")

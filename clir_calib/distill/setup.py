@@ -137,3 +137,9 @@ def _first_difference(a: Any, b: Any, where: str) -> str | None:
                 return found
         return None
     return None if a == b else where
+
+
+def default_run_folder(cfg: ExperimentConfig) -> Path:
+    """``OUTPUT_DIR/distill-LANG-LOSSES``: where ``distill`` writes when no ``--out`` is given."""
+    names = "+".join(spec.name for spec in cfg.distill.losses) or "none"
+    return Path(cfg.output_dir) / f"distill-{cfg.distill.lang}-{names}"

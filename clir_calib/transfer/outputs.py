@@ -193,3 +193,18 @@ def _diagrams(result: TransferResult, root: Path) -> None:
             if any(gaps.values()):
                 transfer_gap_plot(gaps, root / "diagrams" / task / f"transfer_gap_{split}.png",
                                   title=f"{task} {split}: ECE-w gap vs {result.fit_lang}", metric="ECE-w")
+
+
+def calibrate_into(cfg: Any, eval_dir: Path, out: Path | None = None, diagrams: bool = True,
+                   overwrite: bool = False) -> tuple[Any, Path]:
+    """``calibrate``: fit and transfer as ``cfg.calibrate`` says and write the folder ``out`` (default
+    ``EVAL/calibration-LANG-SPLIT``); an existing folder is refused before any work unless ``overwrite``."""
+    from clir_calib.errors import ConfigError
+    from clir_calib.transfer.zero_shot import calibrate_from_config
+
+    target = out or eval_dir / f"calibration-{cfg.calibrate.fit_lang}-{cfg.calibrate.fit_split}"
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target} already exists; pass --overwrite or choose another --out")
+    result = calibrate_from_config(cfg, eval_dir)
+    write_transfer(result, target, config=cfg, diagrams=diagrams, overwrite=overwrite)
+    return result, target

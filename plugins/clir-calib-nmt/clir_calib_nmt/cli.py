@@ -86,35 +86,22 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] | None = SET_OPTION,
     ) -> None:
         """Translate one split's LANG captions to English and report BLEU/chrF against Multi30k's."""
-        from clir_calib.atomic import write_text
         from clir_calib.cli.common import console, resolve_config
-        from clir_calib.config import check_languages, check_splits
         from clir_calib_nmt.translate_split import translate_split
 
         cfg = resolve_config(ctx, config, overrides)
-        check_languages([lang])
-        check_splits([split])
-        result = translate_split(
-            model,
-            Path(data or cfg.data.prepared),
-            lang,
-            split,
-            cache_dir,
-            device=cfg.device,
-            num_beams=beams,
-            batch_size=batch_size,
-            max_length=max_length,
-            progress=progress,
-        )
-        if out is not None:
-            write_text(out, "".join(t.replace("\n", " ") + "\n" for t in result["translations"]))
-        scores, cache = result["scores"], result["cache"]
-        console.print(
-            f"{lang}->en {split}: BLEU {scores['bleu']}  chrF {scores['chrf']}  ({scores['sentences']} sentences; "
-            f"{cache['translated']} translated, {cache['from_cache']} from cache)"
-            + (f"; translations in {out}" if out is not None else ""),
-            soft_wrap=True,
-        )
+        result = translate_split(model, Path(data or cfg.data.prepared), lang, split, cache_dir, device=cfg.device,
+                                 num_beams=beams, batch_size=batch_size, max_length=max_length, progress=progress,
+                                 out=out)
+        console.print(_translation_summary(result, out), soft_wrap=True)
+
+
+def _translation_summary(result: dict[str, Any], out: Path | None) -> str:
+    scores, stats = result["scores"], result["cache"]
+    how = f", zero-shot with the {stats['trained_on']} model" if stats.get("zero_shot") else ""
+    return (f"{result['lang']}->en {result['split']}: BLEU {scores['bleu']}  chrF {scores['chrf']}  "
+            f"({scores['sentences']} sentences{how}; {stats['translated']} translated, {stats['from_cache']} from "
+            f"cache)" + (f"; translations in {out}" if out is not None else ""))
 
 
 #: nmt-train options that say where and how to run, not what to train

@@ -22,10 +22,16 @@ def translate_split(
     batch_size: int = 32,
     max_length: int = 128,
     progress: bool = True,
+    out: Path | None = None,
 ) -> dict[str, Any]:
-    """Translations of the ``lang`` captions of ``split`` (line order) with BLEU/chrF vs English."""
+    """Translations of the ``lang`` captions of ``split`` (line order) with BLEU/chrF vs English; written to
+    ``out`` (one per line, atomically) when given."""
+    from clir_calib.atomic import write_text
+    from clir_calib.config import check_languages, check_splits
     from clir_calib.data.store import load_task
 
+    check_languages([lang])
+    check_splits([split])
     task = load_task(prepared, "translation", lang, split)
     by_id = caption_references(prepared, lang, split)
     ids, references = list(by_id), list(by_id.values())
@@ -45,6 +51,8 @@ def translate_split(
         device=device,
     )
     hypotheses = baseline.transform_corpus(ids, [task.corpus[i] for i in ids], context)
+    if out is not None:
+        write_text(out, "".join(t.replace("\n", " ") + "\n" for t in hypotheses))
     return {
         "lang": lang,
         "split": split,
