@@ -71,3 +71,13 @@ def test_every_command_is_a_thin_layer_over_one_library_call() -> None:
     assert len(bodies) >= 10  # the check sees the commands
     long = [f"{name} in {file}: {lines} lines" for lines, file, name in bodies if lines > COMMAND_BODY_LIMIT]
     assert not long, f"command bodies over {COMMAND_BODY_LIMIT} lines (move the logic into the library): {long}"
+
+
+MODULE_LINE_LIMIT = 300
+
+
+def test_no_library_module_is_over_the_size_a_reader_takes_in_at_once() -> None:
+    modules = [*sorted((REPO / "clir_calib").rglob("*.py")), *sorted((REPO / "plugins").rglob("*.py"))]
+    long = [f"{p.relative_to(REPO)}: {n}" for p in modules
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MODULE_LINE_LIMIT]
+    assert not long, f"modules over {MODULE_LINE_LIMIT} lines (split them by responsibility): {long}"

@@ -8,10 +8,9 @@ and epoch, so ``resume=True`` ends with the same weights as an uninterrupted run
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,13 @@ from safetensors.torch import save as save_safetensors
 
 from clir_calib.atomic import atomic_file, write_json, write_text
 from clir_calib.config import ExperimentConfig, config_hash, save_config, to_dict
-from clir_calib.distill import order
 from clir_calib.distill.card import model_card
 from clir_calib.distill.checkpoint import (
-    Position,
     list_checkpoints,
-    load_checkpoint,
-    restore_rng,
-    save_checkpoint,
 )
-from clir_calib.distill.evaluation import top1_accuracy
-from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
-from clir_calib.distill.progress import TrainingProgress
-from clir_calib.distill.selection import BestSnapshot, Selected
+from clir_calib.distill.logbook import LOG_FILE
+from clir_calib.distill.loop import TrainingLoop, unwrapped
+from clir_calib.distill.selection import BestSnapshot
 from clir_calib.distill.setup import (
     build_objective,
     check_distill_config,
@@ -41,18 +34,11 @@ from clir_calib.distill.setup import (
     load_distill_data,
     run_state,
 )
-from clir_calib.distill.student import PROJECTION_FILE, Student, parameter_groups, warmup_linear_schedule
-from clir_calib.distill.teacher_store import TeacherStore
-from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir, tracker_values
-from clir_calib.errors import DataError, NumericalError
+from clir_calib.distill.student import PROJECTION_FILE, Student
+from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir
 from clir_calib.locking import locks_output
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder
-
-#: Both sides are encoded as documents during training: the student learns to put an xx document
-#: where the teacher puts its English translation (the teacher encodes English queries at search time).
-TRAIN_ROLE = "passage"
-KEEP_CHECKPOINTS = 2
 
 
 @dataclass
@@ -124,7 +110,7 @@ def distill(
     student = Student(student_encoder, teacher.hidden_size, cfg.distill.projection, cfg.distill.freeze_embeddings)
     student.to(accelerator.device)
 
-    loop = _Loop(cfg, out, accelerator, teacher, student, objective, data, progress, on_step)
+    loop = TrainingLoop(cfg, out, accelerator, teacher, student, objective, data, progress, on_step)
     checkpoints = list_checkpoints(out) if state == "resume" else []
     resumed_from = loop.restore(checkpoints[-1]) if checkpoints else None
     accelerator.wait_for_everyone()  # every process has judged ``out`` before the main one writes to it
@@ -158,7 +144,7 @@ def distill(
 
 def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: DistillResult) -> None:
     """Final files, each written whole; ``result.json`` last marks the run finished."""
-    with _unwrapped(student):
+    with unwrapped(student):
         student.encoder.save(out)
     if student.projection is not None:
         with atomic_file(out / PROJECTION_FILE, "wb") as handle:
@@ -169,212 +155,3 @@ def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: D
         shutil.rmtree(old, ignore_errors=True)
     BestSnapshot(out).discard()  # the kept weights are the model now
     write_json(out / "result.json", summary)
-
-
-@contextlib.contextmanager
-def _unwrapped(student: Student) -> Iterator[None]:
-    """Temporarily hand the encoder its bare model (not the DDP wrapper) for saving or evaluation."""
-    wrapped = student.encoder.model
-    student.encoder.model = getattr(wrapped, "module", wrapped)
-    try:
-        yield
-    finally:
-        student.encoder.model = wrapped
-
-
-class _Loop:
-    """The optimizer, schedule, position and the step/eval/checkpoint cycle of one run."""
-
-    def __init__(self, cfg: ExperimentConfig, out: Path, accelerator: Any, teacher: Encoder, student: Student,
-                 objective: Any, data: Any, progress: bool, on_step: Callable[[int], None] | None) -> None:
-        self.cfg, self.dc, self.out = cfg, cfg.distill, out
-        self.accelerator, self.teacher, self.student = accelerator, teacher, student
-        self.objective, self.data, self.on_step = objective, data, on_step
-        self.progress = progress and accelerator.is_main_process
-        self.steps_per_epoch = order.steps_per_epoch(len(data.train), self.dc.batch_size, self.dc.grad_accum)
-        self.total_steps = self.steps_per_epoch * self.dc.epochs
-        self.optimizer = torch.optim.AdamW(parameter_groups(student, self.dc.weight_decay), lr=self.dc.lr)
-        self.scheduler = warmup_linear_schedule(self.optimizer, self.total_steps, self.dc.warmup_ratio)
-        student.encoder.model, self.optimizer = accelerator.prepare(student.encoder.model, self.optimizer)
-        if student.projection is not None:
-            student.projection = accelerator.prepare(student.projection)
-        self.position = Position()
-        self.last_accuracy = float("nan")
-        self.best = BestSnapshot(out) if self.dc.select == "best" else None
-        self.selected = Selected(0, float("nan"))
-        self.queries: torch.Tensor | None = None
-        stores = (cfg.distill.teacher_cache, teacher)
-        precision = str(accelerator.mixed_precision)
-        self.train_store = TeacherStore(*stores, TRAIN_ROLE, precision, autocast=accelerator.autocast)
-        self.query_store = TeacherStore(*stores, "query", precision, autocast=accelerator.autocast)
-        self._window: dict[str, float] = {}
-
-    def restore(self, folder: Path) -> int:
-        loaded = load_checkpoint(folder)
-        where = loaded.position
-        batches = order.steps_per_epoch(len(self.data.train), self.dc.batch_size, 1)
-        if not (0 <= where.step <= self.total_steps and 0 <= where.epoch <= self.dc.epochs
-                and 0 <= where.micro_batch <= batches):
-            raise DataError(f"checkpoint {folder} is at step {where.step} (epoch {where.epoch}, micro-batch "
-                            f"{where.micro_batch}), beyond this run's {self.total_steps} steps of {self.dc.epochs} "
-                            "epoch(s); it belongs to another run: delete it or choose another --out")
-        self.student.load_trainable_state(loaded.trainable)
-        self.optimizer.load_state_dict(loaded.optimizer)
-        self.scheduler.load_state_dict(loaded.scheduler)
-        restore_rng(loaded.rng)
-        self.position = loaded.position
-        if self.accelerator.is_main_process:
-            truncate_log(self.out / LOG_FILE, loaded.position.step)
-        if self.best is not None:
-            self.best.resume(loaded.position.step)
-        return loaded.position.step
-
-    # ------------------------------------------------------------------ loop
-    def run(self) -> float:
-        """Train to the end; return the val accuracy before training (from the log when resumed)."""
-        batch_size = self.cfg.models.teacher.batch_size
-        self.train_store.ensure(self.data.train.en, batch_size)  # the teacher runs here, once per sentence
-        self.query_store.ensure(self.data.val.en, batch_size)
-        self.queries = self.query_store.pooled(self.data.val.en)
-        if self.position.step == 0:
-            self._log("eval", self._validate())
-        before = self._logged_before()
-        with TrainingProgress(self.progress, self.total_steps, self.position.step) as bar:
-            while self.position.step < self.total_steps:
-                epoch = self.position.epoch
-                batches = order.micro_batches(len(self.data.train), self.dc.batch_size, self.cfg.seed, epoch)
-                start = self.position.micro_batch
-                group = batches[start : start + self.dc.grad_accum]
-                loss = self._step(group)
-                end = start + len(group)
-                step = self.position.step + 1
-                self.position = Position(step, epoch + 1, 0) if end >= len(batches) else Position(step, epoch, end)
-                bar.advance(loss, sum(len(b) for b in group))
-                if step == self.total_steps:
-                    self._log("final", self._validate(), bar.pairs_per_second)
-                elif step % self.dc.eval_every == 0:
-                    self._log("eval", self._validate(), bar.pairs_per_second)
-                if step % self.dc.save_every == 0 and step < self.total_steps:
-                    self._checkpoint()
-                if self.on_step is not None:
-                    self.on_step(step)
-        self._select()
-        return before
-
-    def _validate(self) -> float:
-        """Val accuracy now; with ``select: best`` the weights are kept when they beat every earlier step."""
-        accuracy = self._evaluate()
-        if self.best is not None and self.accelerator.is_main_process:
-            self.best.offer(self.position.step, accuracy, self.student.trainable_state())
-        return accuracy
-
-    def _select(self) -> None:
-        """End with the selected weights and say which step they are from (``log.jsonl``)."""
-        self.selected = Selected(self.position.step, self.last_accuracy)
-        if self.best is not None:
-            self.accelerator.wait_for_everyone()
-            if self.best.best is None:
-                self.best.resume(self.position.step)
-            if self.best.best is not None:
-                self.selected = self.best.best
-                if self.selected.step != self.position.step:
-                    self.student.load_trainable_state(self.best.load())
-        if self.accelerator.is_main_process:
-            append_record(self.out / LOG_FILE, {
-                "event": "select", "step": self.position.step, "select": self.dc.select,
-                "selected_step": self.selected.step, "val_accuracy": round(self.selected.val_accuracy, 6),
-            })
-
-    def _step(self, group: list[list[int]]) -> float:
-        acc = self.accelerator
-        model = self.student.encoder.model
-        model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        total_pairs = sum(len(b) for b in group)
-        value = 0.0
-        for i, indices in enumerate(group):
-            local = order.shard(indices, acc.process_index, acc.num_processes)
-            if len(indices) < acc.num_processes:
-                continue  # too small to split across processes; skipped by every process alike
-            en = [self.data.train.en[j] for j in local]
-            xx = [self.data.train.xx[j] for j in local]
-            target = self.train_store.batch(en, device=acc.device)
-            sync = acc.no_sync(model) if i < len(group) - 1 else contextlib.nullcontext()
-            with sync, acc.autocast():
-                mine = self.student.encode_batch(xx, TRAIN_ROLE)
-                source = self.student.encode_batch(en, TRAIN_ROLE) if self.objective.needs_student_source else None
-                loss = self.objective(mine, target, source)
-                if not bool(torch.isfinite(loss.detach())):
-                    raise NumericalError(
-                        f"the distillation loss is {float(loss.detach())} at step {self.position.step + 1}; "
-                        "lower distill.lr or check the data and models for NaN"
-                    )
-                acc.backward(loss * (len(indices) / total_pairs))
-            value += float(loss.detach()) * len(indices) / total_pairs
-        params = [p for p in self.student.trainable_state().values()]
-        if self.dc.max_grad_norm > 0:
-            norm = acc.clip_grad_norm_(params, self.dc.max_grad_norm)
-            if not bool(torch.isfinite(torch.as_tensor(norm))):
-                raise NumericalError(
-                    f"gradient norm is {float(norm)} at step {self.position.step + 1}; lower distill.lr"
-                )
-        self.optimizer.step()
-        self.scheduler.step()
-        self._accumulate(value)
-        return value
-
-    # -------------------------------------------------------------- helpers
-    def _accumulate(self, value: float) -> None:
-        window = self._window
-        window["loss"] = window.get("loss", 0.0) + value
-        window["steps"] = window.get("steps", 0.0) + 1
-        for name, part in self.objective.last_parts.items():
-            window[f"loss_{name}"] = window.get(f"loss_{name}", 0.0) + part
-        for term in self.objective.terms:
-            iterations = getattr(term, "last_info", {}).get("sinkhorn_iterations")
-            if iterations is not None:
-                window["sinkhorn_iterations"] = window.get("sinkhorn_iterations", 0.0) + iterations
-
-    def _evaluate(self) -> float:
-        accuracy = float("nan")
-        if self.accelerator.is_main_process:
-            assert self.queries is not None
-            with _unwrapped(self.student):
-                documents = self.student.encoder.encode(
-                    self.data.val.xx, role="passage", batch_size=self.cfg.models.student.batch_size
-                )
-            accuracy = top1_accuracy(self.queries, self.student.project(documents))
-        self.accelerator.wait_for_everyone()
-        self.last_accuracy = accuracy
-        return accuracy
-
-    def _log(self, event: str, accuracy: float, pairs_per_second: float | None = None) -> None:
-        if not self.accelerator.is_main_process:
-            return
-        record: dict[str, Any] = {
-            "event": event, "step": self.position.step,
-            "epoch": round(self.position.step / self.steps_per_epoch, 4),
-            "val_accuracy": round(accuracy, 6), "val_pairs": len(self.data.val),
-        }
-        steps = self._window.pop("steps", 0.0)
-        if steps:
-            record.update({k: round(v / steps, 6) for k, v in self._window.items()})
-            record["lr"] = self.scheduler.get_last_lr()[0]
-        if pairs_per_second is not None:
-            record["pairs_per_s"] = round(pairs_per_second, 2)
-        self._window.clear()
-        append_record(self.out / LOG_FILE, record)
-        if self.cfg.distill.log_with is not None:
-            self.accelerator.log(tracker_values(record), step=self.position.step)
-
-    def _logged_before(self) -> float:
-        for record in read_log(self.out / LOG_FILE):
-            if record.get("step") == 0:
-                return float(record["val_accuracy"])
-        return float("nan")
-
-    def _checkpoint(self) -> None:
-        if self.accelerator.is_main_process:
-            save_checkpoint(self.out, self.position, self.student.trainable_state(), self.optimizer,
-                            self.scheduler, keep=KEEP_CHECKPOINTS)
-        self.accelerator.wait_for_everyone()

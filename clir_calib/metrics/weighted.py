@@ -16,7 +16,7 @@ Estimators (all on one binary event per pair, confidence in [0, 1]):
 * ``ece_debiased``: the debiased L2 calibration error of Kumar, Liang and Ma (NeurIPS 2019) on
   the equal-mass bins: ``sqrt(max(0, sum_b n_b/N [(conf_b - acc_b)^2 - acc_b(1 - acc_b)/(n_b - 1)]))``,
   bins with fewer than two pairs counting zero, as the ``uncertainty-calibration`` package does;
-* ``smece``: smooth ECE (Blasiok and Nakkiran, ICLR 2024), reproducing ``relplot.smECE``
+* ``smece``: smooth ECE (Blasiok and Nakkiran, ICLR 2024; :mod:`.smooth_ece`), reproducing ``relplot.smECE``
   (reflected Gaussian kernel on a grid, bandwidth by the same 10-step fixed-point search);
 * ``auroc``: area under the ROC curve of confidence for the event (ties count one half; NaN when
   one class is absent);
@@ -29,12 +29,10 @@ Estimators (all on one binary event per pair, confidence in [0, 1]):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-from scipy import sparse
-from scipy.signal import fftconvolve
+
+from clir_calib.metrics.pairs import CHUNK_ELEMENTS, Pairs
+from clir_calib.metrics.smooth_ece import smece
 
 NLL_EPS = 1e-12
 #: the estimators :func:`resampled_metrics` returns, in ``metrics.json`` order
@@ -44,75 +42,8 @@ WEIGHTED_METRICS: tuple[str, ...] = (
 )
 #: bins used by the ECE bin-count sensitivity table
 SENSITIVITY_BINS: tuple[int, ...] = (5, 10, 15, 20, 30)
-# relplot's smECE constants (relplot 1.0: metrics.smECE / smooth_ece, kernels.BaseKernelMixin.smooth)
-SMECE_MESH = 200
-SMECE_EPS = 0.001
-SMECE_DENSITY_EPS = 0.0001
-SMECE_REFINE = 10
-CHUNK_ELEMENTS = 4_000_000  # rows x pairs processed at once (memory bound)
 
 
-@dataclass
-class Pairs:
-    """Flat confidences and 0/1 outcomes with the query of each pair (default: one pair per query)."""
-
-    conf: np.ndarray  # float64 [N]
-    hits: np.ndarray  # float64 [N]
-    queries: np.ndarray | None = None  # int [N]: the query each pair belongs to (0..Q-1); None: one each
-
-    def __post_init__(self) -> None:
-        self.conf = np.asarray(self.conf, dtype=np.float64).reshape(-1)
-        self.hits = np.asarray(self.hits, dtype=np.float64).reshape(-1)
-        self.query: np.ndarray = (np.arange(self.conf.size) if self.queries is None
-                                  else np.asarray(self.queries, dtype=np.int64).reshape(-1))
-        self.n_queries = int(self.query.max()) + 1 if self.query.size else 0
-        order = np.argsort(self.conf, kind="stable")
-        ordered = self.conf[order]
-        new = np.ones(ordered.size, dtype=bool)
-        new[1:] = ordered[1:] != ordered[:-1]
-        self.group = np.empty(self.conf.size, dtype=np.int64)
-        self.group[order] = np.cumsum(new) - 1  # tie group of each pair, ascending confidence
-        self.n_groups = int(new.sum())
-        self.pairs_per_query = np.bincount(self.query, minlength=self.n_queries).astype(np.float64)
-        self._cache: dict[Any, sparse.csr_matrix] = {}
-
-    @property
-    def size(self) -> int:
-        return int(self.conf.size)
-
-    def matrix(self, key: Any, columns: np.ndarray, values: np.ndarray, width: int) -> sparse.csr_matrix:
-        """The sparse ``[Q, width]`` sums of ``values`` by (query, column), cached under ``key``."""
-        if key not in self._cache:
-            rows = np.tile(self.query, len(columns) // max(1, self.query.size))
-            self._cache[key] = sparse.csr_matrix((values, (rows, columns)), shape=(self.n_queries, width))
-        return self._cache[key]
-
-    def sums(self, weights: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
-        """``weights [B, Q] @ matrix [Q, width]`` as a dense array."""
-        return np.asarray((matrix.T @ weights.T).T)
-
-    def group_sums(self, weights: np.ndarray, name: str = "ones") -> np.ndarray:
-        """Per row, the weighted sums of ``ones``, ``conf``, ``hits`` or ``misses`` per tie group."""
-        values = {"ones": np.ones(self.size), "conf": self.conf, "hits": self.hits, "misses": 1.0 - self.hits}[name]
-        return self.sums(weights, self.matrix(("group", name), self.group, values, self.n_groups))
-
-    def total(self, weights: np.ndarray) -> np.ndarray:
-        """Pairs in each resample."""
-        return weights @ self.pairs_per_query
-
-    def grid(self, points: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-        """relplot's ``smooth_round_to_grid`` as two sparse maps: queries -> grid (residual, ones)."""
-        f = self.conf
-        index = (f * (points - 1)).astype(int).clip(0, points - 2)
-        frac = f * (points - 1) - index
-        cols = np.concatenate([index, index + 1])
-        spread = np.concatenate([1 - frac, frac])
-        residual = np.concatenate([f - self.hits, f - self.hits])
-        return (self.matrix(("grid-resid", points), cols, spread * residual, points),
-                self.matrix(("grid-ones", points), cols, spread, points))
-
-
-# ------------------------------------------------------------------ binned estimators
 def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
     """Bin of each confidence in ``(k/B, (k+1)/B]`` (the first bin closed at 0)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -225,69 +156,6 @@ def aurc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ smooth ECE
-def _reflected_kernel(sigma: float, points: int) -> np.ndarray:
-    t = np.linspace(0, 1, points)
-    return np.exp(-(t - 0.5) ** 2 / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
-
-
-def _interpolate(t: np.ndarray, values: np.ndarray) -> np.ndarray:
-    count = values.shape[1]
-    size = 1 / (count - 1)
-    index = (t * (count - 1)).astype(int).clip(0, count - 2)
-    residual = (t - index * size) / size
-    return values[:, index] * (1 - residual) + values[:, index + 1] * residual
-
-
-def _smooth(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -> np.ndarray:
-    kernel = _reflected_kernel(sigma, points)
-    extended = np.concatenate([grid_values[:, ::-1][:, :-1], grid_values, grid_values[:, ::-1][:, 1:]], axis=1)
-    smoothed = fftconvolve(extended, kernel[None, :], mode="valid", axes=1)
-    return _interpolate(t, smoothed[:, points // 2 : points // 2 + points])
-
-
-def smooth_ece_at(pairs: Pairs, weights: np.ndarray, sigma: float) -> np.ndarray:
-    """relplot's ``smooth_ece(f, y, sigma)`` for every row of ``weights``."""
-    points = max(2000, round(20 / sigma)) // 2 + 1
-    t = np.linspace(0, 1, max(round(10 / sigma), SMECE_MESH))
-    resid_map, ones_map = pairs.grid(points)
-    resid = _smooth(pairs.sums(weights, resid_map), sigma, points, t)
-    density = _smooth(pairs.sums(weights, ones_map), sigma, points, t) + SMECE_DENSITY_EPS
-    return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
-
-
-def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
-    """Smooth ECE with relplot's bandwidth search (``search_param``: start at 1, 10 halvings)."""
-    rows = weights.shape[0]
-
-    def holds(alpha: np.ndarray, subset: np.ndarray) -> np.ndarray:
-        result = np.zeros(subset.size, dtype=bool)
-        for value in np.unique(alpha):
-            mine = alpha == value
-            if value < SMECE_EPS:
-                result[mine] = True
-            else:
-                result[mine] = value < smooth_ece_at(pairs, weights[subset[mine]], float(value))
-        return result
-
-    everyone = np.arange(rows)
-    start = np.ones(rows)
-    searching = ~holds(start, everyone)
-    end = np.zeros(rows)
-    active = np.flatnonzero(searching)
-    for _ in range(SMECE_REFINE):
-        if active.size == 0:
-            break
-        middle = (start[active] + end[active]) / 2
-        ok = holds(middle, active)
-        end[active[ok]] = middle[ok]
-        start[active[~ok]] = middle[~ok]
-    result = np.empty(rows)
-    for value in np.unique(start):
-        mine = np.flatnonzero(start == value)
-        result[mine] = smooth_ece_at(pairs, weights[mine], float(value))
-    return result
-
-
 # ------------------------------------------------------------------ everything at once
 def pointwise_means(pairs: Pairs, weights: np.ndarray) -> dict[str, np.ndarray]:
     n = pairs.total(weights)

@@ -1,9 +1,11 @@
-"""An encoder's output for a batch: what distillation losses compare (also re-exported by ``losses.base``)."""
+"""An encoder's output for a batch (what distillation losses compare; re-exported by ``losses.base``) and padding."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -20,3 +22,12 @@ class EncodedBatch:
     attention_mask: torch.Tensor
     pooled: torch.Tensor
     special_tokens_mask: torch.Tensor | None = None
+
+
+def pad_token_ids(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into ``input_ids`` and ``attention_mask`` tensors."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    input_ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))

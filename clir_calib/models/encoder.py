@@ -7,7 +7,6 @@ bf16 autocast on CUDA, results in the caller's order).
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import tempfile
@@ -17,15 +16,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
-from clir_calib.models.batch import EncodedBatch
+from clir_calib.models.batch import EncodedBatch, pad_token_ids
 from clir_calib.models.device import autocast_dtype, resolve_device
 from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
+from clir_calib.models.projection import PROJECTION_FILE, load_projection
 from clir_calib.models.resolution import resolve_model
 from clir_calib.models.settings import (
     SETTINGS_FILE,
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json",
                    "tokenizer.model")
 #: A linear map into the teacher's space, saved by distillation when the widths differ.
-PROJECTION_FILE = "projection.safetensors"
 
 
 class Encoder:
@@ -127,7 +125,7 @@ class Encoder:
                              "would become [UNK]; copy the model's real tokenizer files into the folder")
         model.eval()
         return cls(model, tokenizer, settings, name=name, folder=folder, device=device,
-                   projection=_load_projection(folder, int(model.config.hidden_size)))
+                   projection=load_projection(folder, int(model.config.hidden_size)))
 
     @classmethod
     def load(cls, cfg: EncoderConfig, device: str | torch.device = "auto",
@@ -230,7 +228,7 @@ class Encoder:
         with self._eval_mode(), torch.inference_mode(), amp, progress_bar(progress, len(ids), "encoding") as advance:
             for start in range(0, len(order), size):
                 chunk = order[start:start + size]
-                input_ids, mask = _pad([ids[i] for i in chunk], pad_id)
+                input_ids, mask = pad_token_ids([ids[i] for i in chunk], pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 states = self._project(self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state)
                 out[torch.tensor(chunk)] = self.pool(states, mask).cpu()
@@ -299,31 +297,3 @@ def _versions() -> dict[str, str]:
 
     return {"clir_calib": metadata.version("clir-calib"), "transformers": transformers.__version__,
             "pytorch": torch.__version__}
-
-
-def _load_projection(folder: Path, width: int) -> torch.nn.Linear | None:
-    """The linear map in ``folder/projection.safetensors`` (weight ``[out, width]``, bias), if any."""
-    path = folder / PROJECTION_FILE
-    if not path.is_file():
-        return None
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(path))
-    weight, bias = tensors.get("weight"), tensors.get("bias")
-    if weight is None or bias is None or weight.ndim != 2 or weight.shape[1] != width or bias.shape != weight.shape[:1]:
-        raise ModelError(f"{path} is not a {width}-wide linear projection (weight/bias); delete it or re-run distill")
-    layer = torch.nn.Linear(width, int(weight.shape[0]))
-    with torch.no_grad():
-        layer.weight.copy_(weight.float())
-        layer.bias.copy_(bias.float())
-    return layer.eval().requires_grad_(False)
-
-
-def _pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token id lists into ``input_ids`` and ``attention_mask`` tensors."""
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
-    input_ids = np.full(mask.shape, pad_id, dtype=np.int64)
-    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
-    return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
-

@@ -14,7 +14,7 @@ import yaml
 from clir_calib.atomic import write_json
 from clir_calib.config import ExperimentConfig, to_dict
 from clir_calib.metrics.weighted import WEIGHTED_METRICS
-from clir_calib.pipeline import adaptation_report, baseline_report, ot_report, seed_report
+from clir_calib.pipeline import adaptation_report, baseline_report, curves_report, ot_report, seed_report
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs
 from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
 from clir_calib.pipeline.stages import StageResult
@@ -67,9 +67,9 @@ def write_study_report(
     baseline_report.translate_test_table(report, systems, cfg, terminal)
     seed_report.calibration_by_view(report, systems, cfg, terminal)
     adaptation = adaptation_report.adaptation_section(report, systems, cfg, folder, terminal)
-    seed_report.data_size_curves(report, systems, cfg, folder)
-    seed_report.risk_coverage(report, systems, cfg, folder)
-    seed_report.bin_sensitivity(report, systems, cfg)
+    curves_report.data_size_curves(report, systems, cfg, folder)
+    curves_report.risk_coverage(report, systems, cfg, folder)
+    curves_report.bin_sensitivity(report, systems, cfg)
     _retrieval_tables(report, tables, cfg, terminal)
     _reliability_grid(report, evaluated, cfg)
     _training_curves(report, methods, folder)

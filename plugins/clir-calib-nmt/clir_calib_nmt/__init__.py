@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from clir_calib import hookimpl
-from clir_calib_nmt.baselines import LanguageModels, NmtBaseline, OracleBaseline
+from clir_calib_nmt.baselines import LanguageModels, NmtBaseline
+from clir_calib_nmt.oracle import OracleBaseline
 
 __all__ = ["LanguageModels", "NmtBaseline", "OracleBaseline"]
 

@@ -1,0 +1,41 @@
+"""Typed experiment configuration: the sections (:mod:`.sections`) and their YAML loading (:mod:`.loading`)."""
+
+from clir_calib.config.loading import (
+    apply_overrides,
+    config_hash,
+    from_dict,
+    load_config,
+    read_yaml,
+    save_config,
+    to_dict,
+)
+from clir_calib.config.sections import (
+    DEFAULT_MULTI30K_VARIABLE,
+    E5_SMALL,
+    EVAL_SPLITS,
+    LANGUAGE_CODE,
+    LANGUAGES,
+    PART_NAME,
+    SPLITS,
+    TASKS,
+    CalibrateConfig,
+    DataConfig,
+    DistillConfig,
+    EncoderConfig,
+    EvaluateConfig,
+    ExperimentConfig,
+    LossSpec,
+    MethodConfig,
+    ModelsConfig,
+    check_languages,
+    check_splits,
+    default_multi30k_source,
+)
+
+__all__ = [
+    "DEFAULT_MULTI30K_VARIABLE", "E5_SMALL", "EVAL_SPLITS", "LANGUAGES", "LANGUAGE_CODE", "PART_NAME", "SPLITS",
+    "TASKS", "CalibrateConfig", "DataConfig", "DistillConfig", "EncoderConfig", "EvaluateConfig",
+    "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "apply_overrides", "check_languages",
+    "check_splits", "config_hash", "default_multi30k_source", "from_dict", "load_config", "read_yaml",
+    "save_config", "to_dict",
+]
