@@ -16,7 +16,7 @@ from clir_calib.errors import ConfigError, DataError, UnknownPluginError
 from clir_calib.metrics.calibration import calibration_report
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.transfer.outputs import write_transfer
-from clir_calib.transfer.zero_shot import calibrate_transfer, judge
+from clir_calib.transfer.zero_shot import calibrate_transfer, calibration_of
 
 
 def synthetic_run(seed: int, centre: float, queries: int = 150, k: int = 20, true_t: float = 0.02) -> ScoredRun:
@@ -84,7 +84,7 @@ def test_transfer_rows_gaps_and_unchanged_application(tmp_path: Path) -> None:
     # the fitted calibrator is applied unchanged: refitting on the target would do better there
     target = ScoredRun.load(root / "translation" / "cs" / "test_2016_flickr" / "scored.npz")
     calibrator = result.calibrators[("translation", "platt")]
-    assert judge(calibrator, target, 5, 15) == platt_cs.after
+    assert calibration_of(calibrator, target, 5, 15) == platt_cs.after
     assert calibrator.fitted_on["lang"] == "de" and calibrator.fitted_on["split"] == "val"
 
 
@@ -105,7 +105,7 @@ def test_write_transfer_outputs_reload_and_reapply(tmp_path: Path) -> None:
             loaded = load_calibrator(out / "calibrators" / task / f"{name}.json")
             run = ScoredRun.load(root / task / "fr" / "test_2016_flickr" / "scored.npz")
             row = next(r for r in result.rows if r.key() == (task, name, "fr", "test_2016_flickr"))
-            assert judge(loaded, run, 5, 15) == row.after
+            assert calibration_of(loaded, run, 5, 15) == row.after
     assert not (out / "diagrams").exists()
     with pytest.raises(FileExistsError):
         write_transfer(result, out, diagrams=False)

@@ -44,6 +44,17 @@ CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Experiment YAML (see 
 SET_OPTION = typer.Option(
     None, "--set", help="Dotted override, repeatable: --set distill.lr=3e-5 --set evaluate.bins=10."
 )
+# Options several commands share, declared once (each command maps them to config keys in its *_OPTIONS)
+PREPARED_OPTION = typer.Option(None, "--prepared", help="Prepared data folder (data.prepared).")
+DOCUMENTS_OPTION = typer.Option(None, "--documents", "--model", "-m",
+                                help="Document encoder: model name/path or distill run folder (evaluate.documents).")
+TEACHER_OPTION = typer.Option(None, "--teacher", help="Query encoder (models.teacher.name).")
+BASELINE_OPTION = typer.Option(None, "--baseline", help="Registered document baseline (evaluate.baseline); "
+                               "parameters: --set evaluate.params.KEY=V.")
+LANGS_OPTION = typer.Option(None, "--langs", help="Comma-separated languages (evaluate.langs).")
+TASKS_OPTION = typer.Option(None, "--tasks", help="Comma-separated tasks (evaluate.tasks).")
+SPLITS_OPTION = typer.Option(None, "--splits", help="Comma-separated splits (evaluate.splits).")
+PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars.")
 
 
 def resolve_config(

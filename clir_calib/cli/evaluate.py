@@ -12,8 +12,16 @@ import typer
 from rich.table import Table
 
 from clir_calib.cli.common import (
+    BASELINE_OPTION,
     CONFIG_OPTION,
+    DOCUMENTS_OPTION,
+    LANGS_OPTION,
+    PREPARED_OPTION,
+    PROGRESS_OPTION,
     SET_OPTION,
+    SPLITS_OPTION,
+    TASKS_OPTION,
+    TEACHER_OPTION,
     console,
     err_console,
     print_table,
@@ -86,17 +94,14 @@ def register(app: typer.Typer) -> None:
         compare: bool = typer.Option(False, "--compare", help="Compare finished evaluate folders instead."),
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
-        prepared: Path | None = typer.Option(None, "--prepared", help="Prepared data folder (data.prepared)."),
-        documents: str | None = typer.Option(
-            None, "--documents", "--model", "-m",
-            help="Document encoder: model name/path or distill run folder (evaluate.documents)."),
-        teacher: str | None = typer.Option(None, "--teacher", help="Query encoder (models.teacher.name)."),
-        baseline: str | None = typer.Option(
-            None, "--baseline", help="Registered document baseline (evaluate.baseline); parameters: --set evaluate.params.KEY=V."),
+        prepared: Path | None = PREPARED_OPTION,
+        documents: str | None = DOCUMENTS_OPTION,
+        teacher: str | None = TEACHER_OPTION,
+        baseline: str | None = BASELINE_OPTION,
         name: str | None = typer.Option(None, "--name", help="System name in tables (evaluate.system)."),
-        langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (evaluate.langs)."),
-        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated tasks (evaluate.tasks)."),
-        splits: str | None = typer.Option(None, "--splits", help="Comma-separated splits (evaluate.splits)."),
+        langs: str | None = LANGS_OPTION,
+        tasks: str | None = TASKS_OPTION,
+        splits: str | None = SPLITS_OPTION,
         top_k: int | None = typer.Option(None, "--top-k", help="Candidates per query (evaluate.top_k)."),
         bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples (evaluate.bootstrap)."),
         calibrator: Path | None = typer.Option(
@@ -104,7 +109,7 @@ def register(app: typer.Typer) -> None:
         reference: str | None = typer.Option(None, "--reference", help="With --compare: the reference system name."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Output folder."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars."),
+        progress: bool = PROGRESS_OPTION,
     ) -> None:
         """Retrieval metrics and score calibration per language, task and split (or --compare folders)."""
         from clir_calib.errors import ConfigError

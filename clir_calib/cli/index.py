@@ -8,7 +8,20 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, print_table, resolve_config
+from clir_calib.cli.common import (
+    BASELINE_OPTION,
+    CONFIG_OPTION,
+    DOCUMENTS_OPTION,
+    LANGS_OPTION,
+    PREPARED_OPTION,
+    PROGRESS_OPTION,
+    SET_OPTION,
+    SPLITS_OPTION,
+    TASKS_OPTION,
+    TEACHER_OPTION,
+    print_table,
+    resolve_config,
+)
 
 #: index's options and the config keys they set
 INDEX_OPTIONS = {
@@ -24,18 +37,16 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path | None = CONFIG_OPTION,
         overrides: list[str] | None = SET_OPTION,
-        prepared: Path | None = typer.Option(None, "--prepared", help="Prepared data folder (data.prepared)."),
-        documents: str | None = typer.Option(
-            None, "--documents", "--model", "-m",
-            help="Document encoder: model name/path or distill run folder (evaluate.documents)."),
-        teacher: str | None = typer.Option(None, "--teacher", help="Query encoder (models.teacher.name)."),
-        baseline: str | None = typer.Option(None, "--baseline", help="Registered document baseline (evaluate.baseline)."),
-        langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (evaluate.langs)."),
-        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated tasks (evaluate.tasks)."),
-        splits: str | None = typer.Option(None, "--splits", help="Comma-separated splits (evaluate.splits)."),
+        prepared: Path | None = PREPARED_OPTION,
+        documents: str | None = DOCUMENTS_OPTION,
+        teacher: str | None = TEACHER_OPTION,
+        baseline: str | None = BASELINE_OPTION,
+        langs: str | None = LANGS_OPTION,
+        tasks: str | None = TASKS_OPTION,
+        splits: str | None = SPLITS_OPTION,
         index_dir: Path | None = typer.Option(None, "--index-dir", help="Embedding cache folder (evaluate.index_dir)."),
         queries: bool = typer.Option(True, "--queries/--no-queries", help="Also encode the queries."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show encoding progress bars."),
+        progress: bool = PROGRESS_OPTION,
     ) -> None:
         """Encode a task's corpus and store the embeddings for evaluate (unchanged inputs are reused)."""
         from clir_calib.evaluation.encoding import build_index

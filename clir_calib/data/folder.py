@@ -21,6 +21,7 @@ from pathlib import Path
 from clir_calib.data.build import BitextSplit, TaskData
 from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest
 from clir_calib.data.layout import BITEXT_SPLITS
+from clir_calib.data.readers import read_input
 from clir_calib.errors import DataError
 from clir_calib.params import Param
 
@@ -46,12 +47,7 @@ class TextLines:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"missing file {path}") from None
-        except OSError as error:
-            raise DataError(f"cannot read {path} ({error.strerror}); check its permissions") from None
+        raw = read_input(path, str(path))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:

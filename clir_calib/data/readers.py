@@ -19,18 +19,23 @@ class TextFile:
     sha256: str
 
 
+def read_input(path: Path, shown: str, missing_hint: str = "") -> bytes:
+    """The bytes of an input file; a missing or unreadable one is a one-line :class:`DataError`."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"missing file {shown}{missing_hint}") from None
+    except OSError as error:
+        raise DataError(f"cannot read {shown} ({error.strerror}); check its permissions") from None
+
+
 def read_text_file(path: Path, name: str | None = None) -> TextFile:
     """Read ``path`` (``*.gz`` is decompressed): one stripped, non-empty line per caption.
 
     Tabs inside a line become spaces so that the TREC ``queries.tsv`` stays two columns.
     """
     shown = name or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"missing file {shown}; restore it or restrict with --langs/--splits") from None
-    except OSError as error:
-        raise DataError(f"cannot read {shown} ({error.strerror}); check its permissions") from None
+    raw = read_input(path, shown, "; restore it or restrict with --langs/--splits")
     data = raw
     if path.name.endswith(".gz"):
         try:

@@ -64,7 +64,7 @@ def ot_settings(out: MethodOutputs) -> dict[str, Any] | None:
 
 
 def alignments(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig, folder: Path,
-                say: Callable[[str], None]) -> None:
+                announce: Callable[[str], None]) -> None:
     """One heatmap per OT setting (first seed of each method), drawn with that setting's own loss parameters."""
     from clir_calib.alignment import align_pair, plot_alignment
     from clir_calib.data import load_bitext
@@ -77,7 +77,7 @@ def alignments(report: Report, methods: list[MethodOutputs], cfg: ExperimentConf
             settings[out.method.name] = (out, ot)
     if not settings:
         return
-    say("report: OT alignment pictures")
+    announce("report: OT alignment pictures")
     pair = load_bitext(cfg.data.prepared, cfg.distill.lang, "val", max_pairs=1)
     english, translation = pair.en[0], pair.xx[0]
     teacher = Encoder.load(cfg.models.teacher, device=cfg.device)

@@ -58,14 +58,14 @@ def run_study(
 ) -> StudyResult:
     """Run every stage of the study ``cfg`` describes under ``cfg.output_dir``."""
     started = time.perf_counter()
-    say = announce or (lambda text: log.info(text))
+    announce = announce or (lambda text: log.info(text))
     check_methods(cfg)
     root = Path(cfg.output_dir)
     runner = StageRunner(root, STAGES, force)
     root.mkdir(parents=True, exist_ok=True)
     save_config(cfg, root)
 
-    prepared = _prepare(cfg, runner, say)
+    prepared = _prepare(cfg, runner, announce)
     base = copy.deepcopy(cfg)
     base.data.prepared = str(prepared)
     base.evaluate.index_dir = str(root / "index")
@@ -76,22 +76,22 @@ def run_study(
     outputs = study_runs(cfg)
     for out in outputs:
         if out.method.losses:
-            _distill(base, out, runner, say, progress)
+            _distill(base, out, runner, announce, progress)
         elif out.method.baseline:
-            _prepare_baseline(base, out, runner, say, progress)
+            _prepare_baseline(base, out, runner, announce, progress)
     for out in outputs:
-        _evaluate(base, out, runner, say, progress)
+        _evaluate(base, out, runner, announce, progress)
     for out in outputs:
-        _calibrate(base, out, runner, say)
+        _calibrate(base, out, runner, announce)
 
     from clir_calib.pipeline.study_report import write_study_report
 
     report_key = [r.key for r in runner.results]
     report = runner.run(
         "report", "report", report_key,
-        lambda folder: write_study_report(base, outputs, folder, runner.results, say),
+        lambda folder: write_study_report(base, outputs, folder, runner.results, announce),
     )
-    say(f"report: {report.folder / 'report.html'}")
+    announce(f"report: {report.folder / 'report.html'}")
     return StudyResult(
         root=root, stages=runner.results, methods=outputs,
         report_md=report.folder / "report.md", report_html=report.folder / "report.html",
@@ -153,19 +153,19 @@ def _data_key(cfg: ExperimentConfig) -> dict[str, Any]:
     return key
 
 
-def _prepare(cfg: ExperimentConfig, runner: StageRunner, say: Callable[[str], None]) -> Path:
+def _prepare(cfg: ExperimentConfig, runner: StageRunner, announce: Callable[[str], None]) -> Path:
     from clir_calib.data import prepare_data
 
     name = cfg.data.dataset
 
-    def work(folder: Path) -> dict[str, Any]:
-        say(f"prepare: {name} -> bitext and retrieval tasks")
+    def build_stage(folder: Path) -> dict[str, Any]:
+        announce(f"prepare: {name} -> bitext and retrieval tasks")
         summary = prepare_data(folder / name, config=cfg, overwrite=True)
         return {"notes": list(summary.notes)}
 
-    result = runner.run("prepare", name, _data_key(cfg), work)
+    result = runner.run("prepare", name, _data_key(cfg), build_stage)
     if result.reused:
-        say("prepare: reused")
+        announce("prepare: reused")
     return result.folder / name
 
 
@@ -187,7 +187,7 @@ def _distill_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentCon
 
 
 def _distill(
-    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None], progress: bool
 ) -> None:
     from clir_calib.distill import distill
 
@@ -196,27 +196,27 @@ def _distill(
                    if k not in ("teacher_cache", "log_with")}  # where and who watches, not what
     key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": distill_key}
 
-    def work(folder: Path) -> dict[str, Any]:
+    def build_stage(folder: Path) -> dict[str, Any]:
         model = folder / "model"
         if (model / "result.json").is_file():  # finished, but the marker was not written
             import json
 
             return dict(json.loads((model / "result.json").read_text(encoding="utf-8")))
         partial = model.is_dir() and any(model.iterdir())
-        say(f"distill {out.label}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext "
+        announce(f"distill {out.label}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext "
             f"({cfg.distill.max_pairs or 'all'} pairs, seed {cfg.seed})")
         result = distill(cfg, model, resume=True, progress=progress)
         return {k: v for k, v in vars(result).items() if k != "run_dir"}
 
-    result = runner.run("distill", out.label, key, work)
+    result = runner.run("distill", out.label, key, build_stage)
     if result.reused:
-        say(f"distill {out.label}: reused")
+        announce(f"distill {out.label}: reused")
     out.model_dir = result.folder / "model"
     out.distill_info = result.info
 
 
 def _prepare_baseline(
-    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None], progress: bool
 ) -> None:
     from clir_calib import plugins
     from clir_calib.baselines import BaselinePreparation
@@ -227,8 +227,8 @@ def _prepare_baseline(
     key = {"data": _data_key(base), "seed": base.seed, "baseline": method.baseline, "params": method.params,
            "lang": base.distill.lang}
 
-    def work(folder: Path) -> dict[str, Any]:
-        say(f"baseline {method.name}: preparing {method.baseline}")
+    def build_stage(folder: Path) -> dict[str, Any]:
+        announce(f"baseline {method.name}: preparing {method.baseline}")
         baseline = baseline_cls(**method.params)
         context = BaselinePreparation(
             prepared=Path(base.data.prepared), langs=[base.distill.lang], out=folder, seed=base.seed,
@@ -236,9 +236,9 @@ def _prepare_baseline(
         )
         return {"params": baseline.prepare(context)}
 
-    result = runner.run("baseline", out.label, key, work)
+    result = runner.run("baseline", out.label, key, build_stage)
     if result.reused:
-        say(f"baseline {method.name}: reused")
+        announce(f"baseline {method.name}: reused")
     out.baseline_params = {**method.params, **dict(result.info.get("params") or {})}
 
 
@@ -256,7 +256,7 @@ def _evaluate_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentCo
 
 
 def _evaluate(
-    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None], progress: bool
+    base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None], progress: bool
 ) -> None:
     from clir_calib.evaluation.evaluate import run_evaluation
 
@@ -265,18 +265,18 @@ def _evaluate(
     key = {"upstream": upstream, "teacher": cfg.models.teacher, "student": cfg.models.student,
            "evaluate": {k: v for k, v in vars(cfg.evaluate).items() if k not in {"index_dir", "documents"}}}
 
-    def work(folder: Path) -> dict[str, Any]:
-        say(f"evaluate {out.label}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
+    def build_stage(folder: Path) -> dict[str, Any]:
+        announce(f"evaluate {out.label}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
         summary = run_evaluation(cfg, folder / "eval", overwrite=True, progress=progress)
         return {"elapsed_s": summary.get("elapsed_s")}
 
-    result = runner.run("evaluate", out.label, key, work)
+    result = runner.run("evaluate", out.label, key, build_stage)
     if result.reused:
-        say(f"evaluate {out.label}: reused")
+        announce(f"evaluate {out.label}: reused")
     out.eval_dir = result.folder / "eval"
 
 
-def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, say: Callable[[str], None]) -> None:
+def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None]) -> None:
     from clir_calib.transfer.outputs import write_transfer
     from clir_calib.transfer.zero_shot import calibrate_from_config
 
@@ -286,14 +286,14 @@ def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, 
     key = {"evaluate": evaluate_key, "calibrate": base.calibrate, "bins": base.evaluate.bins,
            "depth": base.evaluate.pointwise_depth}
 
-    def work(folder: Path) -> dict[str, Any]:
-        say(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
+    def build_stage(folder: Path) -> dict[str, Any]:
+        announce(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
         result = calibrate_from_config(base, eval_dir)
         write_transfer(result, folder / "calibration", config=base, overwrite=True, diagrams=base.calibrate.diagrams)
         return {"calibrators": sorted({name for _, name in result.calibrators})}
 
-    result = runner.run("calibrate", out.label, key, work)
+    result = runner.run("calibrate", out.label, key, build_stage)
     if result.reused:
-        say(f"calibrate {out.label}: reused")
+        announce(f"calibrate {out.label}: reused")
     out.calibration_dir = result.folder / "calibration"
 

@@ -29,12 +29,12 @@ TABLES_FILE = "tables.json"
 
 def write_study_report(
     cfg: ExperimentConfig, methods: list[MethodOutputs], folder: Path, stages: list[StageResult],
-    say: Callable[[str], None],
+    announce: Callable[[str], None],
 ) -> dict[str, Any]:
     """Write the report files into ``folder``; return what the stage marker records."""
     from clir_calib.evaluation.compare import compare_runs, write_comparison
 
-    say("report: comparison tables, diagrams, curves")
+    announce("report: comparison tables, diagrams, curves")
     report = Report(f"clir-calib study: {cfg.name}")
     report.paragraph(
         "Does OT distillation make cross-lingual retrieval scores better calibrated, also for languages "
@@ -74,7 +74,7 @@ def write_study_report(
     _reliability_grid(report, evaluated, cfg)
     _training_curves(report, methods, folder)
     ot_report.tau_grid(report, methods, cfg, terminal)
-    ot_report.alignments(report, methods, cfg, folder, say)
+    ot_report.alignments(report, methods, cfg, folder, announce)
     _provenance(report, cfg, methods, stages)
     report.write(folder)
     entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs

@@ -84,7 +84,7 @@ class TransferResult:
     adaptation: Any = None  # an AdaptationResult when adapters or bounds were asked for
 
 
-def judge(calibrator: Calibrator, run: ScoredRun, depth: int, bins: int) -> CalibrationReport:
+def calibration_of(calibrator: Calibrator, run: ScoredRun, depth: int, bins: int) -> CalibrationReport:
     """The calibration report of ``calibrator`` on ``run`` in the view it models, exactly as
     ``evaluate --calibrator`` measures it (:func:`clir_calib.evaluation.views.calibrated_view`)."""
     return calibrated_view(run, calibrator, depth).report(bins)
@@ -169,8 +169,8 @@ def calibrate_transfer(
             for scored_set, run, role in sets:
                 rows.append(TransferRow(
                     calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
-                    split=scored_set.split, role=role, before=judge(before_calibrator, run, depth, bins),
-                    after=judge(calibrator, run, depth, bins),
+                    split=scored_set.split, role=role, before=calibration_of(before_calibrator, run, depth, bins),
+                    after=calibration_of(calibrator, run, depth, bins),
                 ))
     _add_gaps(rows)
     result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
