@@ -81,3 +81,18 @@ def test_no_library_module_is_over_the_size_a_reader_takes_in_at_once() -> None:
     long = [f"{p.relative_to(REPO)}: {n}" for p in modules
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MODULE_LINE_LIMIT]
     assert not long, f"modules over {MODULE_LINE_LIMIT} lines (split them by responsibility): {long}"
+
+
+def test_every_config_field_is_documented_and_the_reference_is_current() -> None:
+    """docs/config.md is generated from the section dataclasses; a field without a comment fails here."""
+    import dataclasses
+
+    from clir_calib.config import reference
+
+    comments = reference.field_comments()
+    undocumented = [f"{cls.__name__}.{field.name}" for cls in reference.SECTIONS.values()
+                    for field in dataclasses.fields(cls) if not comments.get(cls.__name__, {}).get(field.name)]
+    assert not undocumented, f"config fields without a comment in config/sections.py: {undocumented}"
+    assert len(comments["DistillConfig"]) >= 15  # the parser sees the fields
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    assert text == reference.markdown(), "docs/config.md is out of date: run `python -m clir_calib.config.reference > docs/config.md`"

@@ -37,8 +37,10 @@ class DataConfig:
     source: str | None = None  # a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k
     url: str | None = None  # base URL of the official raw files (used when source is not given)
     checksums: str | None = None  # JSON {"files": {path: sha256}} pinning the --url files, checked on first download too
-    prepared: str = "runs/data/multi30k"
+    prepared: str = "runs/data/multi30k"  # where prepare writes and every later command reads
+    #: document languages to prepare (English is the query language)
     langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    #: splits to prepare (Multi30k: any found in the source, e.g. test_2018_flickr)
     splits: list[str] = field(default_factory=lambda: list(SPLITS))
 
 
@@ -46,20 +48,22 @@ class DataConfig:
 class EncoderConfig:
     """One encoder: a hub name or local path plus how texts become vectors."""
 
-    name: str = E5_SMALL
+    name: str = E5_SMALL  # hub name or local folder (offline fallbacks: clir-calib models)
     pooling: str = "mean"  # mean | cls
-    normalize: bool = True
-    max_length: int = 128
+    normalize: bool = True  # L2-normalise embeddings (cosine scores)
+    max_length: int = 128  # tokens kept per text
     query_prefix: str | None = None  # None: chosen from the model name (E5: "query: ")
     passage_prefix: str | None = None  # None: chosen from the model name (E5: "passage: ")
-    batch_size: int = 64
+    batch_size: int = 64  # texts per encoding batch
 
 
 @dataclass
 class ModelsConfig:
     """The frozen English teacher and the multilingual student it is distilled into."""
 
+    #: encodes English: the queries, and the English side of the bitext in distill
     teacher: EncoderConfig = field(default_factory=EncoderConfig)
+    #: the multilingual model distilled (and its base, for `none`)
     student: EncoderConfig = field(default_factory=EncoderConfig)
 
 
@@ -67,29 +71,30 @@ class ModelsConfig:
 class LossSpec:
     """One term of the alignment objective: a registered loss, its weight and parameters."""
 
-    name: str = "ot"
-    weight: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str = "ot"  # a registered alignment loss (clir-calib plugins)
+    weight: float = 1.0  # its weight in the sum
+    params: dict[str, Any] = field(default_factory=dict)  # its declared parameters
 
 
 @dataclass
 class DistillConfig:
     """Training of the student on (en, xx) bitext."""
 
-    lang: str = "de"
+    lang: str = "de"  # the bitext language (the seen language)
+    #: the alignment objective: a weighted sum of losses
     losses: list[LossSpec] = field(default_factory=lambda: [LossSpec("ot")])
-    lr: float = 2e-5
-    weight_decay: float = 0.01
-    epochs: int = 1
-    batch_size: int = 32
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
+    lr: float = 2e-5  # peak AdamW learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    epochs: int = 1  # passes over the training pairs
+    batch_size: int = 32  # pairs per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step
+    warmup_ratio: float = 0.1  # share of steps with linear warm-up (then linear decay)
+    max_grad_norm: float = 1.0  # gradient clipping norm
     max_pairs: int | list[int] | None = None  # a list: `clir-calib run` trains one run per size (data-size curve)
-    freeze_embeddings: bool = True
-    eval_every: int = 100
-    save_every: int = 100
-    val_pairs: int | None = 1000
+    freeze_embeddings: bool = True  # keep the student's word embeddings fixed
+    eval_every: int = 100  # steps between val accuracy checks
+    save_every: int = 100  # steps between checkpoints (resume)
+    val_pairs: int | None = 1000  # val pairs for the accuracy check (None: all)
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     projection: bool = False  # learn a linear map when teacher and student widths differ
     select: str = "last"  # best: restore the step with the highest val accuracy (seen language) | last
@@ -101,12 +106,14 @@ class DistillConfig:
 class EvaluateConfig:
     """Retrieval and calibration measurement."""
 
-    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))  # document languages evaluated
+    #: splits evaluated (any the prepared data has)
     splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
+    #: tasks evaluated (Multi30k: translation, description; folder: its task name)
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
-    top_k: int = 100
-    bins: int = 15
-    bootstrap: int = 1000
+    top_k: int = 100  # candidates retrieved per query
+    bins: int = 15  # equal-width/equal-mass bins of the binned calibration errors
+    bootstrap: int = 1000  # bootstrap resamples of queries for every interval
     temperature: float = 1.0  # listwise softmax temperature for raw scores
     backend: str = "exact"  # exact | faiss
     system: str = ""  # name of the evaluated system in tables; "" = from the document model or baseline
@@ -116,7 +123,7 @@ class EvaluateConfig:
     calibrator: str | None = None  # a fitted calibrator JSON (clir-calib calibrate) applied to the scores
     pointwise_depth: int = 10  # pointwise view: the top-N (query, document) pairs per query
     sigmoid_scale: float = 1.0  # pointwise view: P(relevant) = sigmoid(scale * score + bias)
-    sigmoid_bias: float = 0.0
+    sigmoid_bias: float = 0.0  # pointwise view: the bias of that sigmoid
     index_dir: str = "runs/index"  # embedding cache shared by index and evaluate
     permutations: int = 1000  # paired randomization test rounds (comparison tables)
     alpha: float = 0.05  # significance level marked in comparison tables
@@ -128,12 +135,14 @@ class EvaluateConfig:
 class CalibrateConfig:
     """Which calibrators to fit where, and where to apply them unchanged."""
 
-    calibrators: list[str] = field(
+    calibrators: list[str] = field(  # registered calibrators fitted (clir-calib plugins)
         default_factory=lambda: ["identity", "temperature", "platt", "isotonic", "histogram", "beta"]
     )
-    fit_lang: str = "de"
-    fit_split: str = "val"
+    fit_lang: str = "de"  # the language they are fitted on (the seen one)
+    fit_split: str = "val"  # the evaluated split they are fitted on
+    #: languages they are applied to unchanged
     target_langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    #: splits they are applied to
     target_splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
     tasks: list[str] | None = None  # None: every task whose fit set the evaluate folder holds
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
@@ -151,7 +160,7 @@ class CalibrateConfig:
 class MethodConfig:
     """One system of the study: ``none`` (no distillation), a loss combination, or a baseline."""
 
-    name: str = "none"
+    name: str = "none"  # the system's name in tables and stage folders
     losses: list[LossSpec] = field(default_factory=list)  # empty: the student is the base model
     baseline: str | None = None  # a registered document-side baseline, e.g. "nmt"
     params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
@@ -163,23 +172,23 @@ class MethodConfig:
 class ExperimentConfig:
     """A whole study; every command reads the sections it needs."""
 
-    name: str = "experiment"
-    seed: int = 13
+    name: str = "experiment"  # the study's name (report title)
+    seed: int = 13  # seed of bootstrap, permutation tests and single-seed training
     seeds: list[int] = field(default_factory=list)  # `clir-calib run`: one distillation per seed; []: [seed]
     device: str = "auto"  # auto | cpu | cuda
-    output_dir: str = "runs/experiment"
-    data: DataConfig = field(default_factory=DataConfig)
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    methods: list[MethodConfig] = field(
+    output_dir: str = "runs/experiment"  # where a study's stages and report go
+    data: DataConfig = field(default_factory=DataConfig)  # the data section
+    models: ModelsConfig = field(default_factory=ModelsConfig)  # the models section
+    distill: DistillConfig = field(default_factory=DistillConfig)  # the distill section
+    methods: list[MethodConfig] = field(  # the systems a study compares
         default_factory=lambda: [
             MethodConfig("none"),
             MethodConfig("mse", [LossSpec("mse")]),
             MethodConfig("ot", [LossSpec("ot")]),
         ]
     )
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
-    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)  # the evaluate section
+    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # the calibrate section
 
 
 def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
