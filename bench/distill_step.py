@@ -97,7 +97,8 @@ def main() -> None:
     from clir_calib.data.store import load_bitext
     from clir_calib.distill.setup import DistillData
     from clir_calib.distill.student import Student
-    from clir_calib.distill.trainer import _Loop, make_accelerator
+    from clir_calib.distill.loop import TrainingLoop
+    from clir_calib.distill.trainer import make_accelerator
     from clir_calib.models.encoder import Encoder
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-distill-"))
@@ -158,7 +159,7 @@ def main() -> None:
         step_cfg = load_config(None, [*base, f"distill.losses=[{name}]"])
         from clir_calib.losses.combined import CombinedAlignmentLoss
 
-        loops[name] = _Loop(step_cfg, scratch / name, accelerator, teacher, student,
+        loops[name] = TrainingLoop(step_cfg, scratch / name, accelerator, teacher, student,
                             CombinedAlignmentLoss(step_cfg.distill.losses), data, False, None)
     for loop in loops.values():
         loop.train_store.ensure(bitext.en)  # the teacher's outputs, as the trainer's run() prepares them
