@@ -95,9 +95,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from clir_calib.data.store import load_bitext
+    from clir_calib.distill.loop import TrainingLoop
     from clir_calib.distill.setup import DistillData
     from clir_calib.distill.student import Student
-    from clir_calib.distill.loop import TrainingLoop
     from clir_calib.distill.trainer import make_accelerator
     from clir_calib.models.encoder import Encoder
 
