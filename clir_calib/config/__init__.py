@@ -30,6 +30,7 @@ from clir_calib.config.sections import (
     check_languages,
     check_splits,
     default_multi30k_source,
+    known_first,
 )
 
 __all__ = [
@@ -37,5 +38,5 @@ __all__ = [
     "TASKS", "CalibrateConfig", "DataConfig", "DistillConfig", "EncoderConfig", "EvaluateConfig",
     "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "apply_overrides", "check_languages",
     "check_splits", "config_hash", "default_multi30k_source", "from_dict", "load_config", "read_yaml",
-    "save_config", "to_dict",
+    "known_first", "save_config", "to_dict",
 ]

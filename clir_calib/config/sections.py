@@ -191,6 +191,11 @@ class ExperimentConfig:
     calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # the calibrate section
 
 
+def known_first(known: tuple[str, ...], value: str) -> tuple[int, str]:
+    """Sort key: the values in ``known`` in their order (Multi30k's languages, splits, tasks), then others by name."""
+    return (known.index(value), "") if value in known else (len(known), value)
+
+
 def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
     """Return ``langs`` or raise a one-line error: not a language code, English (the query language), or,
     with ``allowed``, not among those. Whether the data has a language is checked where it is read."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from clir_calib.config import known_first
+
 #: The official task-1 splits and their caption languages (Elliott et al. 2016, 2017; Barrault et al. 2018).
 OFFICIAL_SPLIT_LANGUAGES: dict[str, tuple[str, ...]] = {
     "train": ("en", "de", "fr", "cs"),
@@ -56,5 +58,4 @@ def description_images_file(split: str) -> str:
 
 def split_order(split: str) -> tuple[int, str]:
     """Sort key: the official splits in release order, then others by name."""
-    official = list(OFFICIAL_SPLIT_LANGUAGES)
-    return (official.index(split), "") if split in official else (len(official), split)
+    return known_first(tuple(OFFICIAL_SPLIT_LANGUAGES), split)

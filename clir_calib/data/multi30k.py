@@ -8,7 +8,7 @@ of that split do. What the official release has and the source lacks is said in 
 
 from __future__ import annotations
 
-from clir_calib.config import LANGUAGES
+from clir_calib.config import LANGUAGES, known_first
 from clir_calib.data import layout
 from clir_calib.data.build import Multi30kReader, build_bitext, build_description, build_translation
 from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest
@@ -52,10 +52,6 @@ def has_descriptions(source: Multi30kSource, split: str, lang: str = "en") -> bo
     return all(present)
 
 
-def _language_order(lang: str) -> tuple[int, str]:
-    return (LANGUAGES.index(lang), "") if lang in LANGUAGES else (len(LANGUAGES), lang)
-
-
 class Multi30kDataset(Dataset):
     """Multi30k task 1 (translated captions) and task 2 (independent descriptions) in the official layout."""
 
@@ -75,7 +71,7 @@ class Multi30kDataset(Dataset):
                 raise DataError(f"unknown split {split!r}: {source.display(layout.caption_file(split, 'en'))} does not "
                                 "exist; check --url (the official data/ folder) and --splits")
         chosen = [s for s in found if s in request.splits]
-        known = sorted({lang for split in chosen for lang in found[split]}, key=_language_order)
+        known = sorted({lang for split in chosen for lang in found[split]}, key=lambda lang: known_first(LANGUAGES, lang))
         where = "the source" if source.kind == "local" else source.location
         for lang in request.langs:
             if lang not in known:

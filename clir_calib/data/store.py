@@ -15,7 +15,7 @@ from typing import Any
 
 import datasets
 
-from clir_calib.config import EVAL_SPLITS, LANGUAGES, TASKS, check_languages, check_splits
+from clir_calib.config import EVAL_SPLITS, LANGUAGES, TASKS, check_languages, check_splits, known_first
 from clir_calib.data import layout
 from clir_calib.errors import DataError
 
@@ -162,25 +162,21 @@ def available_tasks(prepared: str | os.PathLike[str]) -> list[tuple[str, str, st
     root = _prepared_root(prepared)
     found = [tuple(p.relative_to(root / "tasks").parts[:3]) for p in (root / "tasks").glob("*/*/*/dataset")
              if p.is_dir()]
-    return sorted(((t, lang, s) for t, lang, s in found), key=lambda e: (_order(TASKS, e[0]), _order(LANGUAGES, e[1]),
-                                                                    _order(EVAL_SPLITS, e[2])))
-
-
-def _order(known: tuple[str, ...], value: str) -> tuple[int, str]:
-    return (known.index(value), "") if value in known else (len(known), value)
+    return sorted(((t, lang, s) for t, lang, s in found),
+                  key=lambda e: (known_first(TASKS, e[0]), known_first(LANGUAGES, e[1]), known_first(EVAL_SPLITS, e[2])))
 
 
 def missing_task(root: Path, task: str, lang: str, split: str) -> str:
     """Why ``root`` has no ``task`` for ``lang``/``split``, naming what it has and the prepare run that adds it."""
     entries = available_tasks(root)
     redo = f"run `clir-calib prepare --langs {lang} --splits {split} --out {root} --overwrite` (with all you need)"
-    tasks = sorted({t for t, _, _ in entries}, key=lambda t: _order(TASKS, t))
+    tasks = sorted({t for t, _, _ in entries}, key=lambda t: known_first(TASKS, t))
     if task not in tasks:
         return f"unknown task {task!r}; {root} has tasks {', '.join(tasks) or 'none'}"
-    langs = sorted({lang_ for _, lang_, _ in entries}, key=lambda x: _order(LANGUAGES, x))
+    langs = sorted({lang_ for _, lang_, _ in entries}, key=lambda x: known_first(LANGUAGES, x))
     if lang not in langs:
         return f"unknown language {lang!r}; {root} has tasks in {', '.join(langs)}; {redo}"
-    splits = sorted({s for _, _, s in entries}, key=lambda x: _order(EVAL_SPLITS, x))
+    splits = sorted({s for _, _, s in entries}, key=lambda x: known_first(EVAL_SPLITS, x))
     if split not in splits:
         return f"unknown split {split!r}; {root} has tasks on {', '.join(splits)}; {redo}"
     here = sorted({t for t, lang_, s in entries if s == split and lang_ == lang})

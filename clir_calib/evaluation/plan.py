@@ -41,13 +41,15 @@ def planned_entries(ev: EvaluateConfig, prepared: str) -> tuple[list[tuple[str, 
     from clir_calib.data.store import available_tasks
 
     have = available_tasks(prepared)
-    for field, values, position in (("tasks", ev.tasks, 0), ("langs", ev.langs, 1), ("splits", ev.splits, 2)):
+    checks = (("tasks", "task", ev.tasks, 0, "the prepared dataset's tasks"),
+              ("langs", "language", ev.langs, 1, "add it with clir-calib prepare --langs ..."),
+              ("splits", "split", ev.splits, 2, "add it with clir-calib prepare --splits ..."))
+    for field, what, values, position, hint in checks:
         known = list(dict.fromkeys(entry[position] for entry in have))
         for value in values:
             if value not in known:
-                what = {"tasks": "task", "langs": "language", "splits": "split"}[field]
                 raise ConfigError(f"unknown {what} {value!r} in evaluate.{field}; {prepared} has {', '.join(known)} "
-                                  f"(add it with clir-calib prepare --{field if field != 'tasks' else 'splits'} ...)")
+                                  f"({hint})")
     planned, impossible = [], []
     for task in ev.tasks:
         for lang in ev.langs:

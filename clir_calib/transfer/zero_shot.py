@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.calibrators.base import Calibrator, fit_calibrator
-from clir_calib.config import TASKS, check_languages, check_splits
+from clir_calib.config import TASKS, check_languages, check_splits, known_first
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.calibration import CalibrationReport
@@ -208,7 +208,7 @@ def _add_gaps(rows: list[TransferRow]) -> None:
 def _evaluated(root: Path) -> list[tuple[str, ...]]:
     """Every (task, lang, split) with a ``scored.npz`` in an evaluate folder, Multi30k's tasks first."""
     found = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
-    return sorted(found, key=lambda e: (TASKS.index(e[0]) if e[0] in TASKS else len(TASKS), e))
+    return sorted(found, key=lambda e: (known_first(TASKS, e[0]), e))
 
 
 def _check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) -> None:
@@ -237,7 +237,7 @@ def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: st
 
 def _missing(root: Path, lang: str, split: str) -> str:
     """What the evaluate folder holds, and the evaluate flags that would add ``lang``/``split``."""
-    entries = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
+    entries = _evaluated(root)
     langs = sorted({parts[1] for parts in entries})
     splits = sorted({parts[2] for parts in entries})
     if not entries:

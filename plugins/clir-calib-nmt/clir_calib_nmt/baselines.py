@@ -160,14 +160,12 @@ class NmtBaseline(DocumentBaseline):
         name = self.model_name(lang)
         if name is not None:
             return self._checked(name, lang)
-        readers = []
         if self.config["zero_shot"]:
             for other in self.config["models"].values():
                 folder = self._locate(str(other), lang)
-                if lang in read_metadata(folder).get("encoder_languages", []):
-                    readers.append(ChosenModel(str(other), folder, read_metadata(folder).get("source_lang", "")))
-        if readers:
-            return readers[0]
+                metadata = read_metadata(folder)
+                if lang in metadata.get("encoder_languages", []):
+                    return ChosenModel(str(other), folder, str(metadata.get("source_lang", "")))
         given = ", ".join(f"{k}: {v}" for k, v in self.config["models"].items())
         why = (f"none of the given models ({given}) has an encoder that reads {lang}" if given and
                self.config["zero_shot"] else "zero_shot is off" if given else "no model is given")
