@@ -227,52 +227,6 @@ MODEL_PROVIDERS: Registry[ModelProvider] = Registry("register_model_providers", 
 DATASETS: Registry[type[Dataset]] = Registry("register_datasets", "dataset")
 
 
-# The per-kind functions below are the registries' methods under their older names.
-def get_alignment_losses() -> dict[str, Any]:
-    """All registered alignment-loss classes, by name."""
-    return ALIGNMENT_LOSSES.all()
-
-
-def get_calibrators() -> dict[str, Any]:
-    """All registered calibrator classes, by name."""
-    return CALIBRATORS.all()
-
-
-def get_transfer_adapters() -> dict[str, Any]:
-    """All registered calibration-transfer adapter classes, by name."""
-    return TRANSFER_ADAPTERS.all()
-
-
-def get_transfer_adapter(name: str) -> Any:
-    """The transfer-adapter class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return TRANSFER_ADAPTERS.get(name)
-
-
-def get_model_providers() -> dict[str, Any]:
-    """All registered offline model providers, by provider name."""
-    return MODEL_PROVIDERS.all()
-
-
-def get_baselines() -> dict[str, Any]:
-    """All registered document-side baselines, by name."""
-    return BASELINES.all()
-
-
-def get_alignment_loss(name: str) -> Any:
-    """The alignment-loss class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return ALIGNMENT_LOSSES.get(name)
-
-
-def get_calibrator(name: str) -> Any:
-    """The calibrator class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return CALIBRATORS.get(name)
-
-
-def get_baseline(name: str) -> Any:
-    """The baseline class called ``name``; :class:`UnknownPluginError` lists the choices."""
-    return BASELINES.get(name)
-
-
 def chosen_components(getter: Callable[[str], Any], names: Any, params: Any, setting: str,
                       kind: str) -> dict[str, Any]:
     """The classes ``getter`` returns for ``names``, with ``params`` (name -> parameters) checked: naming a

@@ -37,7 +37,7 @@ def _run(scores: np.ndarray, labels: np.ndarray) -> ScoredRun:
 def _fit(name: str, scores: np.ndarray, labels: np.ndarray, depth: int = 10):  # type: ignore[no-untyped-def]
     from clir_calib.transfer.zero_shot import fit_calibrator
 
-    return fit_calibrator(plugins.get_calibrator(name)(), _run(scores, labels), depth, {})
+    return fit_calibrator(plugins.CALIBRATORS.get(name)(), _run(scores, labels), depth, {})
 
 
 def _ece(calibrator, scores: np.ndarray, labels: np.ndarray) -> float:  # type: ignore[no-untyped-def]
@@ -47,8 +47,8 @@ def _ece(calibrator, scores: np.ndarray, labels: np.ndarray) -> float:  # type: 
 def _adapt(adapter_name: str, calibrator_name: str, source, target_s):  # type: ignore[no-untyped-def]
     calibrator = _fit(calibrator_name, *source)
     view = calibrator.model_view
-    adapter = plugins.get_transfer_adapter(adapter_name)().fit(SourceScores(*source), TargetScores(target_s), view, 10)
-    if type(adapter).source_transform is not plugins.get_transfer_adapter("none").source_transform:
+    adapter = plugins.TRANSFER_ADAPTERS.get(adapter_name)().fit(SourceScores(*source), TargetScores(target_s), view, 10)
+    if type(adapter).source_transform is not plugins.TRANSFER_ADAPTERS.get("none").source_transform:
         flat, groups = SourceScores(*source).flat()
         calibrator = _fit(calibrator_name, adapter.source_transform(flat, groups).reshape(source[0].shape), source[1])
     return AdaptedCalibrator(calibrator, adapter)
@@ -88,7 +88,7 @@ def test_mixture_recovers_a_known_mixture() -> None:
     scores = np.where(relevant, rng.normal(0.9, 0.03, (q, k)), bottom + rng.exponential(1 / 12.0, (q, k)))
     labels = relevant.astype(np.int64)
     source_scores = np.where(relevant, rng.normal(0.85, 0.03, (q, k)), bottom + rng.exponential(1 / 8.0, (q, k)))
-    adapter = plugins.get_transfer_adapter("mixture")().fit(
+    adapter = plugins.TRANSFER_ADAPTERS.get("mixture")().fit(
         SourceScores(source_scores, labels), TargetScores(scores), "pointwise", k)
     assert adapter.mu == pytest.approx(0.9, abs=0.01) and adapter.share == pytest.approx(0.2, abs=0.03)
     assert adapter.rate == pytest.approx(12.0, rel=0.15) and adapter.bottom == pytest.approx(bottom, abs=0.01)
@@ -100,9 +100,9 @@ def test_mixture_refuses_listwise_calibrators_and_labelled_targets() -> None:
     rng = np.random.default_rng(3)
     source = _lists(rng, 100)
     with pytest.raises(ClirCalibError, match="pointwise"):
-        plugins.get_transfer_adapter("mixture")().fit(SourceScores(*source), TargetScores(source[0]), "listwise")
+        plugins.TRANSFER_ADAPTERS.get("mixture")().fit(SourceScores(*source), TargetScores(source[0]), "listwise")
     with pytest.raises(ClirCalibError, match="TargetScores"):
-        plugins.get_transfer_adapter("quantile")().fit(SourceScores(*source), SourceScores(*source), "pointwise")  # type: ignore[arg-type]
+        plugins.TRANSFER_ADAPTERS.get("quantile")().fit(SourceScores(*source), SourceScores(*source), "pointwise")  # type: ignore[arg-type]
 
 
 def test_none_is_the_calibrator_unchanged() -> None:

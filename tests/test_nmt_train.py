@@ -108,7 +108,7 @@ def test_nmt_train_writes_a_loadable_folder_with_scores(trained, prepared_dir):
 def test_trained_model_serves_the_nmt_baseline_and_only_for_its_language(
     trained, prepared_dir, tmp_path, capsys
 ):
-    baseline = plugins.get_baseline("nmt")(models={"de": str(trained)}, num_beams=2, progress=False)
+    baseline = plugins.BASELINES.get("nmt")(models={"de": str(trained)}, num_beams=2, progress=False)
     context = CorpusContext("de", "test_2016_flickr", "translation", prepared_dir, tmp_path / "cache", "cpu")
     texts = ["Ein Mann läuft im Park.", "Eine Frau sitzt am Strand."]
     out = baseline.transform_corpus(["de-test_2016_flickr-0", "de-test_2016_flickr-1"], texts, context)

@@ -35,7 +35,7 @@ def _de_model(tiny_seq2seq_dir: Path, tmp_path: Path, reads: list[str]) -> Path:
 
 
 def _nmt(model: Path, **params):
-    return plugins.get_baseline("nmt")(models={"de": str(model)}, max_length=8, num_beams=1, progress=False, **params)
+    return plugins.BASELINES.get("nmt")(models={"de": str(model)}, max_length=8, num_beams=1, progress=False, **params)
 
 
 def test_the_encoder_languages_are_known_for_e5_and_xlmr_only():
@@ -62,7 +62,7 @@ def test_zero_shot_is_refused_when_the_encoder_does_not_read_the_language_or_it_
     assert "nmt-train --lang cs" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(ClirCalibError, match="zero_shot is off"):
         _nmt(only_de, zero_shot=False).transform_corpus(["x"], ["pes"], _context(tmp_path, "fr"))
-    named = plugins.get_baseline("nmt")(models={"cs": str(only_de)}, max_length=8, progress=False)
+    named = plugins.BASELINES.get("nmt")(models={"cs": str(only_de)}, max_length=8, progress=False)
     with pytest.raises(ModelError, match=r"translates de->en, not cs->en \(its encoder is not known to read cs\)"):
         named.transform_corpus(["x"], ["pes"], _context(tmp_path, "cs"))
     assert not (tmp_path / "cache").exists()  # nothing cached for a refused language

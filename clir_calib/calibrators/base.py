@@ -191,7 +191,7 @@ def group_softmax(scores: np.ndarray, groups: np.ndarray, temperature: float) ->
 
 def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = None) -> Any:
     """Read a fitted calibrator file (plain or with its transfer adapter); errors are one line."""
-    from clir_calib.plugins import get_calibrator
+    from clir_calib.plugins import CALIBRATORS
 
     file = Path(path)
     if not file.is_file():
@@ -206,18 +206,18 @@ def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = No
     if expected_kind is not None and kind != expected_kind:
         raise DataError(f"{file} holds a {kind!r} calibrator, expected {expected_kind!r}")
     try:
-        cls = get_calibrator(str(kind))
+        cls = CALIBRATORS.get(str(kind))
     except UnknownPluginError as error:
         raise DataError(f"{file}: {error}; install the plugin that provides it") from None
     calibrator = cls.from_dict(data, source=str(file))
     if "adapter" not in data:
         return calibrator
     from clir_calib.adapters.base import AdaptedCalibrator
-    from clir_calib.plugins import get_transfer_adapter
+    from clir_calib.plugins import TRANSFER_ADAPTERS
 
     spec = data["adapter"]
     try:
-        adapter_cls = get_transfer_adapter(str(spec.get("kind") if isinstance(spec, dict) else spec))
+        adapter_cls = TRANSFER_ADAPTERS.get(str(spec.get("kind") if isinstance(spec, dict) else spec))
     except UnknownPluginError as error:
         raise DataError(f"{file}: {error}; install the plugin that provides it") from None
     adapter = adapter_cls.from_dict(spec if isinstance(spec, dict) else {}, source=str(file))

@@ -23,12 +23,12 @@ def plugin_listing() -> dict[str, Any]:
         return rows
 
     return {
-        "alignment_losses": describe_all(plugins.get_alignment_losses()),
-        "calibrators": describe_all(plugins.get_calibrators()),
-        "transfer_adapters": describe_all(plugins.get_transfer_adapters()),
-        "baselines": describe_all(plugins.get_baselines()),
+        "alignment_losses": describe_all(plugins.ALIGNMENT_LOSSES.all()),
+        "calibrators": describe_all(plugins.CALIBRATORS.all()),
+        "transfer_adapters": describe_all(plugins.TRANSFER_ADAPTERS.all()),
+        "baselines": describe_all(plugins.BASELINES.all()),
         "datasets": describe_all(plugins.DATASETS.all()),
-        "model_providers": describe_all(plugins.get_model_providers()),
+        "model_providers": describe_all(plugins.MODEL_PROVIDERS.all()),
         "plugins": plugins.plugin_sources(),
     }
 

@@ -72,7 +72,7 @@ def document_encoder_config(cfg: ExperimentConfig) -> EncoderConfig | str:
 def load_system(cfg: ExperimentConfig, device: str = "auto") -> System:
     """Load the teacher (queries), the document encoder or baseline, as ``cfg.evaluate`` says."""
     from clir_calib.models.encoder import Encoder
-    from clir_calib.plugins import get_baseline
+    from clir_calib.plugins import BASELINES
 
     ev = cfg.evaluate
     teacher = Encoder.load(cfg.models.teacher, device=device)
@@ -80,7 +80,7 @@ def load_system(cfg: ExperimentConfig, device: str = "auto") -> System:
     if ev.baseline:
         if ev.documents:
             raise DataError("evaluate.baseline and evaluate.documents exclude each other: a baseline's documents are encoded by the teacher")
-        baseline = get_baseline(ev.baseline)(**ev.params)
+        baseline = BASELINES.get(ev.baseline)(**ev.params)
         documents: Any = teacher
         doc_source: Any = {"baseline": ev.baseline, "params": baseline.get_config_dict(), "encoder": "teacher"}
     else:

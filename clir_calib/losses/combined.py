@@ -15,12 +15,12 @@ from torch import nn
 from clir_calib.config import LossSpec
 from clir_calib.errors import ConfigError
 from clir_calib.losses.base import AlignmentLoss, EncodedBatch
-from clir_calib.plugins import get_alignment_loss
+from clir_calib.plugins import ALIGNMENT_LOSSES
 
 
 def build_loss(spec: LossSpec) -> AlignmentLoss:
     """Instantiate one registered loss; unknown names and bad parameters become one-line errors."""
-    cls = get_alignment_loss(spec.name)
+    cls = ALIGNMENT_LOSSES.get(spec.name)
     try:
         loss = cls(**spec.params)
     except ValueError as error:

@@ -27,7 +27,9 @@ from clir_calib.params import Param
 def token_cost(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch.Tensor:
     """Pairwise cost ``[B, n, m]`` between student tokens ``[B, n, d]`` and teacher tokens ``[B, m, d]``."""
     if kind == "cosine":
-        return 1.0 - F.normalize(student, dim=-1) @ F.normalize(teacher, dim=-1).transpose(1, 2)
+        # clamped to [0, 2]: a float cosine may exceed 1 by a rounding step, and a cost must not be negative
+        cosine = F.normalize(student, dim=-1) @ F.normalize(teacher, dim=-1).transpose(1, 2)
+        return (1.0 - cosine).clamp(0.0, 2.0)
     if kind == "sqeuclidean":
         # mean squared difference per dimension, so that epsilon means the same at any width
         distance = torch.cdist(student, teacher, compute_mode="use_mm_for_euclid_dist").square()

@@ -121,10 +121,10 @@ def from_hub(name: str, allow_network: bool = True) -> tuple[Path | None, str]:
 
 def offline_names() -> dict[str, str]:
     """Every model name a registered provider can serve without network -> provider name."""
-    from clir_calib.plugins import get_model_providers
+    from clir_calib.plugins import MODEL_PROVIDERS
 
     names: dict[str, str] = {}
-    for provider in get_model_providers().values():
+    for provider in MODEL_PROVIDERS.all().values():
         available = getattr(provider, "available", None)
         if callable(available) and not available():
             continue
@@ -135,9 +135,9 @@ def offline_names() -> dict[str, str]:
 
 def from_provider(name: str, cache_dir: Path) -> Path | None:
     """Materialise ``name`` through the first registered provider that serves it."""
-    from clir_calib.plugins import get_model_providers
+    from clir_calib.plugins import MODEL_PROVIDERS
 
-    for provider in get_model_providers().values():
+    for provider in MODEL_PROVIDERS.all().values():
         if name not in provider.model_names:
             continue
         available = getattr(provider, "available", None)
@@ -182,11 +182,11 @@ def resolve_model(
 
 def offline_model_status(cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, object]]:
     """One row per model name a registered provider serves: provider, package, where it is cached."""
-    from clir_calib.plugins import get_model_providers
+    from clir_calib.plugins import MODEL_PROVIDERS
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     rows: list[dict[str, object]] = []
-    for provider in get_model_providers().values():
+    for provider in MODEL_PROVIDERS.all().values():
         available = getattr(provider, "available", None)
         installed = bool(available()) if callable(available) else True
         describe = getattr(provider, "describe", None)

@@ -59,7 +59,7 @@ def ot_settings(out: MethodOutputs) -> dict[str, Any] | None:
 
     for spec in out.method.losses:
         if spec.name == "ot":
-            return dict(plugins.get_alignment_loss("ot").resolve_params(spec.params))
+            return dict(plugins.ALIGNMENT_LOSSES.get("ot").resolve_params(spec.params))
     return None
 
 

@@ -45,9 +45,9 @@ def check_methods(cfg: ExperimentConfig) -> None:
         if method.losses and method.baseline:
             raise ConfigError(f"method {method.name!r} has both losses and a baseline; give one of them")
         for spec in method.losses:
-            plugins.get_alignment_loss(spec.name).resolve_params(spec.params)
+            plugins.ALIGNMENT_LOSSES.get(spec.name).resolve_params(spec.params)
         if method.baseline:
-            plugins.get_baseline(method.baseline).resolve_params(method.params)
+            plugins.BASELINES.get(method.baseline).resolve_params(method.params)
 
 
 def run_study(
@@ -140,7 +140,7 @@ def _bitext_marker(cfg: ExperimentConfig, method: MethodConfig) -> str:
 
     if not method.baseline:
         return ""
-    baseline = plugins.get_baseline(method.baseline)(**method.params)
+    baseline = plugins.BASELINES.get(method.baseline)(**method.params)
     return TARGET_BITEXT_MARK if baseline.uses_target_bitext(cfg.distill.lang) else ""
 
 
@@ -223,7 +223,7 @@ def _prepare_baseline(
 
     method = out.method
     assert method.baseline is not None
-    baseline_cls = plugins.get_baseline(method.baseline)
+    baseline_cls = plugins.BASELINES.get(method.baseline)
     key = {"data": _data_key(base), "seed": base.seed, "baseline": method.baseline, "params": method.params,
            "lang": base.distill.lang}
 

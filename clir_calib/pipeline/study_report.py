@@ -97,7 +97,7 @@ def _method_notes(report: Report, cfg: ExperimentConfig, methods: list[MethodOut
                          f"({cfg.models.student.name} on both sides): a {cfg.models.teacher.name} query against "
                          "an undistilled student document would mean nothing.")
         if method.baseline:
-            description = getattr(plugins.get_baseline(method.baseline), "description", "")
+            description = getattr(plugins.BASELINES.get(method.baseline), "description", "")
             notes.append(f"`{method.name}` is the baseline `{method.baseline}`: {description}")
     if any(out.marker for out in methods):
         notes.append(f"Names ending in{TARGET_BITEXT_MARK} use bitext of the target languages themselves "

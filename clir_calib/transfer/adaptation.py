@@ -108,12 +108,12 @@ def adapt_transfer(
     :param targets: (language, split) pairs to adapt to
     """
     from clir_calib.calibrators.base import fit_calibrator
-    from clir_calib.plugins import chosen_components, get_transfer_adapter
+    from clir_calib.plugins import TRANSFER_ADAPTERS, chosen_components
 
     unknown = sorted(set(bounds) - set(BOUNDS))
     if unknown:
         raise ConfigError(f"unknown bound {unknown[0]!r} in calibrate.bounds; choose from {', '.join(BOUNDS)}")
-    classes = chosen_components(get_transfer_adapter, adapters, adapter_params, "calibrate.adapter_params", "adapter")
+    classes = chosen_components(TRANSFER_ADAPTERS.get, adapters, adapter_params, "calibrate.adapter_params", "adapter")
     params = dict(adapter_params or {})
     if any(size < 1 for size in fewshot_sizes) or fewshot_draws < 1:
         raise ConfigError("calibrate.fewshot_sizes and calibrate.fewshot_draws must be positive")

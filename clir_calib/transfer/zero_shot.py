@@ -115,7 +115,7 @@ def calibrate_transfer(
     :param adaptation: keyword arguments of :func:`clir_calib.transfer.adaptation.adapt_transfer`
         (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
-    from clir_calib.plugins import chosen_components, get_calibrator
+    from clir_calib.plugins import CALIBRATORS, chosen_components
 
     root = Path(eval_dir)
     if not root.is_dir():
@@ -130,7 +130,7 @@ def calibrate_transfer(
         raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
     if bins < 1 or depth < 1:
         raise ConfigError(f"bins and depth must be at least 1, got {bins} and {depth}")
-    classes = chosen_components(get_calibrator, calibrators, params, "calibrate.params", "calibrator")
+    classes = chosen_components(CALIBRATORS.get, calibrators, params, "calibrate.params", "calibrator")
     params = dict(params or {})
     raw_params = dict(raw or {})
     langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
@@ -153,7 +153,7 @@ def calibrate_transfer(
             raise DataError(
                 f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on {', '.join(target_splits)}"
             )
-        identity = {view: get_calibrator("identity")(view=view, **raw_params) for view in ("listwise", "pointwise")}
+        identity = {view: CALIBRATORS.get("identity")(view=view, **raw_params) for view in ("listwise", "pointwise")}
         for raw_calibrator in identity.values():
             fit_calibrator(raw_calibrator, fit_run, depth, {})
         for name, cls in classes.items():
