@@ -1,16 +1,20 @@
-"""Declared parameters of plugin components (losses, calibrators, adapters, baselines, datasets).
+"""Declared parameters: of plugin components (losses, calibrators, adapters, baselines, datasets) and of
+config fields.
 
 Every component declares its parameters once, as :class:`Param` objects (type, default, choices, bounds,
-help). The declarations drive the conversion and validation of user-given values and the parameter
-listing of ``clir-calib plugins`` (with each help text), so documentation and behaviour cannot drift apart
-(the ir_measures idea). :func:`convert_scalar` is the one conversion of booleans, integers, numbers and
-text: config fields (``config.py``) go through it too, so ``yes`` or ``3e-5`` mean the same everywhere.
+help), and every config field is a :func:`setting` holding one. The declarations drive the conversion and
+validation of user-given values, the parameter listing of ``clir-calib plugins`` and ``docs/config.md``, so
+documentation and behaviour cannot drift apart (the ir_measures idea). :func:`convert_scalar` is the one
+conversion of booleans, integers, numbers and text and :meth:`Param.check` the one check of choices, bounds
+and name patterns, so ``yes``, ``3e-5`` or ``> 0`` mean the same everywhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,7 +71,12 @@ def convert_scalar(tp: type, value: Any, where: str) -> Any:
 
 @dataclass(frozen=True)
 class Param:
-    """One declared parameter: its name, type, default and a one-line help text."""
+    """One declared parameter: name, type, default, a one-line help text, and the values it allows.
+
+    Component parameters are ``Param`` objects in a class's ``params``; config fields carry one in their
+    dataclass field (:func:`setting`). Both convert through :func:`convert_scalar` and validate through
+    :meth:`check`, so a bound or a choice is declared once and reads the same in every error and listing.
+    """
 
     name: str
     default: Any
@@ -77,9 +86,13 @@ class Param:
     optional: bool = False  # True when ``None`` is an allowed value
     above: float | None = None  # numbers: must be greater than this
     at_least: float | None = None  # numbers: must be at least this
+    below: float | None = None  # numbers: must be smaller than this
+    at_most: float | None = None  # numbers: must be at most this
+    pattern: str | None = None  # text: a regular expression the whole value must match
+    pattern_help: str = ""  # what ``pattern`` asks for, after "must be" ("a name of letters, digits and _ . -")
 
     def coerce(self, value: Any, owner: str) -> Any:
-        """Convert ``value`` to the declared type, or raise :class:`ConfigError` naming the fix."""
+        """Convert ``value`` to the declared type and check it, or raise :class:`ConfigError` naming the fix."""
         if value is None:
             if self.optional:
                 return None
@@ -93,15 +106,31 @@ class Param:
                 raise ConfigError(
                     f"{owner}: parameter {self.name!r} expects {self.type.__name__}, got {value!r}"
                 ) from None
-        if self.choices is not None and converted not in self.choices:
-            raise ConfigError(
-                f"{owner}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"
-            )
-        if self.above is not None and not converted > self.above:
-            raise ConfigError(f"{owner}: {self.name} must be > {self.above}, got {value!r}")
-        if self.at_least is not None and not converted >= self.at_least:
-            raise ConfigError(f"{owner}: {self.name} must be at least {self.at_least}, got {value!r}")
-        return converted
+        return self.check(converted, f"{owner}: {self.name}")
+
+    def check(self, value: Any, where: str) -> Any:
+        """``value`` (already of the declared type) when its choices, bounds and pattern allow it."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+        for bound, holds, words in ((self.above, lambda b: value > b, "> "), (self.at_least, lambda b: value >= b, "at least "),
+                                    (self.below, lambda b: value < b, "< "), (self.at_most, lambda b: value <= b, "at most ")):
+            if bound is not None and not holds(bound):
+                raise ConfigError(f"{where} must be {words}{bound:g}, got {value!r}")
+        if self.pattern is not None and not (isinstance(value, str) and re.fullmatch(self.pattern, value)):
+            raise ConfigError(f"{where} must be {self.pattern_help or 'text matching ' + self.pattern}; got {value!r}")
+        return value
+
+    def rules(self) -> str:
+        """The allowed values in words, e.g. ``one of exact, faiss`` or ``> 0, < 1`` ("" when anything goes)."""
+        parts = [f"one of {', '.join(map(str, self.choices))}"] if self.choices is not None else []
+        for bound, words in ((self.above, "> "), (self.at_least, ">= "), (self.below, "< "), (self.at_most, "<= ")):
+            if bound is not None:
+                parts.append(f"{words}{bound:g}")
+        if self.pattern is not None:
+            parts.append(self.pattern_help or f"matches {self.pattern}")
+        return "; ".join(parts)
 
     def describe(self) -> str:
         """Short human-readable form, e.g. ``epsilon: float = 0.05``."""
@@ -109,6 +138,58 @@ class Param:
         if self.choices is not None:
             text += f" (one of {', '.join(map(str, self.choices))})"
         return text
+
+
+PARAM_KEY = "clir_calib.param"  # where a config field's metadata holds its Param
+
+
+def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | None = None, help: str,
+            **rules: Any) -> Any:
+    """A config dataclass field declared as a :class:`Param`: its default, help and allowed values.
+
+    ``rules`` are Param's ``choices``, ``above``, ``at_least``, ``below``, ``at_most``, ``pattern`` and
+    ``pattern_help``; they apply to the value, or to each item of a list. The field's name and type come from
+    the dataclass (:func:`field_param`).
+    """
+    param = Param("", default if factory is None else None, help, type=object, **rules)
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={PARAM_KEY: param})
+    return dataclasses.field(default=default, metadata={PARAM_KEY: param})
+
+
+def field_param(field: dataclasses.Field[Any]) -> Param | None:
+    """The Param a :func:`setting` field declares (named after the field), or None for a plain field."""
+    param = field.metadata.get(PARAM_KEY)
+    return dataclasses.replace(param, name=field.name) if isinstance(param, Param) else None
+
+
+def check_fields(section: Any, where: str) -> Any:
+    """Check every :func:`setting` field of the dataclass ``section``, and the sections inside it, against its
+    declared rules (for configs built in code; :func:`clir_calib.config.from_dict` checks while it reads)."""
+    for field in dataclasses.fields(section):
+        check_field(field, getattr(section, field.name), f"{where}.{field.name}" if where else field.name, True)
+    return section
+
+
+def check_setting(section: type[Any], name: str, value: Any, where: str) -> Any:
+    """``value`` when the rules of field ``name`` of the config dataclass ``section`` allow it."""
+    field = next(f for f in dataclasses.fields(section) if f.name == name)
+    return check_field(field, value, where, nested=True)
+
+
+def check_field(field: dataclasses.Field[Any], value: Any, where: str, nested: bool) -> Any:
+    """``value`` of a :func:`setting` field when its rules allow it: a list item by item, None (an empty
+    optional value) always; with ``nested``, dataclass values are checked field by field too."""
+    param = field_param(field)
+    items = value if isinstance(value, list) else [value]
+    for index, item in enumerate(items):
+        at = f"{where}[{index}]" if isinstance(value, list) else where
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            if nested:
+                check_fields(item, at)
+        elif param is not None and item is not None and not isinstance(item, dict):
+            param.check(item, at)
+    return value
 
 
 class Declared:
@@ -153,6 +234,7 @@ class Declared:
                     "default": p.default,
                     "help": p.help,
                     **({"choices": list(p.choices)} if p.choices is not None else {}),
+                    **({"allowed": p.rules()} if p.rules() else {}),
                 }
                 for p in cls.params
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -310,3 +311,22 @@ def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
         assert load_calibrator(path).predict_proba([0.3]).tolist() == [0.5]
     finally:
         plugins.pm.unregister(name="test-calibrator-plugin")
+
+
+@pytest.mark.parametrize("registry, name, params, message", [
+    ("CALIBRATORS", "identity", {"view": "listwise", "temperature": 0}, "temperature must be > 0"),
+    ("CALIBRATORS", "platt", {"l2": -1.0}, "l2 must be at least 0"),
+    ("CALIBRATORS", "histogram", {"bins": 0}, "bins must be at least 1"),
+    ("CALIBRATORS", "temperature", {"max_temperature": -1.0}, "max_temperature must be > 0"),
+    ("TRANSFER_ADAPTERS", "quantile", {"levels": 1}, "levels must be at least 2"),
+    ("TRANSFER_ADAPTERS", "standardize", {"min_sd": 0.0}, "min_sd must be > 0"),
+    ("TRANSFER_ADAPTERS", "mixture", {"iterations": 0}, "iterations must be at least 1"),
+])
+def test_declared_parameter_bounds_refuse_values_that_cannot_work(registry: str, name: str, params: dict[str, Any],
+                                                                   message: str) -> None:
+    """A value outside its declared bound is refused when the component is built (quantile used to clamp
+    levels=1 to 2 silently; a listwise temperature of 0 divided by zero)."""
+    from clir_calib import plugins
+
+    with pytest.raises(ConfigError, match=message):
+        getattr(plugins, registry).get(name)(**params)

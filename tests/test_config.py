@@ -126,3 +126,36 @@ def test_config_fields_and_component_parameters_convert_through_one_engine():
         OTAlignmentLoss(tol=0)
     from clir_calib.losses.sinkhorn import DEFAULT_TOL
     assert OTAlignmentLoss().config["tol"] == DEFAULT_TOL  # the loss and the solver agree on the default
+
+
+@pytest.mark.parametrize("override, message", [
+    ("evaluate.backend=fais", "evaluate.backend must be one of exact, faiss; got 'fais'"),
+    ("evaluate.alpha=1", "evaluate.alpha must be < 1, got 1.0"),
+    ("distill.warmup_ratio=1.5", "distill.warmup_ratio must be at most 1, got 1.5"),
+    ("distill.max_pairs=[100,0]", r"distill.max_pairs\[1\] must be at least 1, got 0"),
+    ("evaluate.langs=[de,EN]", r"evaluate.langs\[1\] must be a lower-case language code"),
+    ("evaluate.splits=[../x]", r"evaluate.splits\[0\] must be a name of letters"),
+    ("device=gpu", "device must be auto, cpu, cuda or cuda:N"),
+    ("calibrate.bounds=[oracle,fewshots]", r"calibrate.bounds\[1\] must be one of oracle, fewshot"),
+    ("models.teacher.max_length=1", "models.teacher.max_length must be at least 2"),
+])
+def test_config_fields_are_checked_against_their_declared_param(override: str, message: str) -> None:
+    """A field's choices, bounds and pattern are declared once (its ``setting``) and checked while reading."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_configs_built_in_code_are_checked_by_the_same_declarations() -> None:
+    """``check_fields`` walks the sections: a config built in code fails as a YAML one would, nested lists too."""
+    from clir_calib.config import DistillConfig, MethodConfig
+    from clir_calib.config.reference import field_params
+    from clir_calib.params import check_fields
+
+    assert check_fields(ExperimentConfig(), "") is not None
+    with pytest.raises(ConfigError, match=r"methods\[1\].queries must be one of teacher, student"):
+        check_fields(ExperimentConfig(methods=[MethodConfig("none"), MethodConfig("x", queries="both")]), "")
+    with pytest.raises(ConfigError, match=r"distill.losses\[0\].weight must be > 0"):
+        check_fields(ExperimentConfig(distill=DistillConfig(losses=[LossSpec("ot", weight=0.0)])), "")
+    declared = field_params(DistillConfig)
+    assert declared["select"] is not None and declared["select"].choices == ("best", "last")
+    assert declared["lr"] is not None and declared["lr"].rules() == "> 0"

@@ -158,8 +158,8 @@ def test_weighted_sum_from_config_specs() -> None:
     [
         ([], "empty"),
         ([LossSpec("ot"), LossSpec("ot")], "twice"),
-        ([LossSpec("ot", weight=-1.0)], "positive"),
-        ([LossSpec("ot", weight=float("nan"))], "positive"),
+        ([LossSpec("ot", weight=-1.0)], "weight must be > 0"),
+        ([LossSpec("ot", weight=float("nan"))], "weight must be a finite number"),
     ],
 )
 def test_bad_combinations_are_refused(specs: list[LossSpec], message: str) -> None:

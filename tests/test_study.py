@@ -171,7 +171,7 @@ def test_methods_may_bring_their_own_seeds_and_query_encoder(tmp_path, fake_mult
     none = study._evaluate_config(cfg, runs[0])
     assert none.models.teacher.name == str(tiny_model_dir)  # e5 (the student) on both sides
     assert study._evaluate_config(cfg, runs[1]).models.teacher.name == "english-teacher"
-    with pytest.raises(ConfigError, match="queries must be teacher or student"):
+    with pytest.raises(ConfigError, match="queries must be one of teacher, student"):
         study.check_methods(load_config(config, ["methods=[{name: none, queries: both}]"]))
 
 

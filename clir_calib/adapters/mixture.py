@@ -31,8 +31,8 @@ class MixtureAdapter(TransferAdapter):
     citation = ("Manmatha, Rath and Feng, Modeling Score Distributions for Combining the Outputs of Search Engines, "
                 "SIGIR 2001.")
     views = ("pointwise",)
-    params = (Param("iterations", 200, "EM iterations on the target scores", type=int),
-              Param("min_sd", 1e-3, "floor of the relevant component's standard deviation"))
+    params = (Param("iterations", 200, "EM iterations on the target scores", type=int, at_least=1),
+              Param("min_sd", 1e-3, "floor of the relevant component's standard deviation", above=0))
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:
         # the whole retrieved lists: the exponential describes the many non-relevant scores of a long list, not

@@ -24,10 +24,10 @@ class QuantileAdapter(TransferAdapter):
     name = "quantile"
     description = "Map target scores onto the seen language's score distribution by 1-D optimal transport."
     citation = "Peyré and Cuturi, Computational Optimal Transport, Foundations and Trends in ML 2019, sec. 2.6."
-    params = (Param("levels", 1001, "quantile levels stored for the map", type=int),)
+    params = (Param("levels", 1001, "quantile levels stored for the map", type=int, at_least=2),)
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:
-        levels = np.linspace(0.0, 1.0, max(2, int(self.config["levels"])))
+        levels = np.linspace(0.0, 1.0, int(self.config["levels"]))
         source_values = view_columns(source.scores, self.view, self.depth).reshape(-1)
         target_values = view_columns(target.scores, self.view, self.depth).reshape(-1)
         self.target_q = np.quantile(target_values.astype(np.float64), levels)

@@ -24,7 +24,7 @@ class StandardizeAdapter(TransferAdapter):
     name = "standardize"
     description = "Per-query z-scores mapped to the seen language's average per-query mean and spread."
     citation = "Montague and Aslam, Relevance Score Normalization for Metasearch, CIKM 2001."
-    params = (Param("min_sd", 1e-6, "floor of a query's score spread (a flat list stays flat)"),)
+    params = (Param("min_sd", 1e-6, "floor of a query's score spread (a flat list stays flat)", above=0),)
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:
         scores, groups = source.flat()

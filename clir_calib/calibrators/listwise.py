@@ -35,7 +35,7 @@ class IdentityCalibrator(Calibrator):
         Param("view", "pointwise", "which view the raw scores are read in", type=str, choices=("listwise", "pointwise")),
         Param("pointwise_map", "sigmoid", "pointwise: sigmoid(scale*s + bias), clip(s, 0, 1) or (s + 1) / 2",
               type=str, choices=("sigmoid", "clip", "affine")),
-        Param("temperature", 1.0, "listwise: softmax temperature of the raw scores"),
+        Param("temperature", 1.0, "listwise: softmax temperature of the raw scores", above=0),
         Param("scale", 1.0, "pointwise sigmoid: scale of the raw score"),
         Param("bias", 0.0, "pointwise sigmoid: bias"),
     )
@@ -98,8 +98,8 @@ class TemperatureCalibrator(Calibrator):
     description = "Listwise softmax over a query's candidates with one temperature fitted by NLL."
     citation = "Guo, C., Pleiss, G., Sun, Y., Weinberger, K. Q. (2017). On Calibration of Modern Neural Networks. ICML."
     params = (
-        Param("min_temperature", 1e-4, "lower bound of the temperature search"),
-        Param("max_temperature", 100.0, "upper bound of the temperature search"),
+        Param("min_temperature", 1e-4, "lower bound of the temperature search", above=0),
+        Param("max_temperature", 100.0, "upper bound of the temperature search", above=0),
     )
 
     def __init__(self, **params: Any) -> None:

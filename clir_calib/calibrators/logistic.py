@@ -56,7 +56,7 @@ class PlattCalibrator(Calibrator):
         "Platt, J. (1999). Probabilistic Outputs for Support Vector Machines and Comparisons to "
         "Regularized Likelihood Methods. Advances in Large Margin Classifiers."
     )
-    params = (Param("l2", 0.0, "L2 penalty on the standardised slope (0 = plain maximum likelihood)"),)
+    params = (Param("l2", 0.0, "L2 penalty on the standardised slope (0 = plain maximum likelihood)", at_least=0),)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -99,7 +99,7 @@ class BetaCalibrator(Calibrator):
     )
     params = (
         Param("mapping", "cosine", "score -> (0,1): (s+1)/2 for cosines, or sigmoid(s)", type=str, choices=("cosine", "sigmoid")),
-        Param("l2", 0.0, "L2 penalty on the standardised weights (0 = plain maximum likelihood)"),
+        Param("l2", 0.0, "L2 penalty on the standardised weights (0 = plain maximum likelihood)", at_least=0),
     )
 
     def __init__(self, **params: Any) -> None:

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from clir_calib.calibrators.base import Calibrator
-from clir_calib.errors import ConfigError
 from clir_calib.metrics.calibration import equal_mass_table
 from clir_calib.params import Param
 
@@ -93,12 +92,10 @@ class HistogramCalibrator(Calibrator):
         "Zadrozny, B., Elkan, C. (2001). Obtaining calibrated probability estimates from decision "
         "trees and naive Bayesian classifiers. ICML."
     )
-    params = (Param("bins", 15, "number of equal-mass bins", type=int),)
+    params = (Param("bins", 15, "number of equal-mass bins", type=int, at_least=1),)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if self.config["bins"] < 1:
-            raise ConfigError(f"histogram: bins must be at least 1, got {self.config['bins']}")
         self.edges = np.zeros(0)
         self.probabilities = np.zeros(1)
 

@@ -65,7 +65,8 @@ def render_listing(listing: dict[str, Any]) -> None:
         table.add_column("description")
         for row in listing[key]:
             params = "\n".join(
-                f"{p['name']}: {p['type']} = {p['default']!r} ({p['help']})" for p in row.get("params", [])
+                f"{p['name']}: {p['type']} = {p['default']!r} ({p['help']}{'; ' + p['allowed'] if 'allowed' in p else ''})"
+                for p in row.get("params", [])
             ) or "-"
             description = row.get("description", "")
             if row.get("model_names"):

@@ -10,14 +10,20 @@ from clir_calib.config.loading import (
     to_dict,
 )
 from clir_calib.config.sections import (
+    BACKENDS,
+    BOUNDS,
     DEFAULT_MULTI30K_VARIABLE,
     E5_SMALL,
     EVAL_SPLITS,
     LANGUAGE_CODE,
     LANGUAGES,
+    MIXED_PRECISION,
     PART_NAME,
+    POOLINGS,
+    SELECT,
     SPLITS,
     TASKS,
+    TRACKERS,
     CalibrateConfig,
     DataConfig,
     DistillConfig,
@@ -34,6 +40,7 @@ from clir_calib.config.sections import (
 )
 
 __all__ = [
+    "BACKENDS", "BOUNDS", "MIXED_PRECISION", "POOLINGS", "SELECT", "TRACKERS",
     "DEFAULT_MULTI30K_VARIABLE", "E5_SMALL", "EVAL_SPLITS", "LANGUAGES", "LANGUAGE_CODE", "PART_NAME", "SPLITS",
     "TASKS", "CalibrateConfig", "DataConfig", "DistillConfig", "EncoderConfig", "EvaluateConfig",
     "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "apply_overrides", "check_languages",

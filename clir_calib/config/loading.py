@@ -2,7 +2,8 @@
 
 A config is read from a YAML file (optional), updated by dotted overrides (values parsed as YAML), validated
 (unknown keys are errors naming the key and the valid ones; values convert through
-:func:`clir_calib.params.convert_scalar`, as component parameters do) and saved next to every output as
+:func:`clir_calib.params.convert_scalar` and are checked against each field's declared
+:class:`~clir_calib.params.Param`, as component parameters are) and saved next to every output as
 ``config.yaml`` so each result can be reproduced.
 """
 
@@ -22,7 +23,7 @@ import yaml
 from clir_calib.atomic import write_text
 from clir_calib.config.sections import ExperimentConfig, LossSpec
 from clir_calib.errors import ConfigError
-from clir_calib.params import SCALAR_NAMES, convert_scalar
+from clir_calib.params import SCALAR_NAMES, check_field, convert_scalar
 
 T = TypeVar("T")
 
@@ -37,10 +38,11 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
     if unknown:
         key = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(names))}")
-    kwargs = {
-        name: _convert(hints[name], value, f"{where}.{name}" if where else name)
-        for name, value in data.items()
-    }
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {}
+    for name, value in data.items():
+        here = f"{where}.{name}" if where else name
+        kwargs[name] = check_field(fields[name], _convert(hints[name], value, here), here, nested=False)
     return cls(**kwargs)
 
 

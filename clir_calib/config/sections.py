@@ -1,18 +1,20 @@
 """The experiment configuration's sections: one dataclass per section, the defaults, and name checks.
 
-Every command works off one :class:`ExperimentConfig`; :mod:`clir_calib.config.loading` reads it from YAML
-and dotted overrides and saves it next to every output.
+Every field is a :func:`clir_calib.params.setting`: a :class:`~clir_calib.params.Param` with its default, help
+and allowed values, which :mod:`clir_calib.config.loading` checks when a config is read (and the commands check
+again, for configs built in code) and :mod:`clir_calib.config.reference` turns into ``docs/config.md``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clir_calib.errors import ConfigError
+from clir_calib.params import Param, setting
 
 #: Multi30k's document languages, splits and tasks: the defaults. Other values are allowed (a dataset may have
 #: any language, split or task); what exists is checked against the source and the prepared data.
@@ -26,174 +28,202 @@ LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
 PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MULTI30K_VARIABLE = "CLIR_CALIB_MULTI30K"
 E5_SMALL = "intfloat/multilingual-e5-small"
+#: the choices of config fields that code elsewhere dispatches on
+POOLINGS: tuple[str, ...] = ("mean", "cls")
+BACKENDS: tuple[str, ...] = ("exact", "faiss")
+MIXED_PRECISION: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
+SELECT: tuple[str, ...] = ("best", "last")  # distill.select: which weights a run ends with
+TRACKERS: tuple[str, ...] = ("tensorboard", "wandb", "mlflow")  # each the name of its package and pip extra
+QUERY_ENCODERS: tuple[str, ...] = ("teacher", "student")
+EVALUATE_DIAGRAMS: tuple[str, ...] = ("all", "equal_width", "none")
+BOUNDS: tuple[str, ...] = ("oracle", "fewshot")  # calibrate.bounds: they use target labels
+#: a method's name: it becomes part of stage folder names
+METHOD_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
+DEVICE = r"auto|cpu|cuda(:[0-9]+)?"
+
+
+LANGUAGE: dict[str, Any] = {"pattern": LANGUAGE_CODE.pattern, "pattern_help": "a lower-case language code (de, fr, cs)"}
+PART: dict[str, Any] = {"pattern": PART_NAME.pattern, "pattern_help": "a name of letters, digits and _ . -"}
 
 
 @dataclass
 class DataConfig:
     """Which dataset, where it comes from and where the prepared data goes."""
 
-    dataset: str = "multi30k"  # a registered dataset: multi30k | folder (BEIR/TREC on disk) | a plugin's
-    params: dict[str, Any] = field(default_factory=dict)  # dataset parameters (clir-calib plugins lists them)
-    source: str | None = None  # a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k
-    url: str | None = None  # base URL of the official raw files (used when source is not given)
-    checksums: str | None = None  # JSON {"files": {path: sha256}} pinning the --url files, checked on first download too
-    prepared: str = "runs/data/multi30k"  # where prepare writes and every later command reads
-    #: document languages to prepare (English is the query language)
-    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
-    #: splits to prepare (Multi30k: any found in the source, e.g. test_2018_flickr)
-    splits: list[str] = field(default_factory=lambda: list(SPLITS))
+    dataset: str = setting("multi30k", help="a registered dataset: multi30k | folder (BEIR/TREC on disk) | a plugin's")
+    params: dict[str, Any] = setting(factory=dict, help="dataset parameters (clir-calib plugins lists them)")
+    source: str | None = setting(None, help="a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k")
+    url: str | None = setting(None, help="base URL of the official raw files (used when source is not given)")
+    checksums: str | None = setting(
+        None, help="JSON {\"files\": {path: sha256}} pinning the --url files, checked on first download too")
+    prepared: str = setting("runs/data/multi30k", help="where prepare writes and every later command reads")
+    langs: list[str] = setting(factory=lambda: list(LANGUAGES),
+                               help="document languages to prepare (English is the query language)", **LANGUAGE)
+    splits: list[str] = setting(factory=lambda: list(SPLITS),
+                                help="splits to prepare (Multi30k: any found in the source, e.g. test_2018_flickr)", **PART)
 
 
 @dataclass
 class EncoderConfig:
     """One encoder: a hub name or local path plus how texts become vectors."""
 
-    name: str = E5_SMALL  # hub name or local folder (offline fallbacks: clir-calib models)
-    pooling: str = "mean"  # mean | cls
-    normalize: bool = True  # L2-normalise embeddings (cosine scores)
-    max_length: int = 128  # tokens kept per text
-    query_prefix: str | None = None  # None: chosen from the model name (E5: "query: ")
-    passage_prefix: str | None = None  # None: chosen from the model name (E5: "passage: ")
-    batch_size: int = 64  # texts per encoding batch
+    name: str = setting(E5_SMALL, help="hub name or local folder (offline fallbacks: clir-calib models)")
+    pooling: str = setting("mean", help="how token states become one vector", choices=POOLINGS)
+    normalize: bool = setting(True, help="L2-normalise embeddings (cosine scores)")
+    max_length: int = setting(128, help="tokens kept per text", at_least=2)
+    query_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"query: \")")
+    passage_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"passage: \")")
+    batch_size: int = setting(64, help="texts per encoding batch", at_least=1)
 
 
 @dataclass
 class ModelsConfig:
     """The frozen English teacher and the multilingual student it is distilled into."""
 
-    #: encodes English: the queries, and the English side of the bitext in distill
-    teacher: EncoderConfig = field(default_factory=EncoderConfig)
-    #: the multilingual model distilled (and its base, for `none`)
-    student: EncoderConfig = field(default_factory=EncoderConfig)
+    teacher: EncoderConfig = setting(
+        factory=EncoderConfig, help="encodes English: the queries, and the English side of the bitext in distill")
+    student: EncoderConfig = setting(factory=EncoderConfig, help="the multilingual model distilled (and its base, for `none`)")
 
 
 @dataclass
 class LossSpec:
     """One term of the alignment objective: a registered loss, its weight and parameters."""
 
-    name: str = "ot"  # a registered alignment loss (clir-calib plugins)
-    weight: float = 1.0  # its weight in the sum
-    params: dict[str, Any] = field(default_factory=dict)  # its declared parameters
+    name: str = setting("ot", help="a registered alignment loss (clir-calib plugins)")
+    weight: float = setting(1.0, help="its weight in the sum", above=0)
+    params: dict[str, Any] = setting(factory=dict, help="its declared parameters")
 
 
 @dataclass
 class DistillConfig:
     """Training of the student on (en, xx) bitext."""
 
-    lang: str = "de"  # the bitext language (the seen language)
-    #: the alignment objective: a weighted sum of losses
-    losses: list[LossSpec] = field(default_factory=lambda: [LossSpec("ot")])
-    lr: float = 2e-5  # peak AdamW learning rate
-    weight_decay: float = 0.01  # AdamW weight decay
-    epochs: int = 1  # passes over the training pairs
-    batch_size: int = 32  # pairs per micro-batch
-    grad_accum: int = 1  # micro-batches per optimizer step
-    warmup_ratio: float = 0.1  # share of steps with linear warm-up (then linear decay)
-    max_grad_norm: float = 1.0  # gradient clipping norm
-    max_pairs: int | list[int] | None = None  # a list: `clir-calib run` trains one run per size (data-size curve)
-    freeze_embeddings: bool = True  # keep the student's word embeddings fixed
-    eval_every: int = 100  # steps between val accuracy checks
-    save_every: int = 100  # steps between checkpoints (resume)
-    val_pairs: int | None = 1000  # val pairs for the accuracy check (None: all)
-    mixed_precision: str = "auto"  # auto | no | bf16 | fp16
-    projection: bool = False  # learn a linear map when teacher and student widths differ
-    select: str = "last"  # best: restore the step with the highest val accuracy (seen language) | last
-    teacher_cache: str | None = None  # folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)
-    log_with: str | None = None  # tensorboard | wandb | mlflow: also send the training log to that tracker
+    lang: str = setting("de", help="the bitext language (the seen language)", **LANGUAGE)
+    losses: list[LossSpec] = setting(factory=lambda: [LossSpec("ot")], help="the alignment objective: a weighted sum of losses")
+    lr: float = setting(2e-5, help="peak AdamW learning rate", above=0)
+    weight_decay: float = setting(0.01, help="AdamW weight decay (0: off)", at_least=0)
+    epochs: int = setting(1, help="passes over the training pairs", at_least=1)
+    batch_size: int = setting(32, help="pairs per micro-batch", at_least=1)
+    grad_accum: int = setting(1, help="micro-batches per optimizer step", at_least=1)
+    warmup_ratio: float = setting(0.1, help="share of steps with linear warm-up (then linear decay)", at_least=0, at_most=1)
+    max_grad_norm: float = setting(1.0, help="gradient clipping norm (0: off)", at_least=0)
+    max_pairs: int | list[int] | None = setting(
+        None, help="training pairs (None: all); a list: `clir-calib run` trains one run per size (data-size curve)",
+        at_least=1)
+    freeze_embeddings: bool = setting(True, help="keep the student's word embeddings fixed")
+    eval_every: int = setting(100, help="steps between val accuracy checks", at_least=1)
+    save_every: int = setting(100, help="steps between checkpoints (resume)", at_least=1)
+    val_pairs: int | None = setting(1000, help="val pairs for the accuracy check (None: all)", at_least=1)
+    mixed_precision: str = setting("auto", help="auto: bf16 on a CUDA GPU that has it", choices=MIXED_PRECISION)
+    projection: bool = setting(False, help="learn a linear map when teacher and student widths differ")
+    select: str = setting(
+        "last", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
+        choices=SELECT)
+    teacher_cache: str | None = setting(
+        None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)")
+    log_with: str | None = setting(None, help="also send the training log to that tracker", choices=TRACKERS)
 
 
 @dataclass
 class EvaluateConfig:
     """Retrieval and calibration measurement."""
 
-    langs: list[str] = field(default_factory=lambda: list(LANGUAGES))  # document languages evaluated
-    #: splits evaluated (any the prepared data has)
-    splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
-    #: tasks evaluated (Multi30k: translation, description; folder: its task name)
-    tasks: list[str] = field(default_factory=lambda: list(TASKS))
-    top_k: int = 100  # candidates retrieved per query
-    bins: int = 15  # equal-width/equal-mass bins of the binned calibration errors
-    bootstrap: int = 1000  # bootstrap resamples of queries for every interval
-    temperature: float = 1.0  # listwise softmax temperature for raw scores
-    backend: str = "exact"  # exact | faiss
-    system: str = ""  # name of the evaluated system in tables; "" = from the document model or baseline
-    documents: str | None = None  # document encoder: model name/path or a distill run folder; None = models.student
-    baseline: str | None = None  # a registered document baseline (documents transformed, then the teacher encodes)
-    params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
-    calibrator: str | None = None  # a fitted calibrator JSON (clir-calib calibrate) applied to the scores
-    pointwise_depth: int = 10  # pointwise view: the top-N (query, document) pairs per query
-    sigmoid_scale: float = 1.0  # pointwise view: P(relevant) = sigmoid(scale * score + bias)
-    sigmoid_bias: float = 0.0  # pointwise view: the bias of that sigmoid
-    index_dir: str = "runs/index"  # embedding cache shared by index and evaluate
-    permutations: int = 1000  # paired randomization test rounds (comparison tables)
-    alpha: float = 0.05  # significance level marked in comparison tables
-    max_images: int | None = None  # quick runs: only the first N images of each split (queries and documents)
-    diagrams: str = "all"  # reliability diagrams per entry: all | equal_width | none
+    langs: list[str] = setting(factory=lambda: list(LANGUAGES), help="document languages evaluated", **LANGUAGE)
+    splits: list[str] = setting(factory=lambda: ["test_2016_flickr"],
+                                help="splits evaluated (any the prepared data has)", **PART)
+    tasks: list[str] = setting(factory=lambda: list(TASKS),
+                               help="tasks evaluated (Multi30k: translation, description; folder: its task name)", **PART)
+    top_k: int = setting(100, help="candidates retrieved per query", at_least=1)
+    bins: int = setting(15, help="equal-width/equal-mass bins of the binned calibration errors", at_least=1)
+    bootstrap: int = setting(1000, help="bootstrap resamples of queries for every interval (0: none)", at_least=0)
+    temperature: float = setting(1.0, help="listwise softmax temperature for raw scores", above=0)
+    backend: str = setting("exact", help="exact search, or FAISS (the faiss extra)", choices=BACKENDS)
+    system: str = setting("", help="name of the evaluated system in tables; \"\" = from the document model or baseline")
+    documents: str | None = setting(
+        None, help="document encoder: model name/path or a distill run folder; None = models.student")
+    baseline: str | None = setting(
+        None, help="a registered document baseline (documents transformed, then the teacher encodes)")
+    params: dict[str, Any] = setting(factory=dict, help="baseline parameters")
+    calibrator: str | None = setting(None, help="a fitted calibrator JSON (clir-calib calibrate) applied to the scores")
+    pointwise_depth: int = setting(10, help="pointwise view: the top-N (query, document) pairs per query", at_least=1)
+    sigmoid_scale: float = setting(1.0, help="pointwise view: P(relevant) = sigmoid(scale * score + bias)")
+    sigmoid_bias: float = setting(0.0, help="pointwise view: the bias of that sigmoid")
+    index_dir: str = setting("runs/index", help="embedding cache shared by index and evaluate")
+    permutations: int = setting(1000, help="paired randomization test rounds (comparison tables)", at_least=1)
+    alpha: float = setting(0.05, help="significance level marked in comparison tables", above=0, below=1)
+    max_images: int | None = setting(
+        None, help="quick runs: only the first N images of each split (queries and documents)", at_least=1)
+    diagrams: str = setting("all", help="reliability diagrams per entry", choices=EVALUATE_DIAGRAMS)
 
 
 @dataclass
 class CalibrateConfig:
     """Which calibrators to fit where, and where to apply them unchanged."""
 
-    calibrators: list[str] = field(  # registered calibrators fitted (clir-calib plugins)
-        default_factory=lambda: ["identity", "temperature", "platt", "isotonic", "histogram", "beta"]
-    )
-    fit_lang: str = "de"  # the language they are fitted on (the seen one)
-    fit_split: str = "val"  # the evaluated split they are fitted on
-    #: languages they are applied to unchanged
-    target_langs: list[str] = field(default_factory=lambda: list(LANGUAGES))
-    #: splits they are applied to
-    target_splits: list[str] = field(default_factory=lambda: ["test_2016_flickr"])
-    tasks: list[str] | None = None  # None: every task whose fit set the evaluate folder holds
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibrator name -> parameters
-    diagrams: bool = True  # reliability diagrams before/after each calibrator (transfer-gap plots always)
-    adapters: list[str] = field(default_factory=list)  # label-free transfer adapters, e.g. [none, quantile]
-    adapt_tasks: list[str] | None = None  # tasks the adapters and bounds run on; None: every calibrated task
-    adapter_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # adapter name -> parameters
-    bounds: list[str] = field(default_factory=list)  # oracle | fewshot (they use target labels, on purpose)
-    fewshot_sizes: list[int] = field(default_factory=lambda: [10, 50, 200])  # labelled target val queries
-    fewshot_draws: int = 20  # random draws per few-shot size
-    bootstrap: int = 200  # resamples for the ECE intervals of adaptation rows
+    calibrators: list[str] = setting(
+        factory=lambda: ["identity", "temperature", "platt", "isotonic", "histogram", "beta"],
+        help="registered calibrators fitted (clir-calib plugins)")
+    fit_lang: str = setting("de", help="the language they are fitted on (the seen one)", **LANGUAGE)
+    fit_split: str = setting("val", help="the evaluated split they are fitted on", **PART)
+    target_langs: list[str] = setting(factory=lambda: list(LANGUAGES), help="languages they are applied to unchanged",
+                                      **LANGUAGE)
+    target_splits: list[str] = setting(factory=lambda: ["test_2016_flickr"], help="splits they are applied to", **PART)
+    tasks: list[str] | None = setting(None, help="None: every task whose fit set the evaluate folder holds", **PART)
+    params: dict[str, dict[str, Any]] = setting(factory=dict, help="calibrator name -> parameters")
+    diagrams: bool = setting(True, help="reliability diagrams before/after each calibrator (transfer-gap plots always)")
+    adapters: list[str] = setting(factory=list, help="label-free transfer adapters, e.g. [none, quantile]")
+    adapt_tasks: list[str] | None = setting(
+        None, help="tasks the adapters and bounds run on; None: every calibrated task", **PART)
+    adapter_params: dict[str, dict[str, Any]] = setting(factory=dict, help="adapter name -> parameters")
+    bounds: list[str] = setting(factory=list, help="bounds that use target labels, on purpose",
+                                choices=BOUNDS)
+    fewshot_sizes: list[int] = setting(factory=lambda: [10, 50, 200], help="labelled target val queries", at_least=1)
+    fewshot_draws: int = setting(20, help="random draws per few-shot size", at_least=1)
+    bootstrap: int = setting(200, help="resamples for the ECE intervals of adaptation rows (0: none)", at_least=0)
 
 
 @dataclass
 class MethodConfig:
     """One system of the study: ``none`` (no distillation), a loss combination, or a baseline."""
 
-    name: str = "none"  # the system's name in tables and stage folders
-    losses: list[LossSpec] = field(default_factory=list)  # empty: the student is the base model
-    baseline: str | None = None  # a registered document-side baseline, e.g. "nmt"
-    params: dict[str, Any] = field(default_factory=dict)  # baseline parameters
-    queries: str = "teacher"  # who encodes the English queries: teacher | student (e.g. none with an English teacher)
-    seeds: list[int] = field(default_factory=list)  # distilled methods: their own seeds ([]: the study's seeds)
+    name: str = setting("none", help="the system's name in tables and stage folders", pattern=METHOD_NAME,
+                        pattern_help="a name of letters, digits and _ . + -")
+    losses: list[LossSpec] = setting(factory=list, help="empty: the student is the base model")
+    baseline: str | None = setting(None, help="a registered document-side baseline, e.g. \"nmt\"")
+    params: dict[str, Any] = setting(factory=dict, help="baseline parameters")
+    queries: str = setting("teacher", help="who encodes the English queries (student: e.g. none with an English teacher)",
+                           choices=QUERY_ENCODERS)
+    seeds: list[int] = setting(factory=list, help="distilled methods: their own seeds ([]: the study's seeds)")
+
+
+def _default_methods() -> list[MethodConfig]:
+    return [MethodConfig("none"), MethodConfig("mse", [LossSpec("mse")]), MethodConfig("ot", [LossSpec("ot")])]
 
 
 @dataclass
 class ExperimentConfig:
     """A whole study; every command reads the sections it needs."""
 
-    name: str = "experiment"  # the study's name (report title)
-    seed: int = 13  # seed of bootstrap, permutation tests and single-seed training
-    seeds: list[int] = field(default_factory=list)  # `clir-calib run`: one distillation per seed; []: [seed]
-    device: str = "auto"  # auto | cpu | cuda
-    output_dir: str = "runs/experiment"  # where a study's stages and report go
-    data: DataConfig = field(default_factory=DataConfig)  # the data section
-    models: ModelsConfig = field(default_factory=ModelsConfig)  # the models section
-    distill: DistillConfig = field(default_factory=DistillConfig)  # the distill section
-    methods: list[MethodConfig] = field(  # the systems a study compares
-        default_factory=lambda: [
-            MethodConfig("none"),
-            MethodConfig("mse", [LossSpec("mse")]),
-            MethodConfig("ot", [LossSpec("ot")]),
-        ]
-    )
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)  # the evaluate section
-    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # the calibrate section
+    name: str = setting("experiment", help="the study's name (report title)")
+    seed: int = setting(13, help="seed of bootstrap, permutation tests and single-seed training", at_least=0)
+    seeds: list[int] = setting(factory=list, help="`clir-calib run`: one distillation per seed; []: [seed]", at_least=0)
+    device: str = setting("auto", help="auto: CUDA when present", pattern=DEVICE, pattern_help="auto, cpu, cuda or cuda:N")
+    output_dir: str = setting("runs/experiment", help="where a study's stages and report go")
+    data: DataConfig = setting(factory=DataConfig, help="the data section")
+    models: ModelsConfig = setting(factory=ModelsConfig, help="the models section")
+    distill: DistillConfig = setting(factory=DistillConfig, help="the distill section")
+    methods: list[MethodConfig] = setting(factory=_default_methods, help="the systems a study compares")
+    evaluate: EvaluateConfig = setting(factory=EvaluateConfig, help="the evaluate section")
+    calibrate: CalibrateConfig = setting(factory=CalibrateConfig, help="the calibrate section")
 
 
 def known_first(known: tuple[str, ...], value: str) -> tuple[int, str]:
     """Sort key: the values in ``known`` in their order (Multi30k's languages, splits, tasks), then others by name."""
     return (known.index(value), "") if value in known else (len(known), value)
+
+
+LANGUAGE_PARAM = Param("language", "de", "a document language", type=str, **LANGUAGE)
+SPLIT_PARAM = Param("split", "val", "a split of the data", type=str, **PART)
 
 
 def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
@@ -205,8 +235,7 @@ def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) ->
         if lang == "en":
             raise ConfigError("unknown language 'en': English is the query language; name document languages "
                               f"such as {', '.join(LANGUAGES)}")
-        if not isinstance(lang, str) or not LANGUAGE_CODE.fullmatch(lang):
-            raise ConfigError(f"unknown language {lang!r}: not a language code (lower case, like {', '.join(LANGUAGES)})")
+        LANGUAGE_PARAM.check(lang, "language")
     return langs
 
 
@@ -215,8 +244,7 @@ def check_splits(splits: list[str], allowed: tuple[str, ...] | None = None) -> l
     for split in splits:
         if allowed is not None and split not in allowed:
             raise ConfigError(f"unknown split {split!r}; choose from {', '.join(allowed)}")
-        if not isinstance(split, str) or not PART_NAME.fullmatch(split):
-            raise ConfigError(f"unknown split {split!r}: a split name holds letters, digits and _ . - only")
+        SPLIT_PARAM.check(split, "split")
     return splits
 
 

@@ -11,43 +11,23 @@ from clir_calib.data.store import Bitext, load_bitext
 from clir_calib.distill.trackers import check_tracker
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.losses.combined import CombinedAlignmentLoss
+from clir_calib.params import check_fields
 
-MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
-#: distill.select: which weights a run ends with
-SELECT = ("best", "last")
 #: Config parts that must not change between a run and its resumption.
 RESUME_KEYS = ("seed", "data.prepared", "models", "distill")
 
 
 def check_distill_config(cfg: ExperimentConfig) -> None:
-    """One-line errors for settings that cannot work, before anything is loaded."""
-    dc = cfg.distill
+    """One-line errors for settings that cannot work, before anything is loaded: each field against its
+    declared rules, then what no single field can say."""
+    dc = check_fields(cfg.distill, "distill")
     check_languages([dc.lang])
-    positive = {"batch_size": dc.batch_size, "epochs": dc.epochs, "grad_accum": dc.grad_accum,
-                "eval_every": dc.eval_every, "save_every": dc.save_every}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"distill.{key} must be at least 1, got {value}")
     if isinstance(dc.max_pairs, list):
         raise ConfigError(
             f"distill.max_pairs is a list ({dc.max_pairs}); `clir-calib run` trains one run per size, "
             "`clir-calib distill` takes one number"
         )
-    if dc.select not in SELECT:
-        raise ConfigError(f"distill.select must be one of {', '.join(SELECT)}, got {dc.select!r}")
-    if dc.max_pairs is not None and dc.max_pairs < 1:
-        raise ConfigError(f"distill.max_pairs must be at least 1 (or empty for all), got {dc.max_pairs}")
-    if dc.val_pairs is not None and dc.val_pairs < 1:
-        raise ConfigError(f"distill.val_pairs must be at least 1 (or empty for all), got {dc.val_pairs}")
-    if not dc.lr > 0:
-        raise ConfigError(f"distill.lr must be positive, got {dc.lr}")
-    if not 0 <= dc.warmup_ratio <= 1:
-        raise ConfigError(f"distill.warmup_ratio must be within [0, 1], got {dc.warmup_ratio}")
-    if dc.weight_decay < 0 or dc.max_grad_norm < 0:
-        raise ConfigError("distill.weight_decay and distill.max_grad_norm must not be negative (0: off)")
     check_tracker(dc.log_with)
-    if dc.mixed_precision not in MIXED_PRECISION:
-        raise ConfigError(f"distill.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {dc.mixed_precision!r}")
 
 
 def build_objective(cfg: ExperimentConfig) -> CombinedAlignmentLoss:

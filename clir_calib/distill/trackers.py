@@ -11,22 +11,21 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from clir_calib.config import DistillConfig
 from clir_calib.errors import ConfigError
+from clir_calib.params import check_setting
 
-#: distill.log_with -> the package it needs (and the pip extra of the same name)
-TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 PROJECT = "clir-calib"
 TRACKER_DIR = "trackers"  # under the run folder: TensorBoard event files, MLflow's local store
 
 
 def check_tracker(name: str | None) -> None:
-    """A known tracker whose package is importable, or a one-line error."""
+    """A declared tracker (``config.TRACKERS``: each its package's name) whose package is importable."""
     if name is None:
         return
-    if name not in TRACKERS:
-        raise ConfigError(f"distill.log_with must be one of {', '.join(TRACKERS)} (or empty), got {name!r}")
-    if importlib.util.find_spec(TRACKERS[name]) is None:
-        raise ConfigError(f"distill.log_with={name} needs the {TRACKERS[name]} package: "
+    check_setting(DistillConfig, "log_with", name, "distill.log_with")
+    if importlib.util.find_spec(name) is None:
+        raise ConfigError(f"distill.log_with={name} needs the {name} package: "
                           f"pip install 'clir-calib[{name}]'")
 
 

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from clir_calib.config import PART_NAME, EvaluateConfig, check_languages, check_splits
+from clir_calib.config import EvaluateConfig, check_languages
 from clir_calib.errors import ConfigError
-from clir_calib.retrieval.search import BACKENDS
+from clir_calib.params import check_fields
 
 
 def check_evaluate_config(ev: EvaluateConfig) -> None:
-    """One-line errors for settings that cannot work, before any model is loaded."""
+    """One-line errors for settings that cannot work, before any model is loaded: each field against its
+    declared rules (:func:`clir_calib.params.check_fields`), then what no single field can say."""
+    check_fields(ev, "evaluate")
     check_languages(ev.langs)
-    check_splits(ev.splits)
-    for task in ev.tasks:
-        if not isinstance(task, str) or not PART_NAME.fullmatch(task):
-            raise ConfigError(f"unknown task {task!r} in evaluate.tasks: a task name holds letters, digits and _ . - "
-                              "(Multi30k: translation, description)")
     if not ev.langs or not ev.splits or not ev.tasks:
         raise ConfigError("evaluate.langs, evaluate.splits and evaluate.tasks must each name at least one entry")
-    if ev.backend not in BACKENDS:
-        raise ConfigError(f"unknown evaluate.backend {ev.backend!r}; choose from {', '.join(BACKENDS)}")
-    for name, value, least in (("top_k", ev.top_k, 1), ("bins", ev.bins, 1), ("bootstrap", ev.bootstrap, 0),
-                               ("pointwise_depth", ev.pointwise_depth, 1), ("permutations", ev.permutations, 1),
-                               ("max_images", ev.max_images or 1, 1)):
-        if value < least:
-            raise ConfigError(f"evaluate.{name} must be at least {least}, got {value}")
-    if ev.diagrams not in ("all", "equal_width", "none"):
-        raise ConfigError(f"evaluate.diagrams must be all, equal_width or none, got {ev.diagrams!r}")
-    if not ev.temperature > 0:
-        raise ConfigError(f"evaluate.temperature must be positive, got {ev.temperature}")
-    if not 0 < ev.alpha < 1:
-        raise ConfigError(f"evaluate.alpha must lie in (0, 1), got {ev.alpha}")
 
 
 def planned_entries(ev: EvaluateConfig, prepared: str) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:

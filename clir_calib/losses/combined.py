@@ -6,7 +6,6 @@ code; any plugin loss can take part.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ from torch import nn
 from clir_calib.config import LossSpec
 from clir_calib.errors import ConfigError
 from clir_calib.losses.base import AlignmentLoss, EncodedBatch
+from clir_calib.params import check_fields
 from clir_calib.plugins import ALIGNMENT_LOSSES
 
 
@@ -41,8 +41,7 @@ class CombinedAlignmentLoss(nn.Module):
         if len(set(names)) != len(names):
             raise ConfigError(f"distill.losses names a loss twice ({', '.join(names)}); give each once")
         for spec in specs:
-            if not math.isfinite(spec.weight) or spec.weight <= 0:
-                raise ConfigError(f"loss {spec.name!r}: weight must be a positive number, got {spec.weight}")
+            check_fields(spec, f"loss {spec.name!r}")
         self.specs = list(specs)
         self.terms = nn.ModuleList([build_loss(spec) for spec in specs])
         self.last_parts: dict[str, float] = {}

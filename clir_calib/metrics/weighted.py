@@ -35,7 +35,7 @@ from clir_calib.metrics.pairs import CHUNK_ELEMENTS, Pairs
 from clir_calib.metrics.smooth_ece import smece
 
 NLL_EPS = 1e-12
-#: the estimators :func:`resampled_metrics` returns, in ``metrics.json`` order
+#: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
 WEIGHTED_METRICS: tuple[str, ...] = (
     "ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "ece_debiased", "smece", "auroc",
     "brier_reliability", "brier_resolution", "brier_uncertainty", "aurc",

@@ -6,8 +6,6 @@ import torch
 
 from clir_calib.errors import ConfigError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"``/``None`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clir_calib.config import POOLINGS
 from clir_calib.errors import ConfigError, ModelError
 
 SETTINGS_FILE = "clir_calib_encoder.json"
-ROLES = ("query", "passage")
-POOLINGS = ("mean", "cls")
 _E5_NAME = re.compile(r"(^|[/_\-.])e5([/_\-.]|$)", re.IGNORECASE)
 
 

@@ -21,6 +21,7 @@ from clir_calib.config import (
     save_config,
 )
 from clir_calib.errors import ConfigError
+from clir_calib.params import check_fields
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs, StudyResult
 from clir_calib.pipeline.stages import StageRunner
 
@@ -40,8 +41,7 @@ def check_methods(cfg: ExperimentConfig) -> None:
     if duplicates:
         raise ConfigError(f"method name {duplicates[0]!r} appears twice under methods; names must be unique")
     for method in cfg.methods:
-        if method.queries not in ("teacher", "student"):
-            raise ConfigError(f"method {method.name!r}: queries must be teacher or student, got {method.queries!r}")
+        check_fields(method, f"method {method.name!r}")
         if method.losses and method.baseline:
             raise ConfigError(f"method {method.name!r} has both losses and a baseline; give one of them")
         for spec in method.losses:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clir_calib.config import BACKENDS
 from clir_calib.errors import ConfigError, DataError, NumericalError
-
-BACKENDS: tuple[str, ...] = ("exact", "faiss")
 
 
 @dataclass

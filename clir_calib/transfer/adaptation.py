@@ -28,6 +28,7 @@ from clir_calib.adapters.base import (
     TransferAdapter,
     target_scores,
 )
+from clir_calib.config import BOUNDS
 from clir_calib.errors import ClirCalibError, ConfigError, DataError
 from clir_calib.evaluation.bootstrap import percentile_interval, resample_indices
 from clir_calib.evaluation.views import calibrated_view
@@ -38,7 +39,6 @@ from clir_calib.retrieval.scored import ScoredRun
 ADAPTATION_METRICS = ("ece_equal_width", "ece_equal_mass", "smece", "brier", "nll")
 #: few-shot draws are many: their rows leave out smECE, the slowest estimator
 FEWSHOT_METRICS = ("ece_equal_width", "ece_equal_mass", "brier", "nll")
-BOUNDS = ("oracle", "fewshot")
 
 
 @dataclass

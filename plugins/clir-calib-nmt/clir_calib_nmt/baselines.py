@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.baselines import BaselinePreparation, CorpusContext, DocumentBaseline
-from clir_calib.errors import ClirCalibError, ConfigError, DataError, ModelError
+from clir_calib.errors import ClirCalibError, DataError, ModelError
 from clir_calib.params import Param
 from clir_calib_nmt.cache import TranslationCache, model_folder_hash
 from clir_calib_nmt.languages import MAX_UNKNOWN_SHARE, unknown_share
@@ -76,9 +76,9 @@ class NmtBaseline(DocumentBaseline):
             type=LanguageModels,
         ),
         Param("model_template", "", "used for languages not in models, e.g. runs/nmt-{lang}", type=str),
-        Param("num_beams", 4, "beam size", type=int),
-        Param("batch_size", 32, "sentences per generate() call", type=int),
-        Param("max_length", 128, "source tokens kept and target tokens generated", type=int),
+        Param("num_beams", 4, "beam size", type=int, at_least=1),
+        Param("batch_size", 32, "sentences per generate() call", type=int, at_least=1),
+        Param("max_length", 128, "source tokens kept and target tokens generated", type=int, at_least=1),
         Param("progress", True, "show a progress bar while translating", type=bool),
         Param("zero_shot", True, "a language without its own model uses a model whose encoder reads it "
               "(e.g. the de model for fr, cs); false: refuse such languages", type=bool),
@@ -87,18 +87,15 @@ class NmtBaseline(DocumentBaseline):
               type=LanguageList),
         Param("train_encoder", "intfloat/multilingual-e5-small",
               "clir-calib run: encoder of the model trained for languages without one", type=str),
-        Param("train_max_pairs", 0, "clir-calib run: training pairs (0: the full bitext)", type=int),
-        Param("train_epochs", 10, "clir-calib run: training epochs", type=int),
-        Param("train_encoder_layers", 8, "clir-calib run: encoder layers kept (0: all)", type=int),
+        Param("train_max_pairs", 0, "clir-calib run: training pairs (0: the full bitext)", type=int, at_least=0),
+        Param("train_epochs", 10, "clir-calib run: training epochs", type=int, at_least=1),
+        Param("train_encoder_layers", 8, "clir-calib run: encoder layers kept (0: all)", type=int, at_least=0),
         Param("train_encoder_languages", "", "clir-calib run: languages the encoder reads (empty: known for "
               "e5/XLM-R, else the training language only)", type=LanguageList),
     )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        for name in ("num_beams", "batch_size", "max_length"):
-            if self.config[name] < 1:
-                raise ConfigError(f"nmt: parameter {name!r} must be at least 1, got {self.config[name]}")
         self.settings = GenerationSettings(
             num_beams=self.config["num_beams"],
             batch_size=self.config["batch_size"],
@@ -174,10 +171,6 @@ class NmtBaseline(DocumentBaseline):
             f"--lang {lang} --data PREP --out runs/nmt-{lang}' and pass it as params models: {{{lang}: "
             f"runs/nmt-{lang}}} (or model_template: runs/nmt-{{lang}})"
         )
-
-    def model_folder(self, lang: str) -> Path:
-        """The local folder of the translator :meth:`choose_model` picks for ``lang``."""
-        return self.choose_model(lang).folder
 
     def _locate(self, name: str, lang: str) -> Path:
         try:
