@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,13 @@ def convert_scalar(tp: type, value: Any, where: str) -> Any:
     raise TypeError(f"convert_scalar handles bool, int, float and str, not {tp!r}")
 
 
+#: Param's bounds: attribute, the test a value must pass, and its words in errors and in listings
+BOUND_RULES: tuple[tuple[str, Callable[[Any, float], bool], str, str], ...] = (
+    ("above", operator.gt, "> ", "> "), ("at_least", operator.ge, "at least ", ">= "),
+    ("below", operator.lt, "< ", "< "), ("at_most", operator.le, "at most ", "<= "),
+)
+
+
 @dataclass(frozen=True)
 class Param:
     """One declared parameter: name, type, default, a one-line help text, and the values it allows.
@@ -114,9 +122,9 @@ class Param:
             raise ConfigError(f"{where} must be a finite number, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{where} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
-        for bound, holds, words in ((self.above, lambda b: value > b, "> "), (self.at_least, lambda b: value >= b, "at least "),
-                                    (self.below, lambda b: value < b, "< "), (self.at_most, lambda b: value <= b, "at most ")):
-            if bound is not None and not holds(bound):
+        for attribute, holds, words, _ in BOUND_RULES:
+            bound = getattr(self, attribute)
+            if bound is not None and not holds(value, bound):
                 raise ConfigError(f"{where} must be {words}{bound:g}, got {value!r}")
         if self.pattern is not None and not (isinstance(value, str) and re.fullmatch(self.pattern, value)):
             raise ConfigError(f"{where} must be {self.pattern_help or 'text matching ' + self.pattern}; got {value!r}")
@@ -125,9 +133,9 @@ class Param:
     def rules(self) -> str:
         """The allowed values in words, e.g. ``one of exact, faiss`` or ``> 0, < 1`` ("" when anything goes)."""
         parts = [f"one of {', '.join(map(str, self.choices))}"] if self.choices is not None else []
-        for bound, words in ((self.above, "> "), (self.at_least, ">= "), (self.below, "< "), (self.at_most, "<= ")):
-            if bound is not None:
-                parts.append(f"{words}{bound:g}")
+        for attribute, _, _, symbol in BOUND_RULES:
+            if (bound := getattr(self, attribute)) is not None:
+                parts.append(f"{symbol}{bound:g}")
         if self.pattern is not None:
             parts.append(self.pattern_help or f"matches {self.pattern}")
         return "; ".join(parts)
@@ -234,7 +242,7 @@ class Declared:
                     "default": p.default,
                     "help": p.help,
                     **({"choices": list(p.choices)} if p.choices is not None else {}),
-                    **({"allowed": p.rules()} if p.rules() else {}),
+                    **({"allowed": allowed} if (allowed := p.rules()) else {}),
                 }
                 for p in cls.params
             ],
