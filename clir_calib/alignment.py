@@ -8,6 +8,7 @@ Sinkhorn as the ``ot`` loss. A plan that concentrates its mass on word translati
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +61,11 @@ def align_with_models(
 ) -> AlignmentPlan:
     """:func:`align_pair` with the models loaded by name: ``student`` a distill run folder, a model name or a
     path; ``teacher`` None takes the run's teacher (its ``config.yaml``), else multilingual-e5-small."""
-    from clir_calib.config import E5_SMALL, load_config
+    from clir_calib.config import load_config
+    from clir_calib.config.runs import query_encoder_config
 
-    if teacher is None:
-        run_config = Path(student) / "config.yaml"
-        teacher = load_config(run_config).models.teacher.name if run_config.is_file() else None
-    teacher_encoder = Encoder.from_pretrained(teacher or E5_SMALL, device=device)
+    overrides = [f"models.teacher.name={json.dumps(teacher)}"] if teacher is not None else []
+    teacher_encoder = Encoder.load(query_encoder_config(load_config(None, overrides), student), device=device)
     student_encoder = Encoder.from_pretrained(student, device=device)
     return align_pair(teacher_encoder, student_encoder, english, translation, **options)
 

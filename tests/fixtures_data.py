@@ -128,3 +128,14 @@ def prepared_dir(fake_multi30k: Path, tmp_path_factory: pytest.TempPathFactory) 
     out = tmp_path_factory.mktemp("prepared") / "multi30k"
     prepare_multi30k(out, source=fake_multi30k)
     return out
+
+
+def write_raw_views(eval_dir: Path, temperature: float = 1.0, scale: float = 1.0, bias: float = 0.0) -> Path:
+    """The part of an evaluate folder's summary.json that says how its raw scores were read (calibrate's "before"
+    views use it), for evaluate folders that tests build by hand."""
+    import json
+
+    raw_views = {"temperature": temperature, "temperature_source": "test", "sigmoid_scale": scale,
+                 "sigmoid_bias": bias, "pointwise_depth": 10, "bins": 15}
+    (eval_dir / "summary.json").write_text(json.dumps({"raw_views": raw_views}), encoding="utf-8")
+    return eval_dir

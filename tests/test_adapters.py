@@ -15,6 +15,7 @@ from clir_calib.errors import ClirCalibError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.transfer.zero_shot import calibrate_transfer
+from tests.fixtures_data import write_raw_views
 
 
 def _lists(rng: np.random.Generator, queries: int, depth: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +125,7 @@ def _eval_folder(root: Path) -> Path:
             folder = root / "translation" / lang / split
             folder.mkdir(parents=True)
             _run(transform(scores), labels).save(folder / "scored.npz")
-    return root
+    return write_raw_views(root)
 
 
 def _calibrate(root: Path):  # type: ignore[no-untyped-def]
@@ -237,6 +238,7 @@ def test_a_calibrator_that_cannot_take_an_adapters_scores_is_skipped_with_the_re
             folder = root / "translation" / lang / split
             folder.mkdir(parents=True)
             _run(scores, labels).save(folder / "scored.npz")
+    write_raw_views(root)
     result = calibrate_transfer(root, ["beta", "platt"], fit_lang="de", fit_split="val", target_langs=["de", "fr"],
                                 target_splits=["test_2016_flickr"],
                                 adaptation={"adapters": ["none", "standardize"], "bounds": [], "bootstrap": 20})

@@ -17,6 +17,7 @@ from clir_calib.metrics.calibration import calibration_report
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.transfer.outputs import write_transfer
 from clir_calib.transfer.zero_shot import calibrate_transfer, calibration_of
+from tests.fixtures_data import write_raw_views
 
 
 def synthetic_run(seed: int, centre: float, queries: int = 150, k: int = 20, true_t: float = 0.02) -> ScoredRun:
@@ -46,7 +47,7 @@ def make_eval_dir(root: Path, tasks: tuple[str, ...] = ("translation",), shifts:
                 folder = root / task / lang / split
                 folder.mkdir(parents=True)
                 synthetic_run(100 * t + 10 * i + s, centre).save(folder / "scored.npz")
-    return root
+    return write_raw_views(root)  # how evaluate read the raw scores: calibrate's "before" views use it
 
 
 CALIBRATORS = ["identity", "temperature", "platt", "isotonic", "histogram", "beta"]

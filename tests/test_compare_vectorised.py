@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clir_calib.evaluation.compare import CALIBRATION_METRICS, calibration_p_values
+from clir_calib.evaluation.differences import CALIBRATION_METRICS, calibration_p_values
 from clir_calib.evaluation.significance import paired_randomization_statistic
 from clir_calib.metrics.calibration import calibration_report
 

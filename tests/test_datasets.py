@@ -148,7 +148,7 @@ def make_trec(root: Path, langs: tuple[str, ...] = ("de", "fr")) -> Path:
 def test_a_folder_collection_goes_through_prepare_evaluate_and_calibrate(make, tmp_path, tiny_model_dir) -> None:
     source = make(tmp_path / "collection")
     prepared, evaluated, calibrated = tmp_path / "p", tmp_path / "e", tmp_path / "c"
-    splits = "dev,test,train,val" if make is make_beir else "dev,test"  # train/val: the BEIR folder's bitext
+    splits = "dev,test"  # the BEIR folder's bitext (train, val) is prepared although data.splits does not name it
     steps = [
         ["prepare", "--dataset", "folder", "--source", str(source), "--langs", "de,fr", "--splits", splits,
          "--out", str(prepared)],
@@ -163,7 +163,7 @@ def test_a_folder_collection_goes_through_prepare_evaluate_and_calibrate(make, t
         assert result.exit_code == 0, result.output
     assert available_tasks(prepared) == [("retrieval", lang, split) for lang in ("de", "fr") for split in ("dev", "test")]
     manifest = load_manifest(prepared)
-    assert manifest["dataset"] == {"name": "folder", "params": {"task": "retrieval"}}
+    assert manifest["dataset"] == {"name": "folder", "params": {"task": "retrieval", "bitext": True}}
     task = load_task(prepared, "retrieval", "fr", "test")
     assert sorted(task.queries) == ["q4", "q5", "q6", "q7"] and len(task.corpus) == 8
     assert task.qrels["q5"] == {"fr5": 1}

@@ -68,8 +68,8 @@ def evaluated(work: Path, prepared_dir: Path, tiny_model_dir: Path) -> Path:
                      str(tiny_model_dir)])
     assert "encoded" not in again.output and "reused" in again.output
     out = work / "eval-a"
-    result = _invoke(["evaluate", *common, "-m", str(tiny_model_dir), "--langs", "de,fr", "--name", "tiny",
-                      "--out", str(out)])
+    result = _invoke(["evaluate", *common, "-m", str(tiny_model_dir), "--langs", "de,fr", "--splits",
+                      "test_2016_flickr", "--name", "tiny", "--out", str(out)])
     assert "MAP" in result.output and "ECE-w" in result.output
     return out
 
@@ -84,9 +84,9 @@ def test_evaluate_folder_layout_and_cache_use(evaluated: Path) -> None:
         folder = evaluated / entry["path"]
         for name in ("run.trec", "scored.npz", "per_query.jsonl", "metrics.json", "views.npz"):
             assert (folder / name).is_file(), name
-        for view in ("listwise", "pointwise"):
-            for binning in ("equal_width", "equal_mass"):
-                assert (folder / f"reliability_{view}_{binning}.png").read_bytes()[:8] == PNG_MAGIC
+        for view in ("listwise", "pointwise"):  # the default, as in the study: equal-width diagrams only
+            assert (folder / f"reliability_{view}_equal_width.png").read_bytes()[:8] == PNG_MAGIC
+            assert not (folder / f"reliability_{view}_equal_mass.png").exists()
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["timing_s"]["documents_cached"] == 1.0  # index ran first
         for view in ("listwise", "pointwise"):
@@ -188,7 +188,8 @@ def test_baseline_system_calibrator_and_comparison(
     CALIBRATORS.get("platt")().fit(scores, labels, groups).save(calibrator_file)
     c_out = work / "eval-c"
     _invoke(["evaluate", *common, "-m", str(tiny_model_dir), "--langs", "de", "--tasks", "translation",
-             "--calibrator", str(calibrator_file), "--name", "tiny+platt", "--out", str(c_out)])
+             "--calibrator", str(calibrator_file), "--name", "tiny+platt", "--set", "evaluate.diagrams=all",
+             "--out", str(c_out)])
     metrics = json.loads((c_out / "translation" / "de" / "test_2016_flickr" / "metrics.json").read_text())
     assert "calibrated" in metrics["calibration"] and "platt" in metrics["calibration"]["calibrated"]["description"]
     assert (c_out / "translation" / "de" / "test_2016_flickr" / "reliability_calibrated_equal_mass.png").is_file()

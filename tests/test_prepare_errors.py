@@ -212,16 +212,34 @@ def test_store_errors_name_the_prepare_command(prepared_dir: Path, tmp_path: Pat
         load_bitext(prepared_dir, "de", "test_2016_flickr")
     partial = tmp_path / "partial"
     prepare_multi30k(partial, source=source, langs=["fr"], splits=["val"])
-    with pytest.raises(
-        DataError, match=r"has no de bitext \(prepared: fr\); run `clir-calib prepare --langs de"
-    ):
+    with pytest.raises(DataError, match=r"has no de bitext \(prepared: fr\); run `clir-calib prepare") as missing:
         load_bitext(partial, "de", "val")
+    _run_the_suggested_command(str(missing.value))  # the fix the error names works as given
+    assert len(load_bitext(partial, "de", "val")) > 0
+    prepare_multi30k(partial, source=source, langs=["fr"], splits=["val"], overwrite=True)
     with pytest.raises(
         DataError, match=r"has no train bitext for fr \(prepared: val\); run `clir-calib prepare"
-    ):
+    ) as missing_split:
         load_bitext(partial, "fr", "train")
+    _run_the_suggested_command(str(missing_split.value))
+    assert len(load_bitext(partial, "fr", "train")) > 0
     with pytest.raises(
         DataError, match=r"unknown split 'test_2016_flickr'; .*partial has tasks on val; run `clir-calib prepare --langs fr "
         "--splits test_2016_flickr"
     ):
         load_task(partial, "translation", "fr", "test_2016_flickr")
+
+
+def _run_the_suggested_command(message: str) -> None:
+    """Run the `clir-calib ...` command an error message suggests, as a user would paste it."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from clir_calib.cli import app
+
+    command = message.split("`")[1]
+    words = shlex.split(command)
+    assert words[0] == "clir-calib", command
+    result = CliRunner().invoke(app, words[1:])
+    assert result.exit_code == 0, result.output

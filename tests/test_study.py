@@ -18,6 +18,7 @@ def _study_config(tmp_path: Path, fake_multi30k: Path, model: Path) -> Path:
     config = {
         "name": "tiny-study",
         "seed": 3,
+        "seeds": [3],
         "device": "cpu",
         "output_dir": str(tmp_path / "study"),
         "data": {"source": str(fake_multi30k), "langs": ["de", "fr", "cs"],

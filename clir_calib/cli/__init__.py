@@ -107,10 +107,21 @@ def _command_name(info: Any) -> str:
 
 
 def _register_commands() -> None:
-    from clir_calib.cli import align, calibrate, distill, evaluate, index, models, plugins_cmd, prepare, run
+    from clir_calib.cli import (
+        align,
+        calibrate,
+        distill,
+        evaluate,
+        export,
+        index,
+        models,
+        plugins_cmd,
+        prepare,
+        run,
+    )
     from clir_calib.plugins import call_each
 
-    for module in (prepare, distill, index, evaluate, calibrate, run, align, plugins_cmd, models):
+    for module in (prepare, distill, index, evaluate, calibrate, export, run, align, plugins_cmd, models):
         module.register(app)
     builtin = {_command_name(info) for info in app.registered_commands}
     size = [len(app.registered_commands), len(app.registered_groups)]

@@ -92,4 +92,6 @@ def render_transfer(result: Any, target: Path) -> None:
         print_table(adaptation_table(result))
     for item in result.skipped:
         err_console.print(f"skipped {item['set']}: {item['why']}")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
     console.print(f"wrote {target}")

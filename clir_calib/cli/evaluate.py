@@ -64,16 +64,14 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
 
 def comparison_table(table: Any) -> Table:
     """A rich rendering of one :class:`~clir_calib.evaluation.compare.ComparisonTable`."""
-    from clir_calib.evaluation.compare import format_cell, header
+    from clir_calib.evaluation.compare_output import header, table_rows
 
     out = Table(title=f"{table.task} · {table.split} · {table.group} (reference: {table.reference})", show_lines=True)
     out.add_column("system")
     for lang, metric in table.columns:
         out.add_column(header(lang, metric), justify="right")
-    for system in table.systems:
-        cells = [format_cell(table.cell(system, lg, m), bold=("[bold green]", "[/]")).replace(" [", "\n[", 1)
-                 for lg, m in table.columns]
-        out.add_row(system, *cells)
+    for name, *cells in table_rows(table, bold=("[bold green]", "[/]")):
+        out.add_row(name, *[cell.replace(" [", "\n[", 1) for cell in cells])
     return out
 
 
@@ -82,6 +80,7 @@ EVALUATE_OPTIONS = {
     "prepared": "data.prepared", "documents": "evaluate.documents", "teacher": "models.teacher.name",
     "baseline": "evaluate.baseline", "name": "evaluate.system", "langs": "evaluate.langs", "tasks": "evaluate.tasks",
     "splits": "evaluate.splits", "top_k": "evaluate.top_k", "bootstrap": "evaluate.bootstrap",
+    "temperature": "evaluate.temperature",
     "calibrator": "evaluate.calibrator",
 }
 
@@ -104,6 +103,9 @@ def register(app: typer.Typer) -> None:
         splits: str | None = SPLITS_OPTION,
         top_k: int | None = typer.Option(None, "--top-k", help="Candidates per query (evaluate.top_k)."),
         bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples (evaluate.bootstrap)."),
+        temperature: float | None = typer.Option(
+            None, "--temperature", help="Raw listwise softmax temperature (evaluate.temperature); default: the query "
+            "encoder's training temperature (E5: 0.01)."),
         calibrator: Path | None = typer.Option(
             None, "--calibrator", help="Fitted calibrator JSON from 'clir-calib calibrate' (evaluate.calibrator)."),
         reference: str | None = typer.Option(None, "--reference", help="With --compare: the reference system name."),
@@ -130,22 +132,27 @@ def register(app: typer.Typer) -> None:
 def render_evaluation(summary: dict[str, Any], target: Path) -> None:
     for table in summary_tables(summary):
         print_table(table)
+    raw = summary.get("raw_views") or {}
+    if raw:
+        console.print(f"raw listwise view at T = {raw['temperature']:g} ({raw['temperature_source']})", highlight=False)
     for item in summary["unavailable"]:
         err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
     console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
 
 
 def _compare(cfg: Any, folders: list[Path], reference: str | None, out: Path | None, seed: int) -> None:
-    from clir_calib.evaluation.compare import compare_runs, write_comparison
+    from clir_calib.evaluation.compare import compare_runs
+    from clir_calib.evaluation.compare_output import write_comparison
 
     ev = cfg.evaluate
-    tables = compare_runs(folders, reference, ev.permutations, ev.alpha, seed=seed,
+    tables = compare_runs(folders, reference, ev.permutations, ev.alpha, seed=seed, resamples=ev.bootstrap,
                           on_progress=lambda message: err_console.log(message) if state_verbose() else None)
     for table in tables:
         print_table(comparison_table(table))
     target = out or Path(cfg.output_dir) / "comparison"
     paths = write_comparison(tables, target, folders, ev.alpha, ev.permutations)
-    console.print(f"best per column in bold green; † p < {ev.alpha:g} vs reference ({ev.permutations} permutations)")
+    console.print(f"best per column in bold green; rows A − ref: paired difference [95% interval], † p < {ev.alpha:g} "
+                  f"({ev.permutations} permutations)")
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

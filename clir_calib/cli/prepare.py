@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from clir_calib.cli.common import CONFIG_OPTION, SET_OPTION, console, err_console, resolve_config
-from clir_calib.data.prepare import PrepareSummary
+
+if TYPE_CHECKING:  # the data layer imports `datasets` (~0.6 s): only when a command needs it
+    from clir_calib.data.prepare import PrepareSummary
 
 #: prepare's options and the config keys they set
 PREPARE_OPTIONS = {"dataset": "data.dataset", "source": "data.source", "url": "data.url", "out": "data.prepared",

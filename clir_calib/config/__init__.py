@@ -3,7 +3,9 @@
 from clir_calib.config.loading import (
     apply_overrides,
     config_hash,
+    explicit_keys,
     from_dict,
+    is_explicit,
     load_config,
     read_yaml,
     save_config,
@@ -44,6 +46,6 @@ __all__ = [
     "DEFAULT_MULTI30K_VARIABLE", "E5_SMALL", "EVAL_SPLITS", "LANGUAGES", "LANGUAGE_CODE", "PART_NAME", "SPLITS",
     "TASKS", "CalibrateConfig", "DataConfig", "DistillConfig", "EncoderConfig", "EvaluateConfig",
     "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "apply_overrides", "check_languages",
-    "check_splits", "config_hash", "default_multi30k_source", "from_dict", "load_config", "read_yaml",
+    "check_splits", "config_hash", "explicit_keys", "is_explicit", "default_multi30k_source", "from_dict", "load_config", "read_yaml",
     "known_first", "save_config", "to_dict",
 ]

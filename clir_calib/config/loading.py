@@ -123,13 +123,47 @@ def _is_free_mapping(data: dict[str, Any], keys: list[str]) -> bool:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Defaults, updated by the YAML file at ``path`` and then by dotted ``overrides``."""
+    """Defaults, updated by the YAML file at ``path`` and then by dotted ``overrides``.
+
+    The dotted keys the file and the overrides set are remembered (:func:`explicit_keys`), so that a value a
+    user chose can be told from a default: a run's own teacher replaces the default one, never a chosen one.
+    """
     data = to_dict(ExperimentConfig())
+    chosen: set[str] = set()
     if path is not None:
         file_data = read_yaml(path)
+        chosen |= _leaf_keys(file_data, "")
         data = _merge(data, file_data, "")
+    chosen |= {override.split("=", 1)[0].strip() for override in overrides or [] if "=" in override}
     data = apply_overrides(data, overrides or [])
-    return from_dict(ExperimentConfig, data)
+    config = from_dict(ExperimentConfig, data)
+    config.__dict__[EXPLICIT_ATTRIBUTE] = frozenset(chosen)
+    return config
+
+
+#: where :func:`load_config` keeps the keys a user set (an instance attribute, not a field: never saved or hashed)
+EXPLICIT_ATTRIBUTE = "_explicit_keys"
+
+
+def explicit_keys(config: ExperimentConfig) -> frozenset[str]:
+    """The dotted keys the config file and overrides set (empty for a config built in code)."""
+    return frozenset(config.__dict__.get(EXPLICIT_ATTRIBUTE, frozenset()))
+
+
+def is_explicit(config: ExperimentConfig, key: str) -> bool:
+    """Whether the user set ``key`` (``models.teacher.name``), or a section above it (``models.teacher``)."""
+    keys = explicit_keys(config)
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in keys for i in range(1, len(parts) + 1))
+
+
+def _leaf_keys(data: Any, where: str) -> set[str]:
+    if not isinstance(data, dict) or where.endswith("params") or not data:
+        return {where} if where else set()
+    keys: set[str] = set()
+    for key, value in data.items():
+        keys |= _leaf_keys(value, f"{where}.{key}" if where else str(key))
+    return keys
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:

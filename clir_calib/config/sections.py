@@ -73,7 +73,7 @@ class EncoderConfig:
     max_length: int = setting(128, help="tokens kept per text", at_least=2)
     query_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"query: \")")
     passage_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"passage: \")")
-    batch_size: int = setting(64, help="texts per encoding batch", at_least=1)
+    batch_size: int = setting(128, help="texts per encoding batch", at_least=1, at_most=65536)
 
 
 @dataclass
@@ -108,16 +108,16 @@ class DistillConfig:
     warmup_ratio: float = setting(0.1, help="share of steps with linear warm-up (then linear decay)", at_least=0, at_most=1)
     max_grad_norm: float = setting(1.0, help="gradient clipping norm (0: off)", at_least=0)
     max_pairs: int | list[int] | None = setting(
-        None, help="training pairs (None: all); a list: `clir-calib run` trains one run per size (data-size curve)",
-        at_least=1)
+        2000, help="training pairs (None: all; the study: 2,000 of Multi30k's 29,000, where val accuracy has saturated); "
+        "a list: `clir-calib run` trains one run per size (data-size curve)", at_least=1)
     freeze_embeddings: bool = setting(True, help="keep the student's word embeddings fixed")
-    eval_every: int = setting(100, help="steps between val accuracy checks", at_least=1)
-    save_every: int = setting(100, help="steps between checkpoints (resume)", at_least=1)
-    val_pairs: int | None = setting(1000, help="val pairs for the accuracy check (None: all)", at_least=1)
+    eval_every: int = setting(20, help="steps between val accuracy checks (candidates for select: best)", at_least=1)
+    save_every: int = setting(20, help="steps between checkpoints (resume)", at_least=1)
+    val_pairs: int | None = setting(None, help="val pairs for the accuracy check (None: all)", at_least=1)
     mixed_precision: str = setting("auto", help="auto: bf16 on a CUDA GPU that has it", choices=MIXED_PRECISION)
     projection: bool = setting(False, help="learn a linear map when teacher and student widths differ")
     select: str = setting(
-        "last", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
+        "best", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
         choices=SELECT)
     teacher_cache: str | None = setting(
         None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)")
@@ -128,15 +128,22 @@ class DistillConfig:
 class EvaluateConfig:
     """Retrieval and calibration measurement."""
 
-    langs: list[str] = setting(factory=lambda: list(LANGUAGES), help="document languages evaluated", **LANGUAGE)
-    splits: list[str] = setting(factory=lambda: ["test_2016_flickr"],
-                                help="splits evaluated (any the prepared data has)", **PART)
-    tasks: list[str] = setting(factory=lambda: list(TASKS),
-                               help="tasks evaluated (Multi30k: translation, description; folder: its task name)", **PART)
-    top_k: int = setting(100, help="candidates retrieved per query", at_least=1)
-    bins: int = setting(15, help="equal-width/equal-mass bins of the binned calibration errors", at_least=1)
-    bootstrap: int = setting(1000, help="bootstrap resamples of queries for every interval (0: none)", at_least=0)
-    temperature: float = setting(1.0, help="listwise softmax temperature for raw scores", above=0)
+    langs: list[str] = setting(factory=list, help="document languages evaluated; []: every one the prepared data has",
+                               **LANGUAGE)
+    splits: list[str] = setting(factory=list, help="splits evaluated; []: every split the prepared data has tasks on",
+                                **PART)
+    tasks: list[str] = setting(
+        factory=list, help="tasks evaluated (Multi30k: translation, description; folder: its task name); []: every one",
+        **PART)
+    top_k: int = setting(100, help="candidates retrieved per query", at_least=1, at_most=100_000)
+    bins: int = setting(15, help="equal-width/equal-mass bins of the binned calibration errors", at_least=1,
+                        at_most=10_000)
+    bootstrap: int = setting(1000, help="bootstrap resamples of queries for every interval (0: none)", at_least=0,
+                             at_most=100_000)
+    temperature: float | None = setting(
+        None, help="listwise softmax temperature of the raw view; None: the query encoder's training temperature "
+        "(E5: 0.01; a sentence-transformers card's MultipleNegativesRankingLoss scale s: 1/s), else 0.05",
+        above=0)
     backend: str = setting("exact", help="exact search, or FAISS (the faiss extra)", choices=BACKENDS)
     system: str = setting("", help="name of the evaluated system in tables; \"\" = from the document model or baseline")
     documents: str | None = setting(
@@ -149,11 +156,13 @@ class EvaluateConfig:
     sigmoid_scale: float = setting(1.0, help="pointwise view: P(relevant) = sigmoid(scale * score + bias)")
     sigmoid_bias: float = setting(0.0, help="pointwise view: the bias of that sigmoid")
     index_dir: str = setting("runs/index", help="embedding cache shared by index and evaluate")
-    permutations: int = setting(1000, help="paired randomization test rounds (comparison tables)", at_least=1)
+    permutations: int = setting(1000, help="paired randomization test rounds (comparison tables)", at_least=1,
+                                at_most=100_000)
     alpha: float = setting(0.05, help="significance level marked in comparison tables", above=0, below=1)
     max_images: int | None = setting(
         None, help="quick runs: only the first N images of each split (queries and documents)", at_least=1)
-    diagrams: str = setting("all", help="reliability diagrams per entry", choices=EVALUATE_DIAGRAMS)
+    diagrams: str = setting("equal_width", help="reliability diagrams per entry (all: equal-mass ones too)",
+                            choices=EVALUATE_DIAGRAMS)
 
 
 @dataclass
@@ -165,17 +174,24 @@ class CalibrateConfig:
         help="registered calibrators fitted (clir-calib plugins)")
     fit_lang: str = setting("de", help="the language they are fitted on (the seen one)", **LANGUAGE)
     fit_split: str = setting("val", help="the evaluated split they are fitted on", **PART)
-    target_langs: list[str] = setting(factory=lambda: list(LANGUAGES), help="languages they are applied to unchanged",
-                                      **LANGUAGE)
-    target_splits: list[str] = setting(factory=lambda: ["test_2016_flickr"], help="splits they are applied to", **PART)
+    target_langs: list[str] = setting(
+        factory=list, help="languages they are applied to unchanged; []: every language the evaluate folder has",
+        **LANGUAGE)
+    target_splits: list[str] = setting(
+        factory=list, help="splits they are applied to; []: every evaluated split but the fit split", **PART)
+    score_fit_split: bool = setting(
+        False, help="allow a target split equal to the fit split (scores a calibrator on its own training data)")
+    min_fit_queries: int = setting(
+        50, help="fewer labelled fit queries than this: a warning in the results and the report", at_least=1)
     tasks: list[str] | None = setting(None, help="None: every task whose fit set the evaluate folder holds", **PART)
     params: dict[str, dict[str, Any]] = setting(factory=dict, help="calibrator name -> parameters")
-    diagrams: bool = setting(True, help="reliability diagrams before/after each calibrator (transfer-gap plots always)")
-    adapters: list[str] = setting(factory=list, help="label-free transfer adapters, e.g. [none, quantile]")
+    diagrams: bool = setting(False, help="reliability diagrams before/after each calibrator (transfer-gap plots always)")
+    adapters: list[str] = setting(factory=lambda: ["none", "quantile", "standardize", "mixture"],
+                                  help="label-free transfer adapters ([]: none)")
     adapt_tasks: list[str] | None = setting(
         None, help="tasks the adapters and bounds run on; None: every calibrated task", **PART)
     adapter_params: dict[str, dict[str, Any]] = setting(factory=dict, help="adapter name -> parameters")
-    bounds: list[str] = setting(factory=list, help="bounds that use target labels, on purpose",
+    bounds: list[str] = setting(factory=lambda: ["oracle", "fewshot"], help="bounds that use target labels, on purpose",
                                 choices=BOUNDS)
     fewshot_sizes: list[int] = setting(factory=lambda: [10, 50, 200], help="labelled target val queries", at_least=1)
     fewshot_draws: int = setting(20, help="random draws per few-shot size", at_least=1)
@@ -205,8 +221,10 @@ class ExperimentConfig:
     """A whole study; every command reads the sections it needs."""
 
     name: str = setting("experiment", help="the study's name (report title)")
-    seed: int = setting(13, help="seed of bootstrap, permutation tests and single-seed training", at_least=0)
-    seeds: list[int] = setting(factory=list, help="`clir-calib run`: one distillation per seed; []: [seed]", at_least=0)
+    seed: int = setting(13, help="seed of bootstrap, permutation tests and single-seed training", at_least=0,
+                        at_most=2**32 - 1)
+    seeds: list[int] = setting(factory=lambda: [13, 14, 15],
+                               help="`clir-calib run`: one distillation per seed; []: [seed]", at_least=0, at_most=2**32 - 1)
     device: str = setting("auto", help="auto: CUDA when present", pattern=DEVICE, pattern_help="auto, cpu, cuda or cuda:N")
     output_dir: str = setting("runs/experiment", help="where a study's stages and report go")
     data: DataConfig = setting(factory=DataConfig, help="the data section")

@@ -193,7 +193,9 @@ class FolderDataset(Dataset):
     description = ("A CLIR collection on disk: SOURCE/LANG/ in the BEIR layout or as TREC files, English queries, "
                    "optional bitext (LANG/bitext/train.tsv) for distillation.")
     citation = "BEIR layout: Thakur et al. (NeurIPS 2021 Datasets and Benchmarks); ir_datasets: MacAvaney et al. (SIGIR 2021)."
-    params = (Param("task", "retrieval", "the task name its prepared tasks get (evaluate.tasks)", type=str),)
+    params = (Param("task", "retrieval", "the task name its prepared tasks get (evaluate.tasks)", type=str),
+              Param("bitext", True, "prepare LANG/bitext/*.tsv wherever present, whatever data.splits says "
+                    "(false: evaluation only)", type=bool))
 
     def build(self, request: DatasetRequest) -> DatasetContent:
         if request.source is None:
@@ -216,11 +218,11 @@ class FolderDataset(Dataset):
         content = DatasetContent("local", str(root.resolve()), list(request.langs), list(request.splits),
                                  inputs=dict(sorted(inputs.items())))
         for c in collections:
+            # bitext is kept whenever the collection has it, whatever the evaluation splits (params.bitext=false: not)
+            for split, (english, other) in (sorted(c.bitext.items()) if self.config["bitext"] else []):
+                ids = [f"{split}-{i}" for i in range(len(english))]
+                content.bitext.setdefault(c.lang, []).append(BitextSplit(c.lang, split, ids, english, other))
             for split in request.splits:
-                if split in c.bitext:
-                    english, other = c.bitext[split]
-                    ids = [f"{split}-{i}" for i in range(len(english))]
-                    content.bitext.setdefault(c.lang, []).append(BitextSplit(c.lang, split, ids, english, other))
                 if split in c.qrels:
                     content.tasks.append(collection_task(c, split, self.config["task"]))
                 elif split not in c.bitext and split not in BITEXT_SPLITS:

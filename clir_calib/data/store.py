@@ -69,6 +69,36 @@ def load_manifest(prepared: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def prepare_command(root: Path, langs: list[str] | None = None, splits: list[str] | None = None) -> str:
+    """The ``clir-calib prepare`` command that rebuilds ``root`` from the same dataset, source and parameters,
+    with ``langs`` and ``splits`` added: the one fix every "not prepared" error names."""
+    import shlex
+
+    manifest = load_manifest(root)
+    dataset: dict[str, Any] = manifest["dataset"] if isinstance(manifest.get("dataset"), dict) else {}
+    source: dict[str, Any] = manifest["source"] if isinstance(manifest.get("source"), dict) else {}
+    have_langs = [str(x) for x in manifest.get("langs") or []]
+    have_splits = [str(x) for x in manifest.get("splits") or []]
+    words = ["clir-calib", "prepare", "--dataset", str(dataset.get("name") or "multi30k")]
+    location = source.get("location")
+    if location:
+        words += ["--url" if source.get("kind") == "url" else "--source", str(location)]
+    words += ["--langs", ",".join(dict.fromkeys([*have_langs, *(langs or [])]))]
+    words += ["--splits", ",".join(dict.fromkeys([*have_splits, *(splits or [])]))]
+    for key, value in sorted((dataset.get("params") or {}).items()):
+        words += ["--set", f"data.params.{key}={json.dumps(value)}"]
+    words += ["--out", str(root), "--overwrite"]
+    return "run `" + " ".join(shlex.quote(w) for w in words) + "`"
+
+
+def _bitext_fix(root: Path, lang: str, split: str) -> str:
+    notes = [str(n) for n in load_manifest(root).get("notes") or [] if str(n).startswith(f"{lang}: no bitext")]
+    if notes:  # the source has none: preparing again cannot add it
+        return f"the source had none ({notes[0]}); add the bitext files to the source, then " + \
+            prepare_command(root, [lang], [split])
+    return prepare_command(root, [lang], [split])
+
+
 def _load_dict(folder: Path, what: str, root: Path) -> datasets.DatasetDict:
     try:
         loaded = datasets.load_from_disk(str(folder))
@@ -96,14 +126,12 @@ def load_bitext(
         have = sorted(p.name for p in (root / "bitext").glob("*") if p.is_dir())
         raise DataError(
             f"unknown language {lang!r} for bitext: {root} has no {lang} bitext (prepared: {', '.join(have) or 'none'}); "
-            f"run `clir-calib prepare --langs {lang} --out {root} --overwrite` (with every language you need)"
+            f"{_bitext_fix(root, lang, split)}"
         )
     table = _load_dict(folder, f"bitext/{lang}", root)
     if split not in table:
-        raise DataError(
-            f"{root} has no {split} bitext for {lang} (prepared: {', '.join(table)}); "
-            f"run `clir-calib prepare --splits {split} --out {root} --overwrite` (with every split you need)"
-        )
+        raise DataError(f"{root} has no {split} bitext for {lang} (prepared: {', '.join(table)}); "
+                        f"{_bitext_fix(root, lang, split)}")
     part = table[split]
     if max_pairs is not None and max_pairs < len(part):
         part = part.select(range(max_pairs))

@@ -44,7 +44,20 @@ def encode_task(
     qids = judged_queries(task)
     query_set = encode_cached(system.query_encoder, qids, [task.queries[q] for q in qids], "query", index_root,
                               task.task, task.split, "en", progress=progress)
+    check_same_space(system, query_set, docs)
     return query_set, docs
+
+
+def check_same_space(system: System, queries: EmbeddingSet, docs: EmbeddingSet) -> None:
+    """Queries and documents of different widths cannot share a space: say which models and how to fix it."""
+    q_dim, d_dim = int(queries.embeddings.shape[1]), int(docs.embeddings.shape[1])
+    if q_dim == d_dim:
+        return
+    raise DataError(
+        f"the query encoder {system.query_encoder.name} gives {q_dim}-wide vectors but the document encoder "
+        f"{system.document_encoder.name} gives {d_dim}-wide ones, so they do not share a space; evaluate a distill "
+        "run folder (its own teacher encodes the queries), pass --teacher with the model the documents' encoder "
+        "was distilled from, or distil with distill.projection=true")
 
 
 def build_index(cfg: ExperimentConfig, system: System, progress: bool = False, queries: bool = True) -> list[dict[str, Any]]:

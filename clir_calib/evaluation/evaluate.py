@@ -51,12 +51,18 @@ def score_task(
 
 
 def measure(
-    run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None
+    run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None, temperature: float | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Interval], dict[str, ViewResult]]:
-    """Per-query retrieval metrics, their intervals, and every calibration view with intervals."""
+    """Per-query retrieval metrics, their intervals, and every calibration view with intervals.
+
+    ``temperature``: the raw listwise view's, as resolved for the system (``evaluate.temperature`` when None).
+    """
     per_query = per_query_metrics(run.labels, run.n_relevant)
     retrieval = bootstrap_means(per_query, ev.bootstrap, seed=seed, level=LEVEL)
-    pairs = raw_views(run, ev.temperature, ev.sigmoid_scale, ev.sigmoid_bias, ev.pointwise_depth)
+    temperature = temperature if temperature is not None else ev.temperature
+    if temperature is None:
+        raise ConfigError("no listwise temperature: set evaluate.temperature or evaluate through load_system")
+    pairs = raw_views(run, temperature, ev.sigmoid_scale, ev.sigmoid_bias, ev.pointwise_depth)
     if calibrator is not None:
         pairs["calibrated"] = calibrated_view(run, calibrator, ev.pointwise_depth)
     views = {}
@@ -65,6 +71,14 @@ def measure(
         intervals = bootstrap_pairs(view.confidences, view.correct, ev.bins, ev.bootstrap, seed=seed, level=LEVEL)
         views[name] = ViewResult(view, report, intervals, bin_sensitivity(view), risk_coverage_curve(view))
     return per_query, retrieval, views
+
+
+def raw_view_settings(ev: EvaluateConfig, temperature: Any) -> dict[str, Any]:
+    """How the raw scores were read as probabilities: ``calibrate`` and the report read these back, so they
+    never fall back to a default of their own."""
+    return {"temperature": temperature.value, "temperature_source": temperature.source,
+            "sigmoid_scale": ev.sigmoid_scale, "sigmoid_bias": ev.sigmoid_bias, "pointwise_depth": ev.pointwise_depth,
+            "bins": ev.bins}
 
 
 def bin_sensitivity(view: ViewPairs) -> dict[str, dict[str, float]]:
@@ -104,7 +118,7 @@ def evaluate_system(
         log.info("evaluating %s on %s/%s/%s", system.name, task_name, lang, split)
         run, n_docs, skipped, timing = score_task(task, system, cfg, progress=progress)
         started = time.perf_counter()
-        per_query, retrieval, views = measure(run, ev, cfg.seed, calibrator)
+        per_query, retrieval, views = measure(run, ev, cfg.seed, calibrator, system.temperature.value)
         timing["measure_s"] = time.perf_counter() - started
         judged = {qid: task.qrels.get(qid, {}) for qid in run.qids}
         baseline_info = dict(system.baseline.last_stats) if system.baseline is not None else {}
@@ -159,6 +173,7 @@ def run_evaluation(
             "config_hash": config_hash(cfg),
             "calibrator": ev.calibrator,
             "bootstrap": ev.bootstrap, "level": LEVEL, "bins": ev.bins, "top_k": ev.top_k,
+            "raw_views": raw_view_settings(ev, system.temperature),
             "entries": entries,
             "unavailable": impossible,
             "elapsed_s": round(time.perf_counter() - started, 2),

@@ -12,8 +12,23 @@ def check_evaluate_config(ev: EvaluateConfig) -> None:
     declared rules (:func:`clir_calib.params.check_fields`), then what no single field can say."""
     check_fields(ev, "evaluate")
     check_languages(ev.langs)
-    if not ev.langs or not ev.splits or not ev.tasks:
-        raise ConfigError("evaluate.langs, evaluate.splits and evaluate.tasks must each name at least one entry")
+    if len(set(ev.langs)) != len(ev.langs):
+        repeated = next(lang for lang in ev.langs if ev.langs.count(lang) > 1)
+        raise ConfigError(f"evaluate.langs names {repeated!r} twice; name each language once")
+
+
+def resolve_entries(ev: EvaluateConfig, prepared: str) -> EvaluateConfig:
+    """Fill empty ``langs``, ``splits`` and ``tasks`` with what the prepared data has (in place; returned), so
+    the defaults follow the data and the saved config names what was evaluated."""
+    from clir_calib.data.store import available_tasks
+
+    have = available_tasks(prepared)
+    if not have:
+        raise ConfigError(f"{prepared} holds no prepared tasks; run `clir-calib prepare --out {prepared}` first")
+    for field, position in (("tasks", 0), ("langs", 1), ("splits", 2)):
+        if not getattr(ev, field):
+            setattr(ev, field, list(dict.fromkeys(entry[position] for entry in have)))
+    return ev
 
 
 def planned_entries(ev: EvaluateConfig, prepared: str) -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:
@@ -24,6 +39,7 @@ def planned_entries(ev: EvaluateConfig, prepared: str) -> tuple[list[tuple[str, 
     """
     from clir_calib.data.store import available_tasks
 
+    resolve_entries(ev, prepared)
     have = available_tasks(prepared)
     checks = (("tasks", "task", ev.tasks, 0, "the prepared dataset's tasks"),
               ("langs", "language", ev.langs, 1, "add it with clir-calib prepare --langs ..."),

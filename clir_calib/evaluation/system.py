@@ -1,9 +1,11 @@
 """What is evaluated: English queries encoded by the teacher, documents by a document encoder.
 
 The document encoder is the configured student (``models.student``), a model name or path, or a
-distill run folder (its saved settings win). A *baseline* system instead rewrites the documents
+distill run folder (its saved settings win, and its own teacher encodes the queries: see
+:func:`clir_calib.config.runs.query_encoder_config`). A *baseline* system instead rewrites the documents
 with a registered :class:`~clir_calib.baselines.DocumentBaseline` and lets the teacher encode
-them, so every system is scored by the same code.
+them, so every system is scored by the same code. The raw listwise view's temperature is the query encoder's
+(:mod:`clir_calib.models.temperature`) unless ``evaluate.temperature`` sets one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 
 from clir_calib.baselines import CorpusContext, DocumentBaseline
 from clir_calib.config import EncoderConfig, ExperimentConfig
+from clir_calib.config.runs import is_run_folder, query_encoder_config
 from clir_calib.errors import DataError
+from clir_calib.models.temperature import FALLBACK_TEMPERATURE, Temperature, resolve_temperature
 
 SETTINGS_FILE = "clir_calib_encoder.json"
 
@@ -29,6 +33,7 @@ class System:
     document_encoder: Any
     baseline: DocumentBaseline | None
     description: dict[str, Any]
+    temperature: Temperature = dataclasses.field(default_factory=lambda: Temperature(FALLBACK_TEMPERATURE, "default"))
 
     def documents_for(self, ids: list[str], texts: list[str], context: CorpusContext) -> list[str]:
         """The texts the document encoder sees: the originals, or the baseline's rewrite."""
@@ -41,11 +46,6 @@ class System:
                 "a baseline must return one string per document"
             )
         return list(rewritten)
-
-
-def _is_run_folder(name: str) -> bool:
-    folder = Path(name).expanduser()
-    return folder.is_dir() and (folder / SETTINGS_FILE).is_file()
 
 
 def system_name(cfg: ExperimentConfig) -> str:
@@ -64,7 +64,7 @@ def document_encoder_config(cfg: ExperimentConfig) -> EncoderConfig | str:
     documents = cfg.evaluate.documents
     if documents is None:
         return cfg.models.student
-    if _is_run_folder(documents):
+    if is_run_folder(documents) or (Path(documents).expanduser() / SETTINGS_FILE).is_file():
         return str(Path(documents).expanduser())
     return dataclasses.replace(cfg.models.student, name=documents)
 
@@ -75,7 +75,8 @@ def load_system(cfg: ExperimentConfig, device: str = "auto") -> System:
     from clir_calib.plugins import BASELINES
 
     ev = cfg.evaluate
-    teacher = Encoder.load(cfg.models.teacher, device=device)
+    teacher_config = query_encoder_config(cfg)
+    teacher = Encoder.load(teacher_config, device=device)
     baseline: DocumentBaseline | None = None
     if ev.baseline:
         if ev.documents:
@@ -89,14 +90,17 @@ def load_system(cfg: ExperimentConfig, device: str = "auto") -> System:
         spec = document_encoder_config(cfg)
         if isinstance(spec, str):
             documents = Encoder.from_pretrained(spec, device=device)
-        elif spec == cfg.models.teacher:
+        elif spec == teacher_config:
             documents = teacher
         else:
             documents = Encoder.load(spec, device=device)
         doc_source = {"encoder": str(documents.name), "settings": dataclasses.asdict(documents.settings)}
+    temperature = resolve_temperature(ev.temperature, [str(teacher.name), teacher.settings.source_name],
+                                      getattr(teacher, "folder", None))
     description = {
         "name": system_name(cfg),
         "queries": {"encoder": str(teacher.name), "settings": dataclasses.asdict(teacher.settings)},
         "documents": doc_source,
+        "temperature": temperature.to_dict(),
     }
-    return System(system_name(cfg), teacher, documents, baseline, description)
+    return System(system_name(cfg), teacher, documents, baseline, description, temperature)

@@ -170,6 +170,23 @@ def differences(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig
     return records
 
 
+def raw_temperatures(systems: list[SystemRuns]) -> str:
+    """The raw listwise temperature(s) the evaluations used, with where each came from (from their summaries)."""
+    import json
+
+    found: dict[tuple[float, str], list[str]] = {}
+    for system in systems:
+        for folder in system.folders:
+            raw = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("raw_views") or {}
+            if "temperature" in raw:
+                found.setdefault((raw["temperature"], raw.get("temperature_source", "")), []).append(system.name)
+    if len(found) == 1:
+        (value, source), _ = next(iter(found.items()))
+        return f"T = {value:g} ({source})"
+    return "; ".join(f"T = {value:g} for {', '.join(dict.fromkeys(names))} ({source})"
+                     for (value, source), names in found.items()) or "the evaluations' temperatures"
+
+
 def calibration_by_view(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig,
                         terminal: list[dict[str, Any]]) -> None:
     """Transfer tables split by view: each calibrator next to the raw scores of its own view."""
@@ -178,7 +195,7 @@ def calibration_by_view(report: Report, systems: list[SystemRuns], cfg: Experime
     report.paragraph(
         f"ECE-w ({cfg.evaluate.bins} equal-width bins), mean ± sd over seeds, after each calibrator fitted on "
         f"{fit}/{cfg.calibrate.fit_split}. **Listwise**: softmax over a query's candidates, top-1 confidence vs "
-        f"top-1 correct (one event per query); raw = softmax at T = {cfg.evaluate.temperature:g}. **Pointwise**: "
+        f"top-1 correct (one event per query); raw = softmax at {raw_temperatures(systems)}. **Pointwise**: "
         f"P(relevant) for each of the top-{cfg.evaluate.pointwise_depth} pairs; raw = sigmoid(score) (a fixed "
         "squashing of the cosine, not a probability model). Gap = ECE on an unseen language minus ECE on the seen one."
     )

@@ -21,33 +21,13 @@ from clir_calib.config import (
     save_config,
 )
 from clir_calib.errors import ConfigError
-from clir_calib.params import check_fields
+from clir_calib.pipeline.checks import check_against_prepared, check_methods
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs, StudyResult
 from clir_calib.pipeline.stages import StageRunner
 
 log = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("prepare", "distill", "baseline", "evaluate", "calibrate", "report")
-
-
-def check_methods(cfg: ExperimentConfig) -> None:
-    """Unique method names, known losses and baselines: fail before any work starts."""
-    from clir_calib import plugins
-
-    names = [m.name for m in cfg.methods]
-    if not names:
-        raise ConfigError("the config lists no methods; add at least {name: none} under methods")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"method name {duplicates[0]!r} appears twice under methods; names must be unique")
-    for method in cfg.methods:
-        check_fields(method, f"method {method.name!r}")
-        if method.losses and method.baseline:
-            raise ConfigError(f"method {method.name!r} has both losses and a baseline; give one of them")
-        for spec in method.losses:
-            plugins.ALIGNMENT_LOSSES.get(spec.name).resolve_params(spec.params)
-        if method.baseline:
-            plugins.BASELINES.get(method.baseline).resolve_params(method.params)
 
 
 def run_study(
@@ -101,8 +81,7 @@ def run_study(
 
 def study_seeds(cfg: ExperimentConfig) -> list[int]:
     """The seeds distilled methods train with: ``seeds``, or ``[seed]`` when it is empty."""
-    seeds = list(dict.fromkeys(cfg.seeds)) or [cfg.seed]
-    return seeds
+    return list(dict.fromkeys(cfg.seeds)) or [cfg.seed]
 
 
 def study_sizes(cfg: ExperimentConfig) -> list[int | None]:
@@ -167,14 +146,6 @@ def _prepare(cfg: ExperimentConfig, runner: StageRunner, announce: Callable[[str
     if result.reused:
         announce("prepare: reused")
     return result.folder / name
-
-
-def check_against_prepared(cfg: ExperimentConfig) -> None:
-    """Unknown tasks, languages or splits in ``evaluate`` fail right after ``prepare``, naming what
-    the prepared data has, not after hours of distillation."""
-    from clir_calib.evaluation.plan import planned_entries
-
-    planned_entries(cfg.evaluate, cfg.data.prepared)
 
 
 def _distill_config(base: ExperimentConfig, out: MethodOutputs) -> ExperimentConfig:

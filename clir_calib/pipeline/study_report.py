@@ -32,7 +32,8 @@ def write_study_report(
     announce: Callable[[str], None],
 ) -> dict[str, Any]:
     """Write the report files into ``folder``; return what the stage marker records."""
-    from clir_calib.evaluation.compare import compare_runs, write_comparison
+    from clir_calib.evaluation.compare import compare_runs
+    from clir_calib.evaluation.compare_output import write_comparison
 
     announce("report: comparison tables, diagrams, curves")
     report = Report(f"clir-calib study: {cfg.name}")
@@ -49,7 +50,7 @@ def write_study_report(
     reference = "none" if "none" in names else names[0]
     shown_splits = [s for s in cfg.evaluate.splits if s != cfg.calibrate.fit_split or s in cfg.calibrate.target_splits]
     tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations, splits=shown_splits,
-                          alpha=cfg.evaluate.alpha, seed=cfg.seed)
+                          alpha=cfg.evaluate.alpha, seed=cfg.seed, resamples=cfg.evaluate.bootstrap)
     write_comparison(tables, folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
     terminal: list[dict[str, Any]] = []
     systems = group_runs(methods)
@@ -119,19 +120,19 @@ def _target_split(cfg: ExperimentConfig) -> str:
 
 def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
                       terminal: list[dict[str, Any]]) -> None:
-    from clir_calib.evaluation.compare import format_cell, header
+    from clir_calib.evaluation.compare_output import header, table_rows
 
     report.heading("Retrieval and raw-score calibration, with 95% bootstrap intervals")
     report.paragraph(
-        "Cells: value [95% bootstrap interval over queries]; **bold**: best in the column; †: differs from the "
-        f"reference system at p < {cfg.evaluate.alpha:g} (paired randomization test). ↑ higher is better, ↓ lower."
+        "Cells: value [95% bootstrap interval over queries]; **bold**: best in the column. Rows A − ref: the paired "
+        "difference from the reference system [95% paired bootstrap interval]; †: significant at p < "
+        f"{cfg.evaluate.alpha:g} (paired randomization test). ↑ higher is better, ↓ lower."
     )
     for table in tables:
         if table.split == cfg.calibrate.fit_split and table.split not in cfg.calibrate.target_splits:
             continue
         headers = ["system", *[header(lang, metric) for lang, metric in table.columns]]
-        rows = [[system, *[format_cell(table.cell(system, lang, metric)) for lang, metric in table.columns]]
-                for system in table.systems]
+        rows = table_rows(table)
         caption = f"{table.task} · {table.split} · {table.group} (reference: {table.reference})"
         report.table(headers, rows, caption=caption)
 

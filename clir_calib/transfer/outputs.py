@@ -62,6 +62,7 @@ def to_json(result: TransferResult) -> dict[str, Any]:
             for record, row in zip(flat_rows(result), result.rows, strict=True)
         ],
         "skipped": result.skipped,
+        "warnings": result.warnings,
         "adaptation": [] if result.adaptation is None else [row.to_dict() for row in result.adaptation.rows],
         "adaptation_skipped": [] if result.adaptation is None else result.adaptation.skipped,
     }
@@ -99,6 +100,8 @@ def markdown(result: TransferResult) -> str:
             lines += ["| " + " | ".join(cells) + " |" for cells in body]
             lines.append("")
     lines += ["## All numbers", "", _long_table(result.rows), ""]
+    if result.warnings:
+        lines += ["**Warning:** " + "; ".join(result.warnings), ""]
     if result.skipped:
         lines += ["Skipped target sets: " + "; ".join(f"{s['set']} ({s['why']})" for s in result.skipped), ""]
     return "\n".join(lines)

@@ -9,8 +9,8 @@ view it models, as ``evaluate --calibrator`` judges it:
   retrieved candidates of each query;
 * pointwise: the top-``depth`` (query, document) pairs per query; fitted on the same pairs.
 
-"Before" is the ``identity`` calibrator in the same view (softmax at T = 1, or the clipped raw
-cosine). The *transfer gap* of a calibrator on an unseen language is its ECE there minus its ECE
+"Before" is the ``identity`` calibrator in the same view, read exactly as ``evaluate`` read the raw scores
+(its temperature and sigmoid, from the folder's ``summary.json``). The *transfer gap* of a calibrator on an unseen language is its ECE there minus its ECE
 on the seen language's target split (same task, same split): positive means the mapping holds
 worse on the language it never saw.
 """
@@ -24,11 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.calibrators.base import Calibrator, fit_calibrator
-from clir_calib.config import TASKS, check_languages, check_splits, known_first
+from clir_calib.config import check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.calibration import CalibrationReport
 from clir_calib.retrieval.scored import ScoredRun
+from clir_calib.transfer.folder_facts import (
+    check_fit_is_not_target,
+    default_targets,
+    evaluated_entries,
+    raw_view_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +87,7 @@ class TransferResult:
     rows: list[TransferRow]
     calibrators: dict[tuple[str, str], Calibrator]
     skipped: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # thin evidence: said in the outputs and the report
     adaptation: Any = None  # an AdaptationResult when adapters or bounds were asked for
 
 
@@ -95,14 +102,16 @@ def calibrate_transfer(
     calibrators: Sequence[str],
     fit_lang: str = "de",
     fit_split: str = "val",
-    target_langs: Sequence[str] = ("de", "fr", "cs"),
-    target_splits: Sequence[str] = ("test_2016_flickr",),
+    target_langs: Sequence[str] | None = None,
+    target_splits: Sequence[str] | None = None,
     tasks: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     bins: int = 15,
     depth: int = 10,
     raw: Mapping[str, float] | None = None,
     adaptation: Mapping[str, Any] | None = None,
+    score_fit_split: bool = False,
+    min_fit_queries: int = 50,
 ) -> TransferResult:
     """Fit each calibrator per task on the fit set and measure it, unchanged, on every target set.
 
@@ -110,8 +119,11 @@ def calibrate_transfer(
     :param tasks: tasks to use; None = every task whose fit set is in ``eval_dir``
     :param params: per calibrator name, its parameters (declared by the calibrator)
     :param depth: pointwise view: top pairs per query (as ``evaluate.pointwise_depth``)
-    :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``
-        of evaluate's raw views (defaults: 1, 1, 0)
+    :param target_langs: None or empty = every language the folder has; ``target_splits``: likewise, every evaluated split
+        but the fit split (a target equal to the fit set is refused unless ``score_fit_split``)
+    :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``;
+        None = as ``evaluate`` read them (the folder's ``summary.json``)
+    :param min_fit_queries: fewer labelled fit queries give a warning in ``result.warnings``
     :param adaptation: keyword arguments of :func:`clir_calib.transfer.adaptation.adapt_transfer`
         (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
@@ -120,8 +132,10 @@ def calibrate_transfer(
     root = Path(eval_dir)
     if not root.is_dir():
         raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
+    target_langs, target_splits = default_targets(root, fit_lang, fit_split, target_langs, target_splits)
     check_languages([fit_lang, *target_langs])
     check_splits([fit_split, *target_splits])
+    check_fit_is_not_target(fit_lang, fit_split, target_langs, target_splits, score_fit_split)
     if fit_split == "train":
         raise ConfigError("calibrators are fitted on an evaluated split (the training bitext is never evaluated), "
                           "not 'train'; use --fit-split val (the default)")
@@ -132,16 +146,22 @@ def calibrate_transfer(
         raise ConfigError(f"bins and depth must be at least 1, got {bins} and {depth}")
     classes = chosen_components(CALIBRATORS.get, calibrators, params, "calibrate.params", "calibrator")
     params = dict(params or {})
-    raw_params = dict(raw or {})
+    raw_params = dict(raw) if raw is not None else raw_view_settings(root)
     langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
     chosen = _tasks(root, tasks, fit_lang, fit_split)
 
     rows: list[TransferRow] = []
     fitted: dict[tuple[str, str], Calibrator] = {}
     skipped: list[dict[str, str]] = []
+    warnings: list[str] = []
     for task in chosen:
         fit_set = ScoredSet(task, fit_lang, fit_split)
         fit_run = _load(root, fit_set)
+        labelled = int((fit_run.n_relevant > 0).sum())
+        if labelled < min_fit_queries:
+            warnings.append(f"{fit_set.label()}: calibrators fitted on {labelled} labelled queries (< {min_fit_queries}); "
+                            "their numbers are thin evidence")
+            log.warning(warnings[-1])
         targets = [ScoredSet(task, lang, split) for split in dict.fromkeys(target_splits) for lang in langs]
         target_runs: dict[ScoredSet, ScoredRun] = {}
         for target in targets:
@@ -174,7 +194,7 @@ def calibrate_transfer(
                 ))
     _add_gaps(rows)
     result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
-                            rows, fitted, skipped)
+                            rows, fitted, skipped, warnings=warnings)
     options = dict(adaptation or {})
     if options.get("adapters") or options.get("bounds"):
         from clir_calib.transfer.adaptation import adapt_transfer
@@ -205,15 +225,9 @@ def _add_gaps(rows: list[TransferRow]) -> None:
         row.gap_before = {m: getattr(row.before, m) - getattr(reference.before, m) for m in GAP_METRICS}
 
 
-def _evaluated(root: Path) -> list[tuple[str, ...]]:
-    """Every (task, lang, split) with a ``scored.npz`` in an evaluate folder, Multi30k's tasks first."""
-    found = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
-    return sorted(found, key=lambda e: (known_first(TASKS, e[0]), e))
-
-
 def _check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) -> None:
     """A language or split that the evaluate folder has nowhere is a typo or was never evaluated: say so."""
-    entries = _evaluated(root)
+    entries = evaluated_entries(root)
     if not entries:
         return  # reported with the fit set below
     for what, values, position in (("language", langs, 1), ("split", splits, 2)):
@@ -225,7 +239,7 @@ def _check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) ->
 
 
 def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: str) -> list[str]:
-    known = list(dict.fromkeys(e[0] for e in _evaluated(root)))
+    known = list(dict.fromkeys(e[0] for e in evaluated_entries(root)))
     if tasks:  # a named task the folder lacks fails when its fit set is read, naming the missing file
         return list(dict.fromkeys(tasks))
     found = [task for task in known if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
@@ -237,7 +251,7 @@ def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: st
 
 def _missing(root: Path, lang: str, split: str) -> str:
     """What the evaluate folder holds, and the evaluate flags that would add ``lang``/``split``."""
-    entries = _evaluated(root)
+    entries = evaluated_entries(root)
     langs = sorted({parts[1] for parts in entries})
     splits = sorted({parts[2] for parts in entries})
     if not entries:
@@ -266,8 +280,7 @@ def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
         eval_dir, section.calibrators, fit_lang=section.fit_lang, fit_split=section.fit_split,
         target_langs=section.target_langs, target_splits=section.target_splits, tasks=section.tasks,
         params=section.params, bins=cfg.evaluate.bins, depth=cfg.evaluate.pointwise_depth,
-        raw={"temperature": cfg.evaluate.temperature, "scale": cfg.evaluate.sigmoid_scale,
-             "bias": cfg.evaluate.sigmoid_bias},
+        score_fit_split=section.score_fit_split, min_fit_queries=section.min_fit_queries,
         adaptation={"adapters": section.adapters, "bounds": section.bounds, "adapter_params": section.adapter_params,
                     "tasks": section.adapt_tasks,
                     "fewshot_sizes": section.fewshot_sizes, "fewshot_draws": section.fewshot_draws,

@@ -1,36 +1,19 @@
-"""An out-of-tree clir-calib plugin: sentence-level cosine alignment."""
+"""An out-of-tree clir-calib plugin: sentence-level cosine alignment.
+
+The hook imports the loss inside the function: a plugin's top-level module stays light (no torch), so that
+``clir-calib --help`` and every command start without paying for what they do not use.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-
 from clir_calib import hookimpl
-from clir_calib.losses import AlignmentLoss, EncodedBatch
-from clir_calib.params import Param
-
-
-class CosineAlignmentLoss(AlignmentLoss):
-    """Mean of 1 - cos(student(xx), teacher(en)) over the batch, on pooled embeddings."""
-
-    name = "cosine"
-    description = "Sentence-level 1 - cosine between pooled student(xx) and teacher(en)."
-    citation = "Example plugin; see Reimers and Gurevych (2020) for the MSE variant."
-    params = (Param("margin", 0.0, "cosine above 1 - margin costs nothing"),)
-
-    def forward(
-        self,
-        student: EncodedBatch,
-        teacher: EncodedBatch,
-        student_source: EncodedBatch | None = None,
-    ) -> torch.Tensor:
-        cosine = F.cosine_similarity(student.pooled, teacher.pooled.detach().to(student.pooled.dtype), dim=-1)
-        return torch.clamp(1.0 - cosine - self.config["margin"], min=0.0).mean()
 
 
 @hookimpl
 def register_alignment_losses(register: Callable[[type[Any]], None]) -> None:
+    from clir_calib_cosine.loss import CosineAlignmentLoss
+
     register(CosineAlignmentLoss)

@@ -10,14 +10,28 @@ from collections.abc import Callable
 from typing import Any
 
 from clir_calib import hookimpl
-from clir_calib_nmt.baselines import LanguageModels, NmtBaseline
-from clir_calib_nmt.oracle import OracleBaseline
 
 __all__ = ["LanguageModels", "NmtBaseline", "OracleBaseline"]
 
 
+def __getattr__(name: str) -> Any:
+    """The baselines load on first use: this entry-point module stays light, so every command starts fast."""
+    if name in ("LanguageModels", "NmtBaseline"):
+        from clir_calib_nmt import baselines
+
+        return getattr(baselines, name)
+    if name == "OracleBaseline":
+        from clir_calib_nmt.oracle import OracleBaseline
+
+        return OracleBaseline
+    raise AttributeError(f"module 'clir_calib_nmt' has no attribute {name!r}")
+
+
 @hookimpl
 def register_baselines(register: Callable[[type[Any]], None]) -> None:
+    from clir_calib_nmt.baselines import NmtBaseline
+    from clir_calib_nmt.oracle import OracleBaseline
+
     register(NmtBaseline)
     register(OracleBaseline)
 

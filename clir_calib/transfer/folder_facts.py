@@ -1,0 +1,77 @@
+"""What an evaluate folder says about itself: the entries it holds and how its raw scores were read.
+
+``calibrate`` takes its defaults from here, never from defaults of its own: the target languages and splits
+are the folder's, and the raw ("before") views use the temperature and sigmoid that ``evaluate`` used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clir_calib.config import EVAL_SPLITS, LANGUAGES, TASKS, known_first
+from clir_calib.errors import ConfigError, DataError
+
+#: keys of ``summary.json``'s ``raw_views`` that ``calibrate`` reads, and the identity calibrator's names for them
+RAW_VIEW_KEYS = {"temperature": "temperature", "sigmoid_scale": "scale", "sigmoid_bias": "bias"}
+
+
+def evaluated_entries(root: Path) -> list[tuple[str, ...]]:
+    """Every (task, lang, split) with a ``scored.npz`` in an evaluate folder, in the usual order."""
+    found = [p.parent.relative_to(root).parts for p in sorted(root.glob("*/*/*/scored.npz"))]
+    return sorted(found, key=lambda e: (known_first(TASKS, e[0]), known_first(LANGUAGES, e[1]),
+                                        known_first(EVAL_SPLITS, e[2])))
+
+
+def default_targets(root: Path, fit_lang: str, fit_split: str, langs: Sequence[str] | None,
+                    splits: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """``langs`` and ``splits``, or where empty every language the folder has (the fit language first) and every
+    evaluated split but the fit split (so no calibrator is scored on its own training data by default)."""
+    entries = evaluated_entries(root)
+    if not langs:
+        langs = [fit_lang, *[lang for lang in dict.fromkeys(e[1] for e in entries) if lang != fit_lang]]
+    if not splits:
+        splits = [split for split in dict.fromkeys(e[2] for e in entries) if split != fit_split]
+        if not splits and entries:
+            raise ConfigError(f"{root} holds only the fit split {fit_split!r}; evaluate a held-out split too "
+                              f"(clir-calib evaluate --splits {fit_split},test ...) and calibrate on it")
+    return list(langs), list(splits)
+
+
+def resolve_targets(section: Any, evaluate: Any) -> Any:
+    """A study's calibrate section with unset targets filled from its evaluate section (in place; returned): every
+    evaluated language (the fit language first) and every evaluated split but the fit split, as for a folder."""
+    if not section.target_langs:
+        section.target_langs = [section.fit_lang, *[lang for lang in evaluate.langs if lang != section.fit_lang]]
+    if not section.target_splits:
+        section.target_splits = [split for split in evaluate.splits if split != section.fit_split]
+    return section
+
+
+def check_fit_is_not_target(fit_lang: str, fit_split: str, langs: Sequence[str], splits: Sequence[str],
+                            allowed: bool) -> None:
+    """A target equal to the fit set scores a calibrator on its own training data: refused unless asked."""
+    if fit_split in splits and fit_lang in langs and not allowed:
+        raise ConfigError(f"target split {fit_split!r} is the fit split for {fit_lang}: that scores each calibrator "
+                          "on its own training data; choose other --splits, or set calibrate.score_fit_split=true "
+                          "to report it anyway")
+
+
+def raw_view_settings(root: Path) -> dict[str, float]:
+    """How ``evaluate`` read the folder's raw scores as probabilities (the identity calibrator's parameters)."""
+    summary_path = root / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{summary_path} is missing; {root} is not a finished evaluate folder: run "
+                        "`clir-calib evaluate --out` into it again") from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{summary_path} cannot be read ({type(error).__name__}); run `clir-calib evaluate` "
+                        "into a new folder") from None
+    raw: Any = summary.get("raw_views") if isinstance(summary, dict) else None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(key), int | float) for key in RAW_VIEW_KEYS):
+        raise DataError(f"{summary_path} does not say how its raw scores were read (no raw_views; written by an "
+                        "older clir-calib): evaluate again with this version")
+    return {name: float(raw[key]) for key, name in RAW_VIEW_KEYS.items()}
