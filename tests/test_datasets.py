@@ -17,8 +17,8 @@ from clir_calib.cli import app
 from clir_calib.data import prepare_data, prepare_multi30k
 from clir_calib.data.build import TaskData
 from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest
-from clir_calib.data.store import available_tasks, load_manifest, load_task
-from clir_calib.errors import ConfigError
+from clir_calib.data.store import available_tasks, load_bitext, load_manifest, load_task
+from clir_calib.errors import ConfigError, DataError
 
 runner = CliRunner()
 WORDS = {"de": ["Hund", "Katze", "Haus", "Baum", "Auto", "Strand", "Ball", "Fahrrad"],
@@ -173,6 +173,20 @@ def test_a_folder_collection_goes_through_prepare_evaluate_and_calibrate(make, t
     if make is make_beir:
         assert manifest["bitext"] == {"de": {"train": 8, "val": 8}}
         assert any("fr: no bitext" in note and "not distilled on" in note for note in manifest["notes"])
+
+
+def test_bitext_turned_off_is_named_and_the_suggested_command_brings_it_back(tmp_path) -> None:
+    from tests.test_prepare_errors import _run_the_suggested_command
+
+    source = make_beir(tmp_path / "collection")
+    prepared = tmp_path / "p"
+    result = runner.invoke(app, ["prepare", "--dataset", "folder", "--source", str(source), "--langs", "de,fr",
+                                 "--splits", "dev,test", "--set", "data.params.bitext=false", "--out", str(prepared)])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(DataError, match="data.params.bitext=false") as missing:
+        load_bitext(prepared, "de", "train")
+    _run_the_suggested_command(str(missing.value))
+    assert len(load_bitext(prepared, "de", "train")) == 8
 
 
 def _prepare_fails(source: Path, tmp_path: Path, capsys, *extra: str) -> str:

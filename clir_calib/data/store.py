@@ -69,9 +69,10 @@ def load_manifest(prepared: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def prepare_command(root: Path, langs: list[str] | None = None, splits: list[str] | None = None) -> str:
-    """The ``clir-calib prepare`` command that rebuilds ``root`` from the same dataset, source and parameters,
-    with ``langs`` and ``splits`` added: the one fix every "not prepared" error names."""
+def prepare_command(root: Path, langs: list[str] | None = None, splits: list[str] | None = None,
+                    params: dict[str, Any] | None = None) -> str:
+    """The ``clir-calib prepare`` command that rebuilds ``root`` from the same dataset, source and parameters
+    (``params`` changed), with ``langs`` and ``splits`` added: the one fix every "not prepared" error names."""
     import shlex
 
     manifest = load_manifest(root)
@@ -85,13 +86,16 @@ def prepare_command(root: Path, langs: list[str] | None = None, splits: list[str
         words += ["--url" if source.get("kind") == "url" else "--source", str(location)]
     words += ["--langs", ",".join(dict.fromkeys([*have_langs, *(langs or [])]))]
     words += ["--splits", ",".join(dict.fromkeys([*have_splits, *(splits or [])]))]
-    for key, value in sorted((dataset.get("params") or {}).items()):
+    for key, value in sorted({**(dataset.get("params") or {}), **(params or {})}.items()):
         words += ["--set", f"data.params.{key}={json.dumps(value)}"]
     words += ["--out", str(root), "--overwrite"]
     return "run `" + " ".join(shlex.quote(w) for w in words) + "`"
 
 
 def _bitext_fix(root: Path, lang: str, split: str) -> str:
+    dataset = load_manifest(root).get("dataset")
+    if isinstance(dataset, dict) and (dataset.get("params") or {}).get("bitext") is False:
+        return "it was prepared with data.params.bitext=false; " + prepare_command(root, [lang], [split], {"bitext": True})
     notes = [str(n) for n in load_manifest(root).get("notes") or [] if str(n).startswith(f"{lang}: no bitext")]
     if notes:  # the source has none: preparing again cannot add it
         return f"the source had none ({notes[0]}); add the bitext files to the source, then " + \
