@@ -96,6 +96,18 @@ def register_datasets(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec
+def register_report_sections(register: Callable[[type[Any]], None]) -> None:
+    """Register sections of the study report.
+
+    :param register: call ``register(SectionClass)`` for each subclass of
+        :class:`clir_calib.report.sections.ReportSection`: a ``name``, a ``description``, an ``order`` (where it
+        goes among the built-ins, which use 10, 20, ...) and ``render(ctx)``, which writes through the report
+        context (``ctx.table(headers, rows, caption)`` reaches Markdown, HTML, LaTeX, ``tables.json`` and the
+        terminal at once). The built-in sections register through this hook too.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add sub-commands to the ``clir-calib`` Typer application.
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the component base classes live in higher layers; only thei
     from clir_calib.data.datasets import Dataset
     from clir_calib.losses.base import AlignmentLoss
     from clir_calib.models.providers import ModelProvider
+    from clir_calib.report.sections import ReportSection
 
 T = TypeVar("T")
 ENTRY_POINT_GROUP = "clir_calib"
@@ -43,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "clir_calib.adapters.builtin",
     "clir_calib.models.builtin",
     "clir_calib.data.builtin",
+    "clir_calib.pipeline.builtin_sections",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -225,6 +227,7 @@ TRANSFER_ADAPTERS: Registry[type[TransferAdapter]] = Registry("register_transfer
 BASELINES: Registry[type[DocumentBaseline]] = Registry("register_baselines", "baseline")
 MODEL_PROVIDERS: Registry[ModelProvider] = Registry("register_model_providers", "model provider")
 DATASETS: Registry[type[Dataset]] = Registry("register_datasets", "dataset")
+REPORT_SECTIONS: Registry[type[ReportSection]] = Registry("register_report_sections", "report section")
 
 
 def chosen_components(getter: Callable[[str], Any], names: Any, params: Any, setting: str,

@@ -111,13 +111,14 @@ def _after(calibration: Path) -> dict[tuple[str, ...], float]:
             for r in rows for when in ("before", "after")}
 
 
+@pytest.mark.slow  # about 4 minutes: a study and the same systems command by command, at the default settings
 def test_run_and_the_single_commands_give_the_same_numbers(tmp_path: Path, fake_multi30k: Path,
                                                           tiny_model_dir: Path) -> None:
     tiny = str(tiny_model_dir)
     config = {"output_dir": str(tmp_path / "study"), "seeds": [3], "device": "cpu",
               "data": {"source": str(fake_multi30k), "splits": ["train", "val", "test_2016_flickr"]},
               "models": {"teacher": {"name": tiny}, "student": {"name": tiny}},
-              "methods": [{"name": "mse", "losses": [{"name": "mse"}]}]}
+              "methods": [{"name": "none"}, {"name": "mse", "losses": [{"name": "mse"}]}]}
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     _invoke(["run", str(path), "--no-progress", *[a for item in SETTING for a in ("--set", item)]])
@@ -132,9 +133,17 @@ def test_run_and_the_single_commands_give_the_same_numbers(tmp_path: Path, fake_
     _invoke(["distill", "--lang", "de", "--loss", "mse", "--teacher", tiny, "--student", tiny, "--data",
              str(prepared), "--out", str(run), "--no-progress", *sets])
     # no --teacher, no --temperature, no languages or splits: the run, the model and the data say them
-    _invoke(["evaluate", "--prepared", str(prepared), "-m", str(run), "--out", str(evaluated), "--no-progress",
+    _invoke(["evaluate", "--prepared", str(prepared), "-m", str(run), "--name", "mse", "--out", str(evaluated),
+             "--no-progress",
              "--set", f"evaluate.index_dir={tmp_path / 'index'}", *sets])
     _invoke(["calibrate", "--eval", str(evaluated), "--out", str(tmp_path / "calibration"), *sets])
+    # the undistilled base model, named as the study names it, then the report of the two folders
+    base = tmp_path / "eval-none"
+    _invoke(["evaluate", "--prepared", str(prepared), "-m", tiny, "--teacher", tiny, "--name", "none", "--out",
+             str(base), "--no-progress", "--set", f"evaluate.index_dir={tmp_path / 'index'}", *sets])
+    _invoke(["calibrate", "--eval", str(base), *sets])
+    _invoke(["calibrate", "--eval", str(evaluated), *sets])
+    _invoke(["report", str(base), str(evaluated), "--out", str(tmp_path / "reports")])
 
     study_run = next(study.glob("distill/mse-*/model"))
     for key in ("selected_step", "val_accuracy_after", "select"):
@@ -151,6 +160,21 @@ def test_run_and_the_single_commands_give_the_same_numbers(tmp_path: Path, fake_
     # calibrate's raw ("before") view is evaluate's: the same listwise ECE for the same set
     before = _after(tmp_path / "calibration")[("translation", "temperature", "fr", "test_2016_flickr", "before")]
     assert before == pytest.approx(_metrics(evaluated, "translation/fr/test_2016_flickr")["ece"])
+    # `report` on those folders writes the tables `run` wrote for the same systems
+    ours = _report_tables(tmp_path / "reports" / "latest")
+    theirs = _report_tables(next(study.glob("report/report-*")))
+    for caption in ("MAP, nDCG@10", "differences, mean over seeds", "calibration · translation"):
+        mine = {c: rows for c, rows in ours.items() if caption in c}
+        assert mine and mine == {c: rows for c, rows in theirs.items() if caption in c}, caption
+    assert (study / "report" / "latest").resolve() == next(study.glob("report/report-*")).resolve()
+    _invoke(["report", "--compare", str(study / "report"), str(tmp_path / "reports"), "--out", str(tmp_path / "cmp")])
+    compared = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert compared["rows"] and all(row[-1] in ("+0.0000", "-0.0000") for row in compared["rows"])
+
+
+def _report_tables(folder: Path) -> dict[str, list[list[str]]]:
+    tables = json.loads((folder / "tables.json").read_text())["tables"]
+    return {t["caption"]: t["rows"] for t in tables}
 
 
 def test_a_run_knows_its_teacher(tmp_path: Path, prepared_dir: Path, tiny_model_dir: Path,

@@ -31,10 +31,11 @@ def test_e5_ot_distillation_keeps_a_working_retriever(prepared_de: Path, tmp_pat
 
     cfg = load_config(None, [f"data.prepared={prepared_de}", "distill.lang=de", "distill.losses=[ot]",
                              "distill.max_pairs=16", "distill.batch_size=8", "distill.val_pairs=64",
-                             "models.teacher.max_length=48", "models.student.max_length=48", "device=cpu"])
+                             "models.teacher.max_length=48", "models.student.max_length=48", "device=cpu",
+                             "distill.select=last"])
     result = distill(cfg, tmp_path / "run")
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["event"] == "select" and log[-1]["selected_step"] == 2  # distill.select defaults to last
+    assert log[-1]["event"] == "select" and log[-1]["selected_step"] == 2  # select: last
     log = log[:-1]
     assert [r["step"] for r in log] == [0, 2]
     # e5-small already retrieves the German translation of most English captions; two small steps keep it so

@@ -33,7 +33,7 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 REGISTRIES = {"alignment loss": plugins.ALIGNMENT_LOSSES.all, "calibrator": plugins.CALIBRATORS.all,
               "transfer adapter": plugins.TRANSFER_ADAPTERS.all, "baseline": plugins.BASELINES.all,
-              "dataset": plugins.DATASETS.all}
+              "dataset": plugins.DATASETS.all, "report section": plugins.REPORT_SECTIONS.all}
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRIES))
@@ -95,3 +95,20 @@ def test_every_config_field_is_documented_and_the_reference_is_current() -> None
     assert len(declared["DistillConfig"]) >= 15
     text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
     assert text == reference.markdown(), "docs/config.md is out of date: run `python -m clir_calib.config.reference > docs/config.md`"
+
+
+def test_no_method_loss_or_baseline_name_is_a_literal_in_the_pipeline() -> None:
+    """Comparisons come from the data and the config (report.reference, report.pairs, capabilities such as a loss's
+    ``transports_tokens``), never from names in code: a new method must reach every table."""
+    import ast
+
+    from clir_calib.config import ExperimentConfig
+
+    names = ({m.name for m in ExperimentConfig().methods} | set(plugins.ALIGNMENT_LOSSES.names())
+             | set(plugins.BASELINES.names()) | {"ot+mse"})
+    found = []
+    for path in sorted((REPO / "clir_calib" / "pipeline").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+                found.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not found, found

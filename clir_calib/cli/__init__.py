@@ -117,11 +117,12 @@ def _register_commands() -> None:
         models,
         plugins_cmd,
         prepare,
+        report,
         run,
     )
     from clir_calib.plugins import call_each
 
-    for module in (prepare, distill, index, evaluate, calibrate, export, run, align, plugins_cmd, models):
+    for module in (prepare, distill, index, evaluate, calibrate, export, report, run, align, plugins_cmd, models):
         module.register(app)
     builtin = {_command_name(info) for info in app.registered_commands}
     size = [len(app.registered_commands), len(app.registered_groups)]

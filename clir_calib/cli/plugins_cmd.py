@@ -29,6 +29,7 @@ def plugin_listing() -> dict[str, Any]:
         "baselines": describe_all(plugins.BASELINES.all()),
         "datasets": describe_all(plugins.DATASETS.all()),
         "model_providers": describe_all(plugins.MODEL_PROVIDERS.all()),
+        "report_sections": sorted(describe_all(plugins.REPORT_SECTIONS.all()), key=lambda r: (r["order"], r["name"])),
         "plugins": plugins.plugin_sources(),
     }
 
@@ -38,7 +39,8 @@ def register(app: typer.Typer) -> None:
     def plugins_command(
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables."),
     ) -> None:
-        """List registered alignment losses, calibrators, transfer adapters, baselines, datasets and model providers."""
+        """List registered alignment losses, calibrators, transfer adapters, baselines, datasets, model providers and
+        report sections."""
         listing = plugin_listing()
         if as_json:
             typer.echo(json.dumps(listing, indent=2, default=str))
@@ -53,6 +55,7 @@ TITLES = {
     "baselines": "Baselines",
     "datasets": "Datasets (prepare --dataset)",
     "model_providers": "Offline model providers",
+    "report_sections": "Report sections (rendered by `order`)",
 }
 
 
@@ -69,6 +72,8 @@ def render_listing(listing: dict[str, Any]) -> None:
                 for p in row.get("params", [])
             ) or "-"
             description = row.get("description", "")
+            if "order" in row:
+                description = f"[{row['order']:g}] {description}"
             if row.get("model_names"):
                 description = f"{description} ({', '.join(row['model_names'])})".strip()
             table.add_row(row.get("name", ""), params, description)

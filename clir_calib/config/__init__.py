@@ -35,6 +35,7 @@ from clir_calib.config.sections import (
     LossSpec,
     MethodConfig,
     ModelsConfig,
+    ReportConfig,
     check_languages,
     check_splits,
     default_multi30k_source,
@@ -45,7 +46,7 @@ __all__ = [
     "BACKENDS", "BOUNDS", "MIXED_PRECISION", "POOLINGS", "SELECT", "TRACKERS",
     "DEFAULT_MULTI30K_VARIABLE", "E5_SMALL", "EVAL_SPLITS", "LANGUAGES", "LANGUAGE_CODE", "PART_NAME", "SPLITS",
     "TASKS", "CalibrateConfig", "DataConfig", "DistillConfig", "EncoderConfig", "EvaluateConfig",
-    "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "apply_overrides", "check_languages",
+    "ExperimentConfig", "LossSpec", "MethodConfig", "ModelsConfig", "ReportConfig", "apply_overrides", "check_languages",
     "check_splits", "config_hash", "explicit_keys", "is_explicit", "default_multi30k_source", "from_dict", "load_config", "read_yaml",
     "known_first", "save_config", "to_dict",
 ]

@@ -16,7 +16,7 @@ from clir_calib.params import Param, field_param
 SECTIONS: dict[str, type[Any]] = {
     "": sections.ExperimentConfig, "data": sections.DataConfig, "models.teacher / models.student":
     sections.EncoderConfig, "distill": sections.DistillConfig, "distill.losses[]": sections.LossSpec,
-    "methods[]": sections.MethodConfig, "evaluate": sections.EvaluateConfig, "calibrate": sections.CalibrateConfig,
+    "methods[]": sections.MethodConfig, "evaluate": sections.EvaluateConfig, "calibrate": sections.CalibrateConfig, "report": sections.ReportConfig,
 }
 
 

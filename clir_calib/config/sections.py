@@ -37,6 +37,7 @@ TRACKERS: tuple[str, ...] = ("tensorboard", "wandb", "mlflow")  # each the name 
 QUERY_ENCODERS: tuple[str, ...] = ("teacher", "student")
 EVALUATE_DIAGRAMS: tuple[str, ...] = ("all", "equal_width", "none")
 BOUNDS: tuple[str, ...] = ("oracle", "fewshot")  # calibrate.bounds: they use target labels
+ORACLE_BOUND, FEWSHOT_BOUND = BOUNDS
 #: a method's name: it becomes part of stage folder names
 METHOD_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
 DEVICE = r"auto|cpu|cuda(:[0-9]+)?"
@@ -212,6 +213,27 @@ class MethodConfig:
     seeds: list[int] = setting(factory=list, help="distilled methods: their own seeds ([]: the study's seeds)")
 
 
+VIEWS: tuple[str, ...] = ("listwise", "pointwise")
+
+
+@dataclass
+class ReportConfig:
+    """What the study report compares: every comparison comes from here and from the data, never from names in code."""
+
+    reference: str = setting("none", help="the reference system of every table and difference (when the study has "
+                             "no such system: the first one)", pattern=METHOD_NAME,
+                             pattern_help="a method name")
+    pairs: list[list[str]] = setting(
+        factory=list, help="more differences A − B to report, as [A, B] pairs; []: every pair of distilled methods, in "
+        "config order (each method − reference is always reported)")
+    headline_view: str = setting("listwise", help="the calibration view of the headline table", choices=VIEWS)
+    headline_calibrators: dict[str, str] = setting(
+        factory=lambda: {"listwise": "temperature", "pointwise": "platt"},
+        help="per view, the calibrator of the answer figure and the opening sentences")
+    min_seeds: int = setting(3, help="fewer seeds per distilled method: the report opens with a thin-evidence banner",
+                             at_least=1)
+
+
 def _default_methods() -> list[MethodConfig]:
     return [MethodConfig("none"), MethodConfig("mse", [LossSpec("mse")]), MethodConfig("ot", [LossSpec("ot")])]
 
@@ -233,6 +255,7 @@ class ExperimentConfig:
     methods: list[MethodConfig] = setting(factory=_default_methods, help="the systems a study compares")
     evaluate: EvaluateConfig = setting(factory=EvaluateConfig, help="the evaluate section")
     calibrate: CalibrateConfig = setting(factory=CalibrateConfig, help="the calibrate section")
+    report: ReportConfig = setting(factory=ReportConfig, help="the report section")
 
 
 def known_first(known: tuple[str, ...], value: str) -> tuple[int, str]:

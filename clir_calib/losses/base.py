@@ -28,6 +28,9 @@ class AlignmentLoss(nn.Module, Declared):
 
     #: True when the loss also wants the student's encoding of the English side.
     needs_student_source: ClassVar[bool] = False
+    #: True for a token-level transport loss with ``epsilon``, ``tau`` and ``drop_special_tokens`` parameters: the
+    #: report then shows its settings grid and its plans (found by this capability, never by the loss's name).
+    transports_tokens: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         super().__init__()

@@ -56,6 +56,7 @@ class OTAlignmentLoss(AlignmentLoss):
     """Entropic OT between student(xx) and teacher(en) token states; loss = <P, C>_F, batch mean."""
 
     name = "ot"
+    transports_tokens = True
     description = "Token-level entropic optimal transport between student(xx) and teacher(en) tokens."
     citation = (
         "Huang, Z., Yu, P. and Allan, J. (2023). Improving Cross-lingual Information Retrieval on "

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from clir_calib.config import ExperimentConfig
+from clir_calib.adapters.identity import NoAdapter
+from clir_calib.config.sections import FEWSHOT_BOUND, ORACLE_BOUND, ExperimentConfig
 from clir_calib.pipeline.seed_report import (
-    HEADLINE_CALIBRATOR,
     LANG_COLOURS,
     VIEWS,
     figure_axes,
@@ -45,15 +45,17 @@ def adaptation_values(system: SystemRuns, task: str, lang: str, split: str, cali
     return SeedValues(values)
 
 
+#: the adapter that leaves the calibrator unchanged: the zero-shot row every adapter is measured against
+UNADAPTED = NoAdapter.name
 #: a none-to-oracle gap below this (ECE points) has nothing to close: no share is given
 MIN_GAP = 0.005
 
 
 def gap_closed(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str) -> SeedValues:
     """Per seed, ``(ECE_none - ECE_method) / (ECE_none - ECE_oracle)``: 1 closes the whole gap to the oracle."""
-    none = adaptation_values(system, task, lang, split, calibrator, "none").values
+    none = adaptation_values(system, task, lang, split, calibrator, UNADAPTED).values
     mine = adaptation_values(system, task, lang, split, calibrator, method).values
-    oracle = adaptation_values(system, task, lang, split, calibrator, "oracle").values
+    oracle = adaptation_values(system, task, lang, split, calibrator, ORACLE_BOUND).values
     shares = [(n - m) / (n - o) for n, m, o in zip(none, mine, oracle, strict=False) if n - o >= MIN_GAP]
     return SeedValues(shares)
 
@@ -70,9 +72,10 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
     split = target_split(cfg)
     fit = cfg.calibrate.fit_lang
     unseen = [lang for lang in cfg.calibrate.target_langs if lang != fit]
-    methods = [m for m in ("none", *[a for a in cfg.calibrate.adapters if a != "none"]) if m in cfg.calibrate.adapters]
+    methods = [m for m in (UNADAPTED, *[a for a in cfg.calibrate.adapters if a != UNADAPTED])
+               if m in cfg.calibrate.adapters]
     bounds = ([f"fewshot-{k}" for k in cfg.calibrate.fewshot_sizes] if "fewshot" in cfg.calibrate.bounds else []) + (
-        ["oracle"] if "oracle" in cfg.calibrate.bounds else [])
+        [ORACLE_BOUND] if ORACLE_BOUND in cfg.calibrate.bounds else [])
     report.heading("Calibrating a language nobody labelled: label-free transfer")
     report.paragraph(
         f"ECE-w on {split} after the calibrator fitted on {fit}/{cfg.calibrate.fit_split}, with each label-free "
@@ -87,14 +90,14 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
         calibrators = [c for c in cfg.calibrate.calibrators if c != "identity" and any(
             r["calibrator"] == c and r["view"] == view for s in shown for rows in _adaptation_rows(s) for r in rows)]
         for lang in unseen:
-            headers = ["system", "calibrator", *methods, *bounds, *[f"closed {m}" for m in methods if m != "none"]]
+            headers = ["system", "calibrator", *methods, *bounds, *[f"closed {m}" for m in methods if m != UNADAPTED]]
             rows_out = []
             for system in shown:
                 for calibrator in calibrators:
                     cells = [adaptation_values(system, task, lang, split, calibrator, m).text(4) for m in [*methods, *bounds]]
                     if all(c == "–" for c in cells):
                         continue
-                    closed = [gap_closed(system, task, lang, split, calibrator, m).text(2) for m in methods if m != "none"]
+                    closed = [gap_closed(system, task, lang, split, calibrator, m).text(2) for m in methods if m != UNADAPTED]
                     rows_out.append([system.name, calibrator, *cells, *closed])
                     for m in [*methods, *bounds]:
                         value = adaptation_values(system, task, lang, split, calibrator, m)
@@ -106,11 +109,11 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
                 caption = f"label-free transfer · {task} · {split} · {view} view · {lang} (unseen)"
                 report.table(headers, rows_out, caption=caption)
                 terminal.append({"caption": caption, "headers": headers, "rows": rows_out})
-    shown_methods = [*methods, *[b for b in bounds if b in ("fewshot-50", "oracle")]]
+    shown_methods = [*methods, *[b for b in bounds if b in (f"{FEWSHOT_BOUND}-50", ORACLE_BOUND)]]
     if len(shown_methods) > 1:
         figure, axes = figure_axes(4.6 * len(VIEWS), 3.8, len(VIEWS))
         for ax, view in zip(axes, VIEWS, strict=True):
-            calibrator = HEADLINE_CALIBRATOR[view]
+            calibrator = cfg.report.headline_calibrators[view]
             groups = [(system, lang) for system in shown for lang in unseen]
             present = [m for m in shown_methods if any(
                 adaptation_values(system, task, lang, split, calibrator, m).values for system, lang in groups)]
@@ -126,7 +129,7 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
                 means = [v.mean if v.values else 0.0 for v in values]
                 ax.bar(xs, [min(height, top) for height in means], width=width, yerr=[v.sd if v.mean <= top else 0 for v in values],
                        capsize=2, color=LANG_COLOURS[shown_methods.index(method) % len(LANG_COLOURS)], label=method,
-                       hatch="//" if method in ("oracle", "fewshot-50") else None)
+                       hatch="//" if method in (ORACLE_BOUND, f"{FEWSHOT_BOUND}-50") else None)
                 for x, height in zip(xs, means, strict=True):
                     if height > top:
                         ax.text(x, top * 0.98, f"{height:.2f}", rotation=90, ha="center", va="top", fontsize=6)

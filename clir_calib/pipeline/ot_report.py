@@ -54,12 +54,14 @@ def tau_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig
 
 
 def ot_settings(out: MethodOutputs) -> dict[str, Any] | None:
-    """The resolved parameters of a method's ``ot`` loss, or None when it has none."""
+    """The resolved parameters of a method's token-transport loss (any loss that declares
+    ``transports_tokens``), or None when it has none."""
     from clir_calib import plugins
 
     for spec in out.method.losses:
-        if spec.name == "ot":
-            return dict(plugins.ALIGNMENT_LOSSES.get("ot").resolve_params(spec.params))
+        loss = plugins.ALIGNMENT_LOSSES.get(spec.name)
+        if loss.transports_tokens:
+            return dict(loss.resolve_params(spec.params))
     return None
 
 

@@ -19,7 +19,6 @@ from clir_calib.pipeline.seed_stats import SeedValues, SystemRuns, seed_values, 
 from clir_calib.report import Report
 
 VIEWS = ("listwise", "pointwise")
-HEADLINE_CALIBRATOR = {"listwise": "temperature", "pointwise": "platt"}
 LANG_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
 
 
@@ -36,6 +35,23 @@ def headline_systems(systems: list[SystemRuns]) -> list[SystemRuns]:
         if best is None or (system.pairs or 10**9) > (best.pairs or 10**9):
             chosen[system.name] = system
     return list(chosen.values())
+
+
+def reference_system(shown: list[SystemRuns], cfg: ExperimentConfig) -> SystemRuns:
+    """``report.reference`` when the study has it, else the first system."""
+    return next((s for s in shown if s.name == cfg.report.reference), shown[0])
+
+
+def compared_pairs(shown: list[SystemRuns], cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """Every system minus the reference, then ``report.pairs`` (default: every pair of distilled methods, the
+    later in config order minus the earlier), each once."""
+    reference = reference_system(shown, cfg).name
+    names = [s.name for s in shown]
+    distilled = [s.name for s in shown if s.runs and s.runs[0].method.losses]
+    extra = [tuple(p) for p in cfg.report.pairs] or [(a, b) for i, a in enumerate(distilled) for b in distilled[:i]]
+    pairs = [(name, reference) for name in names if name != reference]
+    pairs += [(a, b) for a, b in extra if a in names and b in names and a != b]
+    return list(dict.fromkeys(pairs))
 
 
 def _calibration_rows(system: SystemRuns) -> list[list[dict[str, Any]]]:
@@ -80,7 +96,7 @@ def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
     shown = headline_systems(systems)
     figure, axes = figure_axes(4.2 * len(VIEWS), 3.8, len(VIEWS))
     for ax, view in zip(axes, VIEWS, strict=True):
-        calibrator = HEADLINE_CALIBRATOR[view]
+        calibrator = cfg.report.headline_calibrators[view]
         width = 0.8 / max(1, len(shown))
         for i, system in enumerate(shown):
             raw = [calibrated_values(system, task, lang, split, calibrator, "ece_equal_width", "before") for lang in langs]
@@ -108,9 +124,10 @@ def headline_table(report: Report, systems: list[SystemRuns], cfg: ExperimentCon
                    terminal: list[dict[str, Any]]) -> None:
     split = target_split(cfg)
     shown = headline_systems(systems)
-    reference = next((s for s in shown if s.name == "none"), shown[0])
-    numbers = (("retrieval", "AP", "MAP"), ("retrieval", "nDCG@10", "nDCG"), ("listwise", "ece_equal_width", "ECE"),
-               ("listwise", "smece", "smECE"))
+    reference = reference_system(shown, cfg)
+    view = cfg.report.headline_view
+    numbers = (("retrieval", "AP", "MAP"), ("retrieval", "nDCG@10", "nDCG"), (view, "ece_equal_width", "ECE"),
+               (view, "smece", "smECE"))
     for task in cfg.evaluate.tasks:
         headers = ["system", "seeds", *[f"{lang} {label}" for lang in cfg.evaluate.langs for _, _, label in numbers]]
         rows = []
@@ -125,7 +142,7 @@ def headline_table(report: Report, systems: list[SystemRuns], cfg: ExperimentCon
                         text += " †" if diff is not None and diff.significant else ""
                     cells.append(text)
             rows.append(cells)
-        caption = (f"{task} · {split}: MAP, nDCG@10, ECE-w and smECE of the raw listwise scores, mean ± sd over "
+        caption = (f"{task} · {split}: MAP, nDCG@10, ECE-w and smECE of the raw {view} scores, mean ± sd over "
                    f"seeds; † differs from {reference.name} (two-level bootstrap, p < 0.05)")
         report.table(headers, rows, caption=caption)
         terminal.append({"caption": caption, "headers": headers, "rows": rows})
@@ -137,11 +154,12 @@ DIFFERENCE_NUMBERS = (("retrieval", "AP", "ΔMAP"), ("listwise", "ece_equal_widt
 
 def differences(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig,
                 terminal: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OT - MSE and every distilled method - none, per language, with intervals and tests."""
+    """Every system minus the reference, and every pair of ``report.pairs`` (default: every pair of distilled
+    methods), per language, with intervals and tests."""
     split = target_split(cfg)
-    shown = {s.name: s for s in headline_systems(systems)}
-    pairs = [(a, b) for a, b in (("ot", "mse"), ("ot+mse", "mse"), ("ot", "none"), ("mse", "none"))
-             if a in shown and b in shown]
+    listed = headline_systems(systems)
+    shown = {s.name: s for s in listed}
+    pairs = compared_pairs(listed, cfg) if listed else []
     records: list[dict[str, Any]] = []
     if not pairs:
         return records

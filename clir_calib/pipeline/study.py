@@ -71,6 +71,9 @@ def run_study(
         "report", "report", report_key,
         lambda folder: write_study_report(base, outputs, folder, runner.results, announce),
     )
+    from clir_calib.pipeline.folders_report import point_latest
+
+    point_latest(report.folder.parent, report.folder)
     announce(f"report: {report.folder / 'report.html'}")
     return StudyResult(
         root=root, stages=runner.results, methods=outputs,

