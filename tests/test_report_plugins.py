@@ -100,3 +100,8 @@ def test_hook_register_report_sections(tmp_path: Path, fake_multi30k: Path, tiny
     assert interval["low"] is not None and interval["high"] is not None and interval["low"] <= interval["high"]
     assert any(t["caption"] == "centroid plugin: systems seen" for t in tables["tables"])
     assert "Thin evidence" in markdown  # one seed: the banner says so
+    # the opening sentences: per unseen language, the distilled pair, each number with its interval
+    assert "**fr** (unseen), centroid − mse:" in markdown and "**cs** (unseen), centroid − mse:" in markdown
+    answer = [r for r in tables["answer"] if r["lang"] == "fr"]
+    assert {r["number"] for r in answer} == {"MAP", "raw listwise ECE-w", "listwise ECE-w after temperature"}
+    assert all(r["low"] is not None and r["low"] <= r["value"] <= r["high"] for r in answer), answer

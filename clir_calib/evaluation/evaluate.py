@@ -172,7 +172,7 @@ def run_evaluation(
             "system": system.description,
             "config_hash": config_hash(cfg),
             "calibrator": ev.calibrator,
-            "bootstrap": ev.bootstrap, "level": LEVEL, "bins": ev.bins, "top_k": ev.top_k,
+            "bootstrap": ev.bootstrap, "seed": cfg.seed, "level": LEVEL, "bins": ev.bins, "top_k": ev.top_k,
             "raw_views": raw_view_settings(ev, system.temperature),
             "entries": entries,
             "unavailable": impossible,

@@ -30,9 +30,10 @@ class Answer(ReportSection):
     order = 10
 
     def render(self, ctx: Any) -> None:
-        from clir_calib.pipeline import seed_report
+        from clir_calib.pipeline import answer, seed_report
 
         ctx.heading("The answer: calibration per language, raw and after the seen-language calibrator")
+        answer.answer_sentences(ctx)
         seed_report.answer_figure(ctx.report, ctx.systems, ctx.cfg, ctx.folder)
 
 

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from clir_calib.config import ExperimentConfig
-from clir_calib.pipeline.seed_stats import SeedValues, SystemRuns, seed_values, two_level_difference
+from clir_calib.pipeline.seed_stats import (
+    Difference,
+    SeedValues,
+    SystemRuns,
+    seed_values,
+    two_level,
+    two_level_difference,
+)
 from clir_calib.report import Report
 
 VIEWS = ("listwise", "pointwise")
@@ -75,6 +82,32 @@ def calibrated_values(system: SystemRuns, task: str, lang: str, split: str, cali
                 if value is not None:
                     values.append(float(value))
     return SeedValues(values)
+
+
+def calibrated_samples(system: SystemRuns, task: str, lang: str, split: str, calibrator: str) -> np.ndarray | None:
+    """Per seed, ECE-w after ``calibrator`` on evaluate's bootstrap draws ``[seeds, rounds]`` (None when a seed's
+    calibration folder has none)."""
+    from clir_calib.transfer.outputs import read_calibrated_samples, sample_key
+
+    rows = []
+    for run in system.runs:
+        found = read_calibrated_samples(run.calibration_dir) if run.calibration_dir else {}
+        key = sample_key(task, calibrator, lang, split)
+        if key not in found:
+            return None
+        rows.append(found[key])
+    return np.stack(rows) if rows and len({r.shape for r in rows}) == 1 else None
+
+
+def calibrated_difference(a: SystemRuns, b: SystemRuns, task: str, lang: str, split: str, calibrator: str,
+                          seed: int = 0) -> Difference | None:
+    """ECE-w after ``calibrator`` (fitted on the seen language), ``a - b``, with its two-level interval."""
+    point_a = calibrated_values(a, task, lang, split, calibrator, "ece_equal_width", "after")
+    point_b = calibrated_values(b, task, lang, split, calibrator, "ece_equal_width", "after")
+    if not point_a.values or not point_b.values:
+        return None
+    return two_level(point_a.mean - point_b.mean, calibrated_samples(a, task, lang, split, calibrator),
+                     calibrated_samples(b, task, lang, split, calibrator), seed)
 
 
 def figure_axes(width: float, height: float, columns: int) -> tuple[Any, Any]:

@@ -141,9 +141,14 @@ def two_level_difference(
     point_b = seed_values(b, task, lang, split, group, metric)
     if not point_a.values or not point_b.values:
         return None
-    observed = point_a.mean - point_b.mean
     key = f"{group}__{metric}"
-    samples_a, samples_b = _samples(a, task, lang, split, key), _samples(b, task, lang, split, key)
+    return two_level(point_a.mean - point_b.mean, _samples(a, task, lang, split, key),
+                     _samples(b, task, lang, split, key), seed)
+
+
+def two_level(observed: float, samples_a: np.ndarray | None, samples_b: np.ndarray | None, seed: int = 0) -> Difference:
+    """``observed`` with its two-level bootstrap interval and p-value from per-seed samples ``[seeds, rounds]`` of
+    each side (the same query draws in every round); no interval when a side has no samples."""
     if samples_a is None or samples_b is None or samples_a.shape[1] != samples_b.shape[1]:
         return Difference(observed, None, None, None, 0)
     rounds = samples_a.shape[1]

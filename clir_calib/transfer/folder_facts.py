@@ -59,6 +59,32 @@ def check_fit_is_not_target(fit_lang: str, fit_split: str, langs: Sequence[str],
                           "to report it anyway")
 
 
+def bootstrap_settings(root: Path) -> tuple[int, int] | None:
+    """``(resamples, seed)`` of the folder's bootstrap, so calibrated views are resampled with the very query draws
+    of ``evaluate`` (None for folders written before the seed was recorded)."""
+    try:
+        summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    resamples, seed = summary.get("bootstrap"), summary.get("seed")
+    if not isinstance(resamples, int) or not isinstance(seed, int) or resamples < 1:
+        return None
+    return resamples, seed
+
+
+def ece_samples(confidences: Any, correct: Any, bins: int, resamples: int, seed: int) -> Any:
+    """Equal-width ECE of one view on each bootstrap resample of its queries (``evaluate``'s draws)."""
+    import numpy as np
+
+    from clir_calib.evaluation.bootstrap import resample_indices
+    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+
+    n_queries, per_query = confidences.shape
+    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1), queries=np.repeat(np.arange(n_queries), per_query))
+    weights = resample_weights(resample_indices(n_queries, resamples, seed), n_queries)
+    return weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
+
+
 def raw_view_settings(root: Path) -> dict[str, float]:
     """How ``evaluate`` read the folder's raw scores as probabilities (the identity calibrator's parameters)."""
     summary_path = root / "summary.json"

@@ -17,7 +17,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from clir_calib.atomic import atomic_dir, write_json, write_text
+import numpy as np
+
+from clir_calib.atomic import atomic_dir, atomic_file, write_json, write_text
 from clir_calib.config import save_config
 from clir_calib.locking import locks_output
 from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
@@ -153,6 +155,23 @@ def csv_text(result: TransferResult) -> str:
     return buffer.getvalue()
 
 
+#: ECE-w after each bootstrapped calibrator on evaluate's bootstrap draws, by :func:`sample_key`
+BOOTSTRAP_FILE = "bootstrap.npz"
+
+
+def sample_key(task: str, calibrator: str, lang: str, split: str) -> str:
+    return f"{task}__{calibrator}__{lang}__{split}"
+
+
+def read_calibrated_samples(folder: Path) -> dict[str, np.ndarray]:
+    """The calibrated-view bootstrap samples a calibration folder holds (empty when it holds none)."""
+    path = Path(folder) / BOOTSTRAP_FILE
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
 @locks_output("out_dir")
 def write_transfer(
     result: TransferResult, out_dir: str | Path, config: Any | None = None, diagrams: bool = True,
@@ -166,6 +185,11 @@ def write_transfer(
             for (task, name, adapter, lang, split), wrapped in result.adaptation.adapted.items():
                 wrapped.save(tmp / adapted_file(task, name, adapter, lang, split))
         write_json(tmp / "calibration.json", to_json(result))
+        samples = {sample_key(r.task, r.calibrator, r.lang, r.split): r.after_samples for r in result.rows
+                   if r.after_samples is not None}
+        if samples:
+            with atomic_file(tmp / BOOTSTRAP_FILE, "wb") as handle:
+                np.savez_compressed(handle, **samples)
         write_text(tmp / "calibration.md", markdown(result))
         write_text(tmp / "calibration.csv", csv_text(result))
         if diagrams:

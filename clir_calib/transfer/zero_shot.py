@@ -30,8 +30,10 @@ from clir_calib.evaluation.views import calibrated_view
 from clir_calib.metrics.calibration import CalibrationReport
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.transfer.folder_facts import (
+    bootstrap_settings,
     check_fit_is_not_target,
     default_targets,
+    ece_samples,
     evaluated_entries,
     raw_view_settings,
 )
@@ -68,6 +70,7 @@ class TransferRow:
     after: CalibrationReport
     gap: dict[str, float] | None = None  # after - seen, per ECE binning (unseen rows only)
     gap_before: dict[str, float] | None = None  # the same for the raw scores
+    after_samples: Any = None  # ECE-w after, on evaluate's bootstrap draws (bootstrapped calibrators only)
 
     def key(self) -> tuple[str, str, str, str]:
         return (self.task, self.calibrator, self.lang, self.split)
@@ -112,6 +115,7 @@ def calibrate_transfer(
     adaptation: Mapping[str, Any] | None = None,
     score_fit_split: bool = False,
     min_fit_queries: int = 50,
+    bootstrap_calibrators: Sequence[str] = (),
 ) -> TransferResult:
     """Fit each calibrator per task on the fit set and measure it, unchanged, on every target set.
 
@@ -124,6 +128,8 @@ def calibrate_transfer(
     :param raw: how raw scores read as probabilities ("before"): ``temperature``, ``scale``, ``bias``;
         None = as ``evaluate`` read them (the folder's ``summary.json``)
     :param min_fit_queries: fewer labelled fit queries give a warning in ``result.warnings``
+    :param bootstrap_calibrators: these calibrators' ECE-w is also computed on ``evaluate``'s bootstrap draws
+        (``row.after_samples``), for seed-level intervals of calibrated views
     :param adaptation: keyword arguments of :func:`clir_calib.transfer.adaptation.adapt_transfer`
         (``adapters``, ``bounds``, ...): label-free adapters and labelled bounds for every target set
     """
@@ -154,6 +160,7 @@ def calibrate_transfer(
     fitted: dict[tuple[str, str], Calibrator] = {}
     skipped: list[dict[str, str]] = []
     warnings: list[str] = []
+    draws = bootstrap_settings(root) if bootstrap_calibrators else None
     for task in chosen:
         fit_set = ScoredSet(task, fit_lang, fit_split)
         fit_run = _load(root, fit_set)
@@ -187,10 +194,13 @@ def calibrate_transfer(
                 (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
             ]]
             for scored_set, run, role in sets:
+                after = calibrated_view(run, calibrator, depth)
+                samples = (ece_samples(after.confidences, after.correct, bins, *draws)
+                           if draws is not None and name in bootstrap_calibrators else None)
                 rows.append(TransferRow(
                     calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
                     split=scored_set.split, role=role, before=calibration_of(before_calibrator, run, depth, bins),
-                    after=calibration_of(calibrator, run, depth, bins),
+                    after=after.report(bins), after_samples=samples,
                 ))
     _add_gaps(rows)
     result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
@@ -281,6 +291,7 @@ def calibrate_from_config(cfg: Any, eval_dir: str | Path) -> TransferResult:
         target_langs=section.target_langs, target_splits=section.target_splits, tasks=section.tasks,
         params=section.params, bins=cfg.evaluate.bins, depth=cfg.evaluate.pointwise_depth,
         score_fit_split=section.score_fit_split, min_fit_queries=section.min_fit_queries,
+        bootstrap_calibrators=sorted(set(cfg.report.headline_calibrators.values())),
         adaptation={"adapters": section.adapters, "bounds": section.bounds, "adapter_params": section.adapter_params,
                     "tasks": section.adapt_tasks,
                     "fewshot_sizes": section.fewshot_sizes, "fewshot_draws": section.fewshot_draws,
