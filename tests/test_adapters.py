@@ -10,7 +10,7 @@ import pytest
 
 from clir_calib import plugins
 from clir_calib.adapters.base import AdaptedCalibrator, SourceScores, TargetScores, target_scores
-from clir_calib.calibrators.base import load_calibrator
+from clir_calib.calibrators.files import load_calibrator
 from clir_calib.errors import ClirCalibError
 from clir_calib.evaluation.views import calibrated_view
 from clir_calib.retrieval.scored import ScoredRun

@@ -279,7 +279,8 @@ def test_other_bad_input() -> None:
 
 def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
     from clir_calib import hookimpl, plugins
-    from clir_calib.calibrators.base import Calibrator, load_calibrator
+    from clir_calib.calibrators.base import Calibrator
+    from clir_calib.calibrators.files import load_calibrator
 
     class ConstantCalibrator(Calibrator):
         """Predicts the fit set's share of relevant pairs for every pair (a toy plugin)."""

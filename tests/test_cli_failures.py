@@ -148,7 +148,7 @@ def test_pickle_only_weights_are_refused(tiny_model_dir: Path, tmp_path: Path) -
 
 
 def test_calibrator_with_non_finite_state_is_refused(tmp_path: Path) -> None:
-    from clir_calib.calibrators.base import load_calibrator
+    from clir_calib.calibrators.files import load_calibrator
     from clir_calib.calibrators.logistic import PlattCalibrator
     from clir_calib.errors import DataError
 

@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from clir_calib import hookimpl, plugins
 from clir_calib.cli import app
 from clir_calib.data import prepare_data, prepare_multi30k
-from clir_calib.data.build import TaskData
-from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest
+from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest, TaskData
 from clir_calib.data.store import available_tasks, load_bitext, load_manifest, load_task
 from clir_calib.errors import ConfigError, DataError
 

@@ -161,7 +161,7 @@ def _mutations() -> st.SearchStrategy[Any]:
        value=_mutations())
 def test_calibrator_files_load_valid_or_one_data_error(tmp_path_factory: pytest.TempPathFactory, name: str,
                                                       path: list[str], value: Any) -> None:
-    from clir_calib.calibrators.base import load_calibrator
+    from clir_calib.calibrators.files import load_calibrator
     from clir_calib.plugins import CALIBRATORS
 
     TRIED["calibrator JSON"] += 1

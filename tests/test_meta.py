@@ -112,3 +112,53 @@ def test_no_method_loss_or_baseline_name_is_a_literal_in_the_pipeline() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
                 found.append(f"{path.name}:{node.lineno} {node.value!r}")
     assert not found, found
+
+
+def test_the_plugin_reference_is_current() -> None:
+    """docs/plugins.md: one section per hook with its docstring and an example, generated; it never goes stale."""
+    from clir_calib.cli.plugin_reference import hooks, render
+
+    text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert text == render(), "docs/plugins.md is out of date: run `python -m clir_calib.cli.plugin_reference > docs/plugins.md`"
+    for hook in hooks():
+        assert f"## `{hook}(" in text, hook
+    assert "class CosineAlignmentLoss" in text  # the worked example is the shipped plugin itself
+
+
+def test_every_component_that_implements_a_paper_cites_it() -> None:
+    """CONTRIBUTING's promise: losses, calibrators, adapters and datasets name their source."""
+    for kind in ("alignment loss", "calibrator", "transfer adapter", "dataset"):
+        for name, component in REGISTRIES[kind]().items():
+            if name in ("identity", "none"):  # the raw scores / no adaptation: nothing to cite
+                continue
+            assert str(getattr(component, "citation", "")).strip(), f"{kind} {name} has no citation"
+
+
+def test_every_cli_option_map_names_a_real_option_and_config_key() -> None:
+    """The options -> config keys maps (EVALUATE_OPTIONS and the like) name options the command has and keys the
+    config has, so help, docs and errors generated from them cannot drift."""
+    import dataclasses
+    import importlib
+
+    from clir_calib.config import ExperimentConfig
+
+    def has_key(dotted: str) -> bool:
+        node: object = ExperimentConfig()
+        for part in dotted.split("."):
+            if not dataclasses.is_dataclass(node) or part not in {f.name for f in dataclasses.fields(node)}:
+                return False
+            node = getattr(node, part)
+        return True
+
+    maps = 0
+    for path in sorted((REPO / "clir_calib" / "cli").glob("*.py")):
+        module = importlib.import_module(f"clir_calib.cli.{path.stem}")
+        for name, mapping in vars(module).items():
+            if not (name.endswith("_OPTIONS") and isinstance(mapping, dict)):
+                continue
+            maps += 1
+            source = path.read_text(encoding="utf-8")
+            for option, key in mapping.items():
+                assert has_key(key), f"{path.name} {name}: {key!r} is not a config key"
+                assert f"{option}:" in source, f"{path.name} {name}: the command has no parameter {option!r}"
+    assert maps >= 4

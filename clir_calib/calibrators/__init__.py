@@ -4,6 +4,7 @@ Use ``clir_calib.plugins.CALIBRATORS.get(name)`` to get a class by name and
 :func:`load_calibrator` to read a fitted one back from its JSON file.
 """
 
-from clir_calib.calibrators.base import Calibrator, load_calibrator
+from clir_calib.calibrators.base import Calibrator
+from clir_calib.calibrators.files import fit_calibrator, load_calibrator
 
-__all__ = ["Calibrator", "load_calibrator"]
+__all__ = ["Calibrator", "fit_calibrator", "load_calibrator"]

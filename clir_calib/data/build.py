@@ -7,48 +7,10 @@ IDs: translation query ``{split}-{i}`` (line i of the English task-1 file), capt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from clir_calib.data import layout
+from clir_calib.data.datasets import BitextSplit, TaskData
 from clir_calib.data.readers import TextFile, check_aligned, check_same_images, read_text_file
 from clir_calib.data.sources import Multi30kSource
-
-
-@dataclass
-class BitextSplit:
-    """Aligned (en, xx) pairs of one split: line i of the English and the target-language file."""
-
-    lang: str
-    split: str
-    ids: list[str]
-    en: list[str]
-    xx: list[str]
-
-
-@dataclass
-class TaskData:
-    """One retrieval task with the image of every query and document (for grouping)."""
-
-    task: str
-    lang: str
-    split: str
-    query_ids: list[str] = field(default_factory=list)
-    query_texts: list[str] = field(default_factory=list)
-    query_images: list[str] = field(default_factory=list)
-    doc_ids: list[str] = field(default_factory=list)
-    doc_texts: list[str] = field(default_factory=list)
-    doc_images: list[str] = field(default_factory=list)
-    qrels: list[tuple[str, str, int]] = field(default_factory=list)
-
-    def add_query(self, qid: str, text: str, image: str) -> None:
-        self.query_ids.append(qid)
-        self.query_texts.append(text)
-        self.query_images.append(image)
-
-    def add_doc(self, docid: str, text: str, image: str) -> None:
-        self.doc_ids.append(docid)
-        self.doc_texts.append(text)
-        self.doc_images.append(image)
 
 
 class Multi30kReader:

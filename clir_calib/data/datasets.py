@@ -4,7 +4,8 @@
 ``multi30k`` and ``folder``) to :meth:`Dataset.build` a :class:`DatasetContent` and writes it in the
 prepared layout that ``distill``, ``evaluate`` and ``calibrate`` read. A dataset reads everything and
 checks it before returning, so bad input is a one-line :class:`~clir_calib.errors.DataError` with
-nothing written.
+nothing written. The payload types (:class:`BitextSplit`, :class:`TaskData`) and the line-numbered readers
+(:func:`read_input`, :func:`read_text_file`) are here too: a dataset author reads this file and one example.
 """
 
 from __future__ import annotations
@@ -13,8 +14,45 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from clir_calib.data.build import BitextSplit, TaskData
+from clir_calib.data.readers import read_input, read_text_file
 from clir_calib.params import Declared
+
+
+@dataclass
+class BitextSplit:
+    """Aligned (en, xx) pairs of one split: line i of the English and the target-language file."""
+
+    lang: str
+    split: str
+    ids: list[str]
+    en: list[str]
+    xx: list[str]
+
+
+@dataclass
+class TaskData:
+    """One retrieval task with the image of every query and document (for grouping)."""
+
+    task: str
+    lang: str
+    split: str
+    query_ids: list[str] = field(default_factory=list)
+    query_texts: list[str] = field(default_factory=list)
+    query_images: list[str] = field(default_factory=list)
+    doc_ids: list[str] = field(default_factory=list)
+    doc_texts: list[str] = field(default_factory=list)
+    doc_images: list[str] = field(default_factory=list)
+    qrels: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def add_query(self, qid: str, text: str, image: str) -> None:
+        self.query_ids.append(qid)
+        self.query_texts.append(text)
+        self.query_images.append(image)
+
+    def add_doc(self, docid: str, text: str, image: str) -> None:
+        self.doc_ids.append(docid)
+        self.doc_texts.append(text)
+        self.doc_images.append(image)
 
 
 @dataclass(frozen=True)
@@ -58,3 +96,6 @@ class Dataset(Declared):
 
     def get_config_dict(self) -> dict[str, Any]:
         return dict(self.config)
+
+
+__all__ = ["BitextSplit", "Dataset", "DatasetContent", "DatasetRequest", "TaskData", "read_input", "read_text_file"]

@@ -18,8 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from clir_calib.data.build import BitextSplit, TaskData
-from clir_calib.data.datasets import Dataset, DatasetContent, DatasetRequest
+from clir_calib.data.datasets import BitextSplit, Dataset, DatasetContent, DatasetRequest, TaskData
 from clir_calib.data.layout import BITEXT_SPLITS
 from clir_calib.data.readers import read_input
 from clir_calib.errors import DataError

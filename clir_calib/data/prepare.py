@@ -19,8 +19,7 @@ from typing import Any
 from clir_calib import __version__
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.config import ExperimentConfig, check_languages, check_splits, save_config
-from clir_calib.data.build import BitextSplit, TaskData
-from clir_calib.data.datasets import DatasetRequest
+from clir_calib.data.datasets import BitextSplit, DatasetRequest, TaskData
 from clir_calib.data.writer import quiet_datasets, write_bitext, write_task
 from clir_calib.errors import DataError
 from clir_calib.locking import locks_output

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import datasets
 
-from clir_calib.data.build import BitextSplit, TaskData
+from clir_calib.data.datasets import BitextSplit, TaskData
 
 
 @contextlib.contextmanager

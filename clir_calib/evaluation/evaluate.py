@@ -150,7 +150,7 @@ def run_evaluation(
         raise ConfigError(f"{target} already exists; pass --overwrite to replace it or choose another --out")
     calibrator = None
     if ev.calibrator:
-        from clir_calib.calibrators.base import load_calibrator
+        from clir_calib.calibrators.files import load_calibrator
 
         calibrator = load_calibrator(ev.calibrator)
     started = time.perf_counter()

@@ -107,7 +107,7 @@ def adapt_transfer(
     :param calibrators: name -> (calibrator class, its parameters)
     :param targets: (language, split) pairs to adapt to
     """
-    from clir_calib.calibrators.base import fit_calibrator
+    from clir_calib.calibrators.files import fit_calibrator
     from clir_calib.plugins import TRANSFER_ADAPTERS, chosen_components
 
     unknown = sorted(set(bounds) - set(BOUNDS))
@@ -165,7 +165,7 @@ def _bounds(task: str, name: str, cls: type[Any], cal_params: dict[str, Any], vi
             split: str, fit_split: str, judged: ScoredRun, bounds: list[str], depth: int, bins: int,
             sizes: tuple[int, ...], draws: int, resamples: int, seed: int,
             skipped: list[dict[str, str]]) -> list[AdaptationRow]:
-    from clir_calib.calibrators.base import fit_calibrator
+    from clir_calib.calibrators.files import fit_calibrator
 
     if not bounds:
         return []

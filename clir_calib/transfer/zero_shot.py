@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clir_calib.calibrators.base import Calibrator, fit_calibrator
+from clir_calib.calibrators import Calibrator, fit_calibrator
 from clir_calib.config import check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
