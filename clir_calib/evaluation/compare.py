@@ -145,8 +145,11 @@ def compare_runs(
     if reference not in names:
         raise ConfigError(f"reference system {reference!r} is not among the compared ones: {', '.join(names)}")
     ref = loaded[names.index(reference)]
-    keys = sorted({k for item in loaded for k in item.entries if splits is None or k[2] in splits},
-                  key=lambda k: (k[0], k[2], k[1]))
+    order = list(dict.fromkeys(k for item in loaded for k in item.entries))  # evaluate's order: its languages' order
+    first = {part: min(i for i, k in enumerate(order) if k[position] == part)
+             for position in range(3) for part in {k[position] for k in order}}
+    keys = sorted({k for k in order if splits is None or k[2] in splits},
+                  key=lambda k: (first[k[0]], first[k[2]], first[k[1]]))
     tables: list[ComparisonTable] = []
     for task, split in dict.fromkeys((k[0], k[2]) for k in keys):
         langs = [k[1] for k in keys if k[0] == task and k[2] == split]

@@ -142,7 +142,7 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
             ax.legend(fontsize=7)
         figure.subplots_adjust(wspace=0.3)
         path = folder / "gap_closed.png"
-        save_png(figure, path, bbox="tight")
+        save_png(figure, path, bbox="tight", vector=True)
         report.images([path], [f"{task} · {split}: ECE after no adaptation, each label-free adapter and the labelled "
                                "bounds (hatched), per unseen language and method (mean ± sd over seeds)"], columns=1)
     return records

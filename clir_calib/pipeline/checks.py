@@ -32,9 +32,13 @@ def check_methods(cfg: ExperimentConfig) -> None:
 
 def check_against_prepared(cfg: ExperimentConfig) -> None:
     """Unknown tasks, languages or splits in ``evaluate`` fail right after ``prepare``, naming what
-    the prepared data has, not after hours of distillation."""
+    the prepared data has, not after hours of distillation. Unset ones are filled from the data, and languages
+    take the one order of every table and figure: the seen language first, then the config's order."""
     from clir_calib.evaluation.plan import planned_entries, resolve_entries
+    from clir_calib.pipeline.figures import languages
     from clir_calib.transfer.folder_facts import resolve_targets
 
     planned_entries(resolve_entries(cfg.evaluate, cfg.data.prepared), cfg.data.prepared)
     resolve_targets(cfg.calibrate, cfg.evaluate)
+    cfg.evaluate.langs = languages(cfg, cfg.evaluate.langs)
+    cfg.calibrate.target_langs = languages(cfg, cfg.calibrate.target_langs)

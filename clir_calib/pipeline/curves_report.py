@@ -15,6 +15,7 @@ from clir_calib.pipeline.seed_report import (
     calibrated_values,
     figure_axes,
     headline_systems,
+    languages,
     target_split,
 )
 from clir_calib.pipeline.seed_stats import SystemRuns, seed_values
@@ -29,7 +30,7 @@ def data_size_curves(report: Report, systems: list[SystemRuns], cfg: ExperimentC
     if len(sizes) < 2:
         return
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
-    langs = cfg.evaluate.langs
+    langs = languages(cfg, cfg.evaluate.langs)
     methods = list(dict.fromkeys(s.name for s in systems if s.pairs is not None))
     flat = {s.name: s for s in systems if s.pairs is None}
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -72,7 +73,7 @@ def data_size_curves(report: Report, systems: list[SystemRuns], cfg: ExperimentC
             ax.legend(fontsize=6)
     figure.subplots_adjust(hspace=0.45, wspace=0.3)
     path = folder / "data_size_curves.png"
-    save_png(figure, path, bbox="tight")
+    save_png(figure, path, bbox="tight", vector=True)
     report.heading("Data-size curves")
     report.paragraph(f"{task} · {split}; lines: mean over seeds, bands: ± 1 sd; dashed: systems without training.")
     report.images([path], ["MAP and ECE against the number of distillation pairs"], columns=1)
@@ -84,10 +85,12 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
     from clir_calib.report.plots import save_png
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
-    langs = cfg.evaluate.langs
+    langs = languages(cfg, cfg.evaluate.langs)
     figure, axes = figure_axes(3.8 * len(langs), 3.4, len(langs))
+    for ax in axes[1:]:
+        ax.sharey(axes[0])  # one risk scale: the panels compare languages
     rows = []
-    for ax, lang in zip(axes, langs, strict=True):
+    for index, (ax, lang) in enumerate(zip(axes, langs, strict=True)):
         for i, system in enumerate(headline_systems(systems)):
             curves = []
             for folder_ in system.folders:
@@ -104,11 +107,14 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
             aurc = seed_values(system, task, lang, split, "listwise", "aurc")
             rows.append([system.name, lang, aurc.text(4)])
         ax.set(title=f"{lang}: risk vs coverage (listwise)", xlabel="coverage (share of queries answered)",
-               ylabel="risk (top-1 not relevant)")
+               ylabel="risk (top-1 not relevant)" if index == 0 else "")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(6, max(1, len(names))),
+                  fontsize=7, frameon=False)
+    figure.subplots_adjust(wspace=0.25)
     path = folder / "risk_coverage.png"
-    save_png(figure, path, bbox="tight")
+    save_png(figure, path, bbox="tight", vector=True)
     report.heading("Selective retrieval: when to trust the top-1 result")
     report.paragraph("Queries answered in order of decreasing top-1 confidence (raw listwise view); risk = share of "
                      "answered queries whose top-1 document is not relevant. AURC: area under the curve (lower is "

@@ -91,6 +91,10 @@ def folders_config(outputs: list[MethodOutputs], overrides: list[str] | None = N
     if path is not None or overrides:
         chosen = load_config(path, overrides)
         cfg.report, cfg.name = chosen.report, chosen.name
+    from clir_calib.pipeline.figures import languages
+
+    cfg.evaluate.langs = languages(cfg, cfg.evaluate.langs)
+    cfg.calibrate.target_langs = languages(cfg, cfg.calibrate.target_langs)
     cfg.methods = list({o.method.name: o.method for o in outputs}.values())
     cfg.seeds = sorted({o.seed for o in outputs if o.seed is not None})
     cfg.evaluate.documents = cfg.evaluate.baseline = None

@@ -192,29 +192,36 @@ def training_curves(ctx: Any) -> None:
     logs = {name: records for name, records in logs.items() if records}
     if not logs:
         return
-    import matplotlib
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from clir_calib.pipeline.seed_report import figure_axes
+    from clir_calib.report.plots import save_png
 
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for name, records in logs.items():
-        losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    fig, (loss_ax, acc_ax) = figure_axes(10, 3.6, 2)
+    for index, (name, records) in enumerate(logs.items()):
+        colour = f"C{index % 10}"
+        losses = [(r["step"], r["loss"]) for r in records if "loss" in r and r["loss"] > 0]
         accuracy = [(r["step"], r["val_accuracy"]) for r in records
                     if r.get("val_accuracy") is not None and r.get("event") != "select"]
         if losses:
-            loss_ax.plot(*zip(*losses, strict=True), marker=".", label=name)
+            loss_ax.plot(*zip(*losses, strict=True), marker=".", color=colour, label=name)
         if accuracy:
-            acc_ax.plot(*zip(*accuracy, strict=True), marker="o", label=name)
-    loss_ax.set(title="training loss (per method's own objective)", xlabel="step", ylabel="loss")
-    acc_ax.set(title="val bitext top-1 accuracy en→xx", xlabel="step", ylabel="accuracy")
+            acc_ax.plot(*zip(*accuracy, strict=True), marker="o", color=colour, label=name)
+        chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
+        if chosen is not None and chosen.get("val_accuracy") is not None:  # the step the run kept
+            acc_ax.plot([chosen["selected_step"]], [chosen["val_accuracy"]], marker="*", markersize=13, color=colour,
+                        markeredgecolor="black", linestyle="none")
+    loss_ax.set_yscale("log")  # the losses of different objectives differ by orders of magnitude
+    loss_ax.set(title="training loss (each method's own objective, log scale)", xlabel="step", ylabel="loss")
+    acc_ax.set(title="val bitext top-1 accuracy en→xx (★ the kept step)", xlabel="step", ylabel="accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, names = acc_ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(6, max(1, len(names))),
+               fontsize=7, frameon=False)
     path = folder / "training_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, bbox="tight", vector=True)
     report.heading("Training curves")
     rows = []
     for name, records in logs.items():

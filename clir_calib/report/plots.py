@@ -129,14 +129,17 @@ def transfer_gap_plot(
     return save_png(figure, path, bbox="tight")
 
 
-def save_png(figure: Figure, path: str | os.PathLike[str], bbox: str | None = None) -> Path:
-    """Render ``figure`` to PNG in memory, then write it atomically.
+def save_png(figure: Figure, path: str | os.PathLike[str], bbox: str | None = None, vector: bool = False) -> Path:
+    """Render ``figure`` to PNG in memory, then write it atomically; with ``vector``, an SVG twin next to it (a
+    paper's figure: it scales), and the PNG at 200 dpi.
 
     ``bbox="tight"`` crops to the drawn content at the price of a second full draw; figures with fixed
     margins (the reliability diagrams, made by the hundred) leave it off."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches=bbox)
     target = Path(path)
-    with atomic_file(target, "wb") as handle:
-        handle.write(buffer.getvalue())
+    formats = [("png", target)] + ([("svg", target.with_suffix(".svg"))] if vector else [])
+    for kind, where in formats:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=kind, bbox_inches=bbox, dpi=200 if vector and kind == "png" else "figure")
+        with atomic_file(where, "wb") as handle:
+            handle.write(buffer.getvalue())
     return target
