@@ -23,10 +23,14 @@ from clir_calib.pipeline.seed_stats import Difference, two_level_difference
 def stated(diff: Difference | None) -> str:
     if diff is None:
         return "not measured"
+    from clir_calib.evaluation.compare_output import signed
+
     if diff.low is None or diff.high is None:
-        return f"{diff.value:+.3f} (no interval: no bootstrap draws)"
-    verdict = f"significant, p = {diff.p_value:.3f}" if diff.significant else "not significant"
-    return f"{diff.value:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}], {verdict}"
+        return f"{signed(diff.value)} (no interval: no bootstrap draws)"
+    rounds = max(1, diff.rounds)
+    p = f"p < {1 / rounds:.3g}" if diff.p_value is not None and diff.p_value < 1 / rounds else f"p = {diff.p_value:.3f}"
+    verdict = f"significant, {p}" if diff.significant else "not significant"
+    return f"{signed(diff.value)} [{signed(diff.low)}, {signed(diff.high)}], {verdict}"
 
 
 def answer_pairs(ctx: Any) -> list[tuple[str, str]]:

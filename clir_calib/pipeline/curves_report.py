@@ -110,7 +110,7 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
                ylabel="risk (top-1 not relevant)" if index == 0 else "")
         ax.grid(alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(6, max(1, len(names))),
+    figure.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(6, max(1, len(names))),
                   fontsize=7, frameon=False)
     figure.subplots_adjust(wspace=0.25)
     path = folder / "risk_coverage.png"

@@ -8,7 +8,25 @@ from typing import Any
 from clir_calib.config import ExperimentConfig
 from clir_calib.pipeline.seed_stats import SeedValues, SystemRuns
 
-__all__ = ["corpus_note", "error_bars", "figure_axes", "languages"]
+__all__ = ["corpus_note", "error_bars", "figure_axes", "languages", "log_scale_if_positive"]
+
+
+def log_scale_if_positive(ax: Any) -> bool:
+    """A log y-axis when the axes hold positive data (values spanning orders of magnitude stay readable); left
+    linear when nothing positive was drawn, where a log axis cannot be drawn at all."""
+    import numpy as np
+
+    found = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+    found += [np.array([patch.get_height() for patch in container], dtype=float) for container in ax.containers
+              if hasattr(container, "patches")]
+    values = np.concatenate([v.reshape(-1) for v in found]) if found else np.empty(0)
+    if not (np.isfinite(values) & (values > 0)).any():
+        return False
+    ax.set_yscale("log", nonpositive="clip")
+    label = ax.get_ylabel()
+    if label and "log scale" not in label:
+        ax.set_ylabel(f"{label} (log scale)")
+    return True
 
 
 def corpus_note(systems: list[SystemRuns], task: str, split: str, langs: list[str]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from clir_calib.config import ExperimentConfig
-from clir_calib.pipeline.figures import corpus_note, error_bars, figure_axes, languages
+from clir_calib.pipeline.figures import corpus_note, error_bars, figure_axes, languages, log_scale_if_positive
 from clir_calib.pipeline.seed_stats import (
     Difference,
     SeedValues,
@@ -113,6 +113,8 @@ def calibrated_difference(a: SystemRuns, b: SystemRuns, task: str, lang: str, sp
 
 def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path) -> None:
     """Per language and method: ECE of the raw scores and after the calibrator fitted on the seen language."""
+    from matplotlib.ticker import FormatStrFormatter
+
     from clir_calib.report.plots import save_png
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
@@ -130,17 +132,21 @@ def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
             ax.bar(xs, [v.mean for v in raw], width=width, yerr=error_bars(raw), color=colour, alpha=0.35,
                    edgecolor=colour, capsize=2, label=f"{system.name} raw")
             ax.errorbar(xs, [v.mean for v in after], yerr=error_bars(after), fmt="o", color=colour, capsize=3,
-                        label=f"{system.name} + {calibrator}")
+                        label=f"{system.name} calibrated")
         labels = [f"{lang}{' (seen)' if lang == cfg.calibrate.fit_lang else ''}" for lang in langs]
         ax.set_xticks(range(len(langs)))
         ax.set_xticklabels(labels)
-        ax.set_yscale("log")  # raw (~0.1-0.6) and calibrated (~0.01-0.05) both readable
-        ax.set_ylabel("ECE (equal-width bins, log scale)")
+        ax.set_ylabel("ECE (equal-width bins)")
+        if log_scale_if_positive(ax):  # raw (~0.1-0.6) and calibrated (~0.01-0.05) both readable
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+            ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+            ax.tick_params(axis="y", which="minor", labelsize=6)
         ax.set_title(f"{view}: raw (bars), {calibrator} fit on {cfg.calibrate.fit_lang} (dots)", fontsize=9)
         ax.grid(axis="y", alpha=0.3, which="both")
     handles, names = axes[0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(names)), fontsize=7,
+    figure.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(4, len(names)), fontsize=7,
                   frameon=False)  # below the panels, never over a bar
+    figure.subplots_adjust(wspace=0.35)
     path = folder / "answer.png"
     save_png(figure, path, bbox="tight", vector=True)
     report.images([path], [f"{task} · {split}: calibration error per language and method, mean ± sd over seeds"],

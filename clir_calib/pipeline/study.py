@@ -258,7 +258,8 @@ def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, 
     assert eval_dir is not None
     evaluate_key = next(r.key for r in reversed(runner.results) if r.stage == "evaluate" and r.label == out.label)
     key = {"evaluate": evaluate_key, "calibrate": base.calibrate, "bins": base.evaluate.bins,
-           "depth": base.evaluate.pointwise_depth}
+           "depth": base.evaluate.pointwise_depth,  # and the calibrators bootstrapped for the report's intervals:
+           "bootstrapped": sorted(set(base.report.headline_calibrators.values()))}
 
     def build_stage(folder: Path) -> dict[str, Any]:
         announce(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")

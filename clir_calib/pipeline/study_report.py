@@ -194,7 +194,7 @@ def training_curves(ctx: Any) -> None:
         return
     from matplotlib.ticker import MaxNLocator
 
-    from clir_calib.pipeline.seed_report import figure_axes
+    from clir_calib.pipeline.figures import figure_axes, log_scale_if_positive
     from clir_calib.report.plots import save_png
 
     fig, (loss_ax, acc_ax) = figure_axes(10, 3.6, 2)
@@ -210,15 +210,18 @@ def training_curves(ctx: Any) -> None:
         chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
         if chosen is not None and chosen.get("val_accuracy") is not None:  # the step the run kept
             acc_ax.plot([chosen["selected_step"]], [chosen["val_accuracy"]], marker="*", markersize=13, color=colour,
-                        markeredgecolor="black", linestyle="none")
-    loss_ax.set_yscale("log")  # the losses of different objectives differ by orders of magnitude
-    loss_ax.set(title="training loss (each method's own objective, log scale)", xlabel="step", ylabel="loss")
-    acc_ax.set(title="val bitext top-1 accuracy en→xx (★ the kept step)", xlabel="step", ylabel="accuracy")
+                        markeredgecolor="black", linestyle="")
+    log_scale_if_positive(loss_ax)  # the losses of different objectives differ by orders of magnitude
+    loss_ax.set(xlabel="step", ylabel="loss")
+    loss_ax.set_title("training loss (each method's own objective)", fontsize=9)
+    acc_ax.set(xlabel="step", ylabel="accuracy")
+    acc_ax.set_title("val bitext top-1 accuracy en→xx (★ the kept step)", fontsize=9)
+    fig.subplots_adjust(wspace=0.3)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, names = acc_ax.get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(6, max(1, len(names))),
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=min(6, max(1, len(names))),
                fontsize=7, frameon=False)
     path = folder / "training_curves.png"
     save_png(fig, path, bbox="tight", vector=True)

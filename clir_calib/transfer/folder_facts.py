@@ -61,12 +61,16 @@ def check_fit_is_not_target(fit_lang: str, fit_split: str, langs: Sequence[str],
 
 def bootstrap_settings(root: Path) -> tuple[int, int] | None:
     """``(resamples, seed)`` of the folder's bootstrap, so calibrated views are resampled with the very query draws
-    of ``evaluate`` (None for folders written before the seed was recorded)."""
+    of ``evaluate`` (None when the folder has no bootstrap)."""
     try:
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     resamples, seed = summary.get("bootstrap"), summary.get("seed")
+    if seed is None and (root / "config.yaml").is_file():  # folders written before the summary recorded the seed
+        from clir_calib.config import load_config
+
+        seed = load_config(root / "config.yaml").seed
     if not isinstance(resamples, int) or not isinstance(seed, int) or resamples < 1:
         return None
     return resamples, seed
