@@ -180,7 +180,7 @@ def test_adapted_file_reproduces_the_numbers_and_bounds_are_reported(tmp_path: P
     assert len(data["adaptation"]) == len(result.adaptation.rows)
 
 
-def test_a_plugin_adapter_registers_through_register_transfer_adapters(tmp_path: Path) -> None:
+def test_hook_register_transfer_adapters(tmp_path: Path) -> None:
     from clir_calib import hookimpl
     from clir_calib.adapters.base import TransferAdapter
 

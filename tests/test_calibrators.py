@@ -277,7 +277,7 @@ def test_other_bad_input() -> None:
         CALIBRATORS.get("isotonic")().predict_proba(scores)
 
 
-def test_a_plugin_calibrator_registers_through_register_calibrators(tmp_path):
+def test_hook_register_calibrators(tmp_path):
     from clir_calib import hookimpl, plugins
     from clir_calib.calibrators.base import Calibrator
     from clir_calib.calibrators.files import load_calibrator

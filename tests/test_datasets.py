@@ -276,7 +276,7 @@ def dataset_plugin() -> Iterator[None]:
     plugins.pm.unregister(plugin)
 
 
-def test_a_plugin_registers_a_dataset_through_the_hook(dataset_plugin, tmp_path) -> None:
+def test_hook_register_datasets(dataset_plugin, tmp_path) -> None:
     assert {"multi30k", "folder", "test-echo"} <= set(plugins.DATASETS.names())
     summary = prepare_data(tmp_path / "p", dataset="test-echo", params={"n": 4}, langs=["de"], splits=["test"])
     assert [(t.task, t.queries) for t in summary.tasks] == [("echo", 4)]

@@ -168,7 +168,7 @@ def baseline_plugin() -> Iterator[None]:
         plugins.pm.unregister(name="test-baseline")
 
 
-def test_baseline_system_calibrator_and_comparison(
+def test_hook_register_baselines(
     evaluated: Path, work: Path, prepared_dir: Path, tiny_model_dir: Path, baseline_plugin: None
 ) -> None:
     from clir_calib.plugins import CALIBRATORS

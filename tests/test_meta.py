@@ -27,8 +27,11 @@ def test_every_hook_is_documented_with_its_signature(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_test(hook: str) -> None:
+    """datasette's rule: each hook has a test named after it, which registers a component through it."""
     tests = [p for p in (REPO / "tests").glob("test_*.py") if p.name != Path(__file__).name]
-    assert any(hook in p.read_text(encoding="utf-8") for p in tests), f"no test mentions {hook}"
+    named = [p for p in tests if f"def test_hook_{hook}(" in p.read_text(encoding="utf-8")]
+    assert named, f"no test named test_hook_{hook}"
+    assert hook in named[0].read_text(encoding="utf-8")
 
 
 REGISTRIES = {"alignment loss": plugins.ALIGNMENT_LOSSES.all, "calibrator": plugins.CALIBRATORS.all,

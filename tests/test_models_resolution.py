@@ -126,7 +126,7 @@ def test_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     assert folder is None and why.endswith("hub unreachable")
 
 
-def test_registered_provider_serves_its_name(tiny_provider: TinyProvider, tmp_path: Path) -> None:
+def test_hook_register_model_providers(tiny_provider: TinyProvider, tmp_path: Path) -> None:
     folder = resolve_model("acme/tiny-encoder", cache_dir=tmp_path)
     assert folder == tmp_path / "tiny" / "acme--tiny-encoder" and (folder / "config.json").is_file()
     encoder = Encoder.from_pretrained("acme/tiny-encoder", cache_dir=tmp_path, device="cpu")

@@ -53,7 +53,7 @@ def test_builtins_register_through_hooks():
     assert set(plugins.DEFAULT_PLUGINS) <= registered
 
 
-def test_registered_test_plugin_is_found_and_removed(test_plugin):
+def test_hook_register_alignment_losses(test_plugin):
     loss_cls = plugins.ALIGNMENT_LOSSES.get("test-scaled-mse")
     loss = loss_cls(scale=3)
     assert loss.get_config_dict() == {"scale": 3.0}
@@ -158,7 +158,7 @@ def test_allow_list_variable_limits_third_party_plugins():
     assert "cosine" in {loss["name"] for loss in only["alignment_losses"]}
 
 
-def test_register_commands_adds_a_command_through_the_hook():
+def test_hook_register_commands():
     import typer
     from typer.testing import CliRunner
 
