@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -127,3 +128,27 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     with atomic_file(path) as handle:
         json.dump(data, handle, indent=2, sort_keys=False, allow_nan=False, default=str)
         handle.write("\n")
+
+
+def read_json(path: str | os.PathLike[str], fix: str) -> Any:
+    """A JSON file the tool wrote, read once per version of the file (cached by path, size and modification time:
+    a report reads each ``metrics.json`` hundreds of times); damage is a one-line error naming the file and ``fix``.
+    The returned object is shared between callers: read it, never change it."""
+    file = Path(path)
+    try:
+        stat = file.stat()
+    except FileNotFoundError:
+        from clir_calib.errors import DataError
+
+        raise DataError(f"{file} is missing; {fix}") from None
+    return _read_json(str(file), stat.st_size, stat.st_mtime_ns, fix)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_json(path: str, size: int, mtime_ns: int, fix: str) -> Any:
+    from clir_calib.errors import DataError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise DataError(f"{path} is damaged (not JSON); {fix}") from None

@@ -120,15 +120,27 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
     return metrics
 
 
+def read_entry_metrics(folder: Path, task: str, lang: str, split: str) -> dict[str, Any] | None:
+    """One entry's ``metrics.json`` (None when the folder has no such entry), read once per file version."""
+    from clir_calib.atomic import read_json
+
+    path = entry_folder(Path(folder), task, lang, split) / "metrics.json"
+    if not path.is_file():
+        return None
+    data = read_json(path, f"re-run 'clir-calib evaluate --overwrite' for {folder}")
+    if not isinstance(data, dict):
+        raise DataError(f"{path} is not an entry's metrics; re-run 'clir-calib evaluate --overwrite' for {folder}")
+    return data
+
+
 def read_summary(folder: Path) -> dict[str, Any]:
     """The ``summary.json`` of an evaluate folder, with a one-line error when it is missing."""
     path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         raise DataError(f"{folder} is not an evaluate folder (no {SUMMARY_FILE}); run 'clir-calib evaluate' first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise DataError(f"{path} is corrupt; re-run 'clir-calib evaluate --overwrite'") from None
+    from clir_calib.atomic import read_json
+
+    data = read_json(path, "re-run 'clir-calib evaluate --overwrite'")
     if not isinstance(data, dict) or "entries" not in data:
         raise DataError(f"{path} is not an evaluate summary; re-run 'clir-calib evaluate --overwrite'")
     return data

@@ -6,7 +6,6 @@ each label-free adapter, and the oracle / few-shot bounds, with the share of the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,11 @@ from clir_calib.report import Report
 
 
 def _adaptation_rows(system: SystemRuns) -> list[list[dict[str, Any]]]:
-    found = []
-    for run in system.runs:
-        path = run.calibration_dir / "calibration.json" if run.calibration_dir else None
-        if path is not None and path.is_file():
-            found.append(json.loads(path.read_text(encoding="utf-8")).get("adaptation", []))
-    return found
+    """Per seed, the adaptation rows of its ``calibration.json``."""
+    from clir_calib.transfer.outputs import read_calibration
+
+    return [read_calibration(run.calibration_dir).get("adaptation", []) for run in system.runs
+            if run.calibration_dir is not None and (run.calibration_dir / "calibration.json").is_file()]
 
 
 def adaptation_values(system: SystemRuns, task: str, lang: str, split: str, calibrator: str, method: str,

@@ -3,7 +3,6 @@ retrieval), and how ECE moves with the bin count."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +80,7 @@ def data_size_curves(report: Report, systems: list[SystemRuns], cfg: ExperimentC
 
 def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig, folder: Path) -> None:
     """Selective retrieval: answer only the queries whose top-1 confidence passes a threshold."""
-    from clir_calib.evaluation.outputs import entry_folder
+    from clir_calib.evaluation.outputs import read_entry_metrics
     from clir_calib.report.plots import save_png
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
@@ -94,11 +93,10 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
         for i, system in enumerate(headline_systems(systems)):
             curves = []
             for folder_ in system.folders:
-                path = entry_folder(folder_, task, lang, split) / "metrics.json"
-                if path.is_file():
-                    curve = json.loads(path.read_text(encoding="utf-8"))["calibration"]["listwise"].get("risk_coverage")
-                    if curve:
-                        curves.append(curve)
+                metrics = read_entry_metrics(folder_, task, lang, split)
+                curve = metrics["calibration"]["listwise"].get("risk_coverage") if metrics else None
+                if curve:
+                    curves.append(curve)
             if not curves:
                 continue
             coverage = np.array(curves[0]["coverage"])
@@ -125,7 +123,7 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
 
 def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig) -> None:
     """ECE at 5 to 30 bins: how much of a difference is the binning's."""
-    from clir_calib.evaluation.outputs import entry_folder
+    from clir_calib.evaluation.outputs import read_entry_metrics
     from clir_calib.metrics.weighted import SENSITIVITY_BINS
 
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
@@ -135,10 +133,10 @@ def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentCo
             for view in VIEWS:
                 per_bins: dict[str, list[float]] = {str(b): [] for b in SENSITIVITY_BINS}
                 for folder_ in system.folders:
-                    path = entry_folder(folder_, task, lang, split) / "metrics.json"
-                    if not path.is_file():
+                    metrics = read_entry_metrics(folder_, task, lang, split)
+                    if metrics is None:
                         continue
-                    table = json.loads(path.read_text(encoding="utf-8"))["calibration"][view].get("ece_bin_sensitivity", {})
+                    table = metrics["calibration"][view].get("ece_bin_sensitivity", {})
                     for bins, values in table.items():
                         per_bins.setdefault(bins, []).append(values["ece_equal_width"])
                 if any(per_bins.values()):

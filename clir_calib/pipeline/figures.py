@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clir_calib.config import ExperimentConfig
+from clir_calib.evaluation.outputs import read_summary
 from clir_calib.pipeline.seed_stats import SeedValues, SystemRuns
 
 __all__ = ["corpus_note", "error_bars", "figure_axes", "languages", "log_scale_if_positive"]
@@ -33,7 +33,7 @@ def corpus_note(systems: list[SystemRuns], task: str, split: str, langs: list[st
     """When the languages' corpora differ in size, say so: a gap between them then mixes language and corpus size."""
     for system in systems:
         for folder in system.folders:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            summary = read_summary(folder)
             sizes = {e["lang"]: int(e["n_documents"]) for e in summary.get("entries", [])
                      if e["task"] == task and e["split"] == split and e["lang"] in langs}
             if len(set(sizes.values())) > 1:

@@ -8,7 +8,6 @@ pointwise scores (they measure different events: top-1 correctness of a query vs
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +63,10 @@ def compared_pairs(shown: list[SystemRuns], cfg: ExperimentConfig) -> list[tuple
 
 def _calibration_rows(system: SystemRuns) -> list[list[dict[str, Any]]]:
     """Per seed, the rows of its ``calibration.json``."""
-    found = []
-    for run in system.runs:
-        path = run.calibration_dir / "calibration.json" if run.calibration_dir else None
-        if path is not None and path.is_file():
-            found.append(json.loads(path.read_text(encoding="utf-8"))["rows"])
-    return found
+    from clir_calib.transfer.outputs import read_calibration
+
+    return [read_calibration(run.calibration_dir).get("rows", []) for run in system.runs
+            if run.calibration_dir is not None and (run.calibration_dir / "calibration.json").is_file()]
 
 
 def calibrated_values(system: SystemRuns, task: str, lang: str, split: str, calibrator: str,
@@ -223,12 +220,12 @@ def differences(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig
 
 def raw_temperatures(systems: list[SystemRuns]) -> str:
     """The raw listwise temperature(s) the evaluations used, with where each came from (from their summaries)."""
-    import json
+    from clir_calib.evaluation.outputs import read_summary
 
     found: dict[tuple[float, str], list[str]] = {}
     for system in systems:
         for folder in system.folders:
-            raw = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("raw_views") or {}
+            raw = read_summary(folder).get("raw_views") or {}
             if "temperature" in raw:
                 found.setdefault((raw["temperature"], raw.get("temperature_source", "")), []).append(system.name)
     if len(found) == 1:

@@ -15,7 +15,6 @@ interval by the seed-to-seed spread, which a test on one seed ignores (Bouthilli
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from clir_calib.errors import DataError
-from clir_calib.evaluation.outputs import entry_folder, read_bootstrap
+from clir_calib.evaluation.outputs import read_bootstrap, read_entry_metrics
 from clir_calib.pipeline.results import MethodOutputs
 
 LEVEL = 0.95
@@ -59,10 +58,9 @@ def group_runs(outputs: list[MethodOutputs]) -> list[SystemRuns]:
 
 def metric_value(folder: Path, task: str, lang: str, split: str, group: str, metric: str) -> float | None:
     """One number from an entry's ``metrics.json``: ``group`` is ``retrieval`` or a view name."""
-    path = entry_folder(folder, task, lang, split) / "metrics.json"
-    if not path.is_file():
+    data = read_entry_metrics(folder, task, lang, split)
+    if data is None:
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
     node = data["retrieval"] if group == "retrieval" else data.get("calibration", {}).get(group, {}).get("metrics", {})
     value = node.get(metric, {}).get("value")
     return None if value is None else float(value)

@@ -163,6 +163,17 @@ def sample_key(task: str, calibrator: str, lang: str, split: str) -> str:
     return f"{task}__{calibrator}__{lang}__{split}"
 
 
+def read_calibration(folder: Path) -> dict[str, Any]:
+    """A calibration folder's ``calibration.json`` (empty when absent), read once per file version."""
+    from clir_calib.atomic import read_json
+
+    path = Path(folder) / "calibration.json"
+    if not path.is_file():
+        return {}
+    data = read_json(path, f"run `clir-calib calibrate --overwrite` into {folder} again")
+    return data if isinstance(data, dict) else {}
+
+
 def read_calibrated_samples(folder: Path) -> dict[str, np.ndarray]:
     """The calibrated-view bootstrap samples a calibration folder holds (empty when it holds none)."""
     path = Path(folder) / BOOTSTRAP_FILE
