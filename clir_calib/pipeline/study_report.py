@@ -132,12 +132,6 @@ def _method_notes(report: Report, cfg: ExperimentConfig, methods: list[MethodOut
         report.paragraph("Systems: " + " ".join(notes))
 
 
-def _table(report: Report, terminal: list[dict[str, Any]], headers: list[str], rows: list[list[str]],
-           caption: str) -> None:
-    report.table(headers, rows, caption=caption)
-    terminal.append({"caption": caption, "headers": headers, "rows": rows})
-
-
 def _target_split(cfg: ExperimentConfig) -> str:
     splits = [s for s in cfg.calibrate.target_splits if s in cfg.evaluate.splits]
     return splits[0] if splits else cfg.evaluate.splits[-1]
