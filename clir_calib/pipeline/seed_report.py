@@ -117,8 +117,13 @@ def answer_figure(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
     task, split = cfg.evaluate.tasks[0], target_split(cfg)
     langs = languages(cfg, cfg.calibrate.target_langs)
     shown = headline_systems(systems)
-    figure, axes = figure_axes(4.2 * len(VIEWS), 3.8, len(VIEWS))
-    for ax, view in zip(axes, VIEWS, strict=True):
+    views = [view for view in VIEWS if any(  # a view whose headline calibrator was not fitted has no panel
+        calibrated_values(s, task, lang, split, cfg.report.headline_calibrators[view], "ece_equal_width", "after").values
+        for s in shown for lang in langs)]
+    if not views:
+        return
+    figure, axes = figure_axes(4.2 * len(views), 3.8, len(views))
+    for ax, view in zip(axes, views, strict=True):
         calibrator = cfg.report.headline_calibrators[view]
         width = 0.8 / max(1, len(shown))
         for i, system in enumerate(shown):
