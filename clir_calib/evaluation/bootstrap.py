@@ -113,7 +113,7 @@ def bootstrap_pairs(
     if not 0.0 < level < 1.0:
         raise ConfigError(f"confidence level must be in (0, 1), got {level}")
     n_queries, per_query = confidences.shape
-    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1), queries=np.repeat(np.arange(n_queries), per_query))
+    pairs = Pairs.per_query(confidences, correct)
     point = weighted_metrics(pairs, np.ones((1, n_queries)), bins)
     samples: dict[str, np.ndarray] = {}
     if n_resamples:

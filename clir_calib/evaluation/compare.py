@@ -146,10 +146,12 @@ def compare_runs(
         raise ConfigError(f"reference system {reference!r} is not among the compared ones: {', '.join(names)}")
     ref = loaded[names.index(reference)]
     order = list(dict.fromkeys(k for item in loaded for k in item.entries))  # evaluate's order: its languages' order
-    first = {part: min(i for i, k in enumerate(order) if k[position] == part)
-             for position in range(3) for part in {k[position] for k in order}}
-    keys = sorted({k for k in order if splits is None or k[2] in splits},
-                  key=lambda k: (first[k[0]], first[k[2]], first[k[1]]))
+    first: dict[tuple[int, str], int] = {}
+    for index, key in enumerate(order):
+        for position, part in enumerate(key):
+            first.setdefault((position, part), index)
+    keys = sorted((k for k in order if splits is None or k[2] in splits),
+                  key=lambda k: (first[(0, k[0])], first[(2, k[2])], first[(1, k[1])]))
     tables: list[ComparisonTable] = []
     for task, split in dict.fromkeys((k[0], k[2]) for k in keys):
         langs = [k[1] for k in keys if k[0] == task and k[2] == split]

@@ -45,23 +45,16 @@ def mean_differences(other: dict[str, np.ndarray], reference: dict[str, np.ndarr
             for m in metrics if m in other and m in reference}
 
 
-def _pairs(confidences: np.ndarray, correct: np.ndarray) -> object:
-    from clir_calib.metrics.weighted import Pairs
-
-    n_queries, per_query = confidences.shape
-    return Pairs(confidences.reshape(-1), correct.reshape(-1), queries=np.repeat(np.arange(n_queries), per_query))
-
-
 def calibration_differences(other: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray, np.ndarray],
                             bins: int, resamples: int, seed: int) -> dict[str, Difference]:
     """Every calibration metric of ``other`` minus ``reference`` on paired query resamples (one pass each)."""
-    from clir_calib.metrics.weighted import resample_weights, weighted_metrics
+    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
 
     n_queries = reference[0].shape[0]
     weights = np.vstack([np.ones((1, n_queries)),
                          resample_weights(resample_indices(n_queries, resamples, seed), n_queries)])
-    mine = weighted_metrics(_pairs(*other), weights, bins, CALIBRATION_METRICS)  # type: ignore[arg-type]
-    theirs = weighted_metrics(_pairs(*reference), weights, bins, CALIBRATION_METRICS)  # type: ignore[arg-type]
+    mine = weighted_metrics(Pairs.per_query(*other), weights, bins, CALIBRATION_METRICS)
+    theirs = weighted_metrics(Pairs.per_query(*reference), weights, bins, CALIBRATION_METRICS)
     return {m: _interval(mine[m] - theirs[m]) for m in CALIBRATION_METRICS}
 
 

@@ -39,6 +39,13 @@ class Pairs:
         self.pairs_per_query = np.bincount(self.query, minlength=self.n_queries).astype(np.float64)
         self._cache: dict[Any, sparse.csr_matrix] = {}
 
+    @classmethod
+    def per_query(cls, confidences: np.ndarray, correct: np.ndarray) -> Pairs:
+        """The pairs of a view stored as ``[queries, pairs per query]`` arrays (row ``q`` is query ``q``)."""
+        n_queries, per_query = np.shape(confidences)
+        return cls(np.reshape(confidences, -1), np.reshape(correct, -1),
+                   queries=np.repeat(np.arange(n_queries), per_query))
+
     @property
     def size(self) -> int:
         return int(self.conf.size)

@@ -10,13 +10,13 @@ function ``run`` calls, into ``OUT/report-<hash>``, with ``OUT/latest`` pointing
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clir_calib.atomic import read_json
 from clir_calib.config import ExperimentConfig, LossSpec, MethodConfig, config_hash, load_config
 from clir_calib.config.runs import is_run_folder
 from clir_calib.errors import ConfigError, DataError
@@ -34,12 +34,8 @@ class ReportResult:
 
 
 def _read(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path} is missing: {what}") from None
-    except (OSError, ValueError):
-        raise DataError(f"{path} cannot be read: {what}") from None
+    """A stored JSON object (through the one cached reader); damage or absence is one line naming ``what``."""
+    data = read_json(path, what)
     if not isinstance(data, dict):
         raise DataError(f"{path} does not hold a JSON object: {what}")
     return data

@@ -58,18 +58,12 @@ def thin_evidence(ctx: Any) -> list[str]:
         reasons.append(f"{min(seeds)} seed(s) per distilled method (fewer than {cfg.report.min_seeds})")
     if cfg.evaluate.max_images is not None:
         reasons.append(f"a slice of {cfg.evaluate.max_images} images per split (evaluate.max_images)")
+    from clir_calib.transfer.outputs import read_calibration
+
     warnings = sorted({w for m in ctx.methods if m.calibration_dir is not None
-                       for w in _read_json(m.calibration_dir / "calibration.json").get("warnings", [])})
+                       for w in read_calibration(m.calibration_dir).get("warnings", [])})
     reasons += warnings
     return reasons
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def introduction(ctx: Any) -> None:

@@ -82,7 +82,7 @@ def _measure(calibrator: Any, run: ScoredRun, depth: int, bins: int, resamples: 
              names: tuple[str, ...] = ADAPTATION_METRICS) -> tuple[dict[str, float], float | None, float | None]:
     view = calibrated_view(run, calibrator, depth)
     q, m = view.confidences.shape
-    pairs = Pairs(view.confidences.reshape(-1), view.correct.reshape(-1), queries=np.repeat(np.arange(q), m))
+    pairs = Pairs.per_query(view.confidences, view.correct)
     point = {k: float(v[0]) for k, v in weighted_metrics(pairs, np.ones((1, q)), bins, names).items()}
     if not resamples:
         return point, None, None

@@ -78,13 +78,12 @@ def bootstrap_settings(root: Path) -> tuple[int, int] | None:
 
 def ece_samples(confidences: Any, correct: Any, bins: int, resamples: int, seed: int) -> Any:
     """Equal-width ECE of one view on each bootstrap resample of its queries (``evaluate``'s draws)."""
-    import numpy as np
 
     from clir_calib.evaluation.bootstrap import resample_indices
     from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
 
-    n_queries, per_query = confidences.shape
-    pairs = Pairs(confidences.reshape(-1), correct.reshape(-1), queries=np.repeat(np.arange(n_queries), per_query))
+    n_queries = confidences.shape[0]
+    pairs = Pairs.per_query(confidences, correct)
     weights = resample_weights(resample_indices(n_queries, resamples, seed), n_queries)
     return weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
 
