@@ -1,3 +1,3 @@
-from clir_calib.cli import main
+from clir_calib.launch import main
 
 main()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import hashlib
 import json
 import os
@@ -21,13 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from clir_calib.hashing import sha256_file
+
+SUMS = "SHA256SUMS"  # each atomically written folder's hash list, checked by the readers of clir_calib.stored
+
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it is renamed to ``final``.
 
     On any exception the temporary folder is removed and ``final`` is untouched. With
-    ``overwrite`` an existing ``final`` is replaced only after the new one is complete.
+    ``overwrite`` an existing ``final`` is replaced only after the new one is complete. The folder gets
+    ``SHA256SUMS`` over its files, which the readers of :mod:`clir_calib.stored` check.
     """
     final_path = Path(final)
     final_path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +40,13 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs should be as readable as any folder
     try:
         yield tmp
+        write_sums(tmp)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        named = with_path(error, final_path)
+        if named is error:
+            raise
+        raise named from error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -65,10 +76,25 @@ def atomic_file(final: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
         with open(tmp_name, mode, **open_kwargs) as handle:
             yield handle
         os.replace(tmp_name, final_path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        named = with_path(error, final_path)
+        if named is error:
+            raise
+        raise named from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def with_path(error: OSError, path: Path) -> OSError:
+    """``error`` itself when it names a file, else the same error naming ``path`` (a full disk during a write
+    reports no file of its own, and the one-line message must say where)."""
+    if error.filename is not None or error.errno is None:
+        return error
+    return type(error)(error.errno, error.strerror, str(path))
 
 
 KINDS = ("tmp", "old", "save")
@@ -130,25 +156,14 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         handle.write("\n")
 
 
-def read_json(path: str | os.PathLike[str], fix: str) -> Any:
-    """A JSON file the tool wrote, read once per version of the file (cached by path, size and modification time:
-    a report reads each ``metrics.json`` hundreds of times); damage is a one-line error naming the file and ``fix``.
-    The returned object is shared between callers: read it, never change it."""
-    file = Path(path)
-    try:
-        stat = file.stat()
-    except FileNotFoundError:
-        from clir_calib.errors import DataError
-
-        raise DataError(f"{file} is missing; {fix}") from None
-    return _read_json(str(file), stat.st_size, stat.st_mtime_ns, fix)
-
-
-@functools.lru_cache(maxsize=4096)
-def _read_json(path: str, size: int, mtime_ns: int, fix: str) -> Any:
-    from clir_calib.errors import DataError
-
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise DataError(f"{path} is damaged (not JSON); {fix}") from None
+def write_sums(folder: Path) -> None:
+    """Write ``folder/SHA256SUMS`` over every file below ``folder`` (the format of ``sha256sum``, so
+    ``sha256sum -c SHA256SUMS`` checks a folder by hand too)."""
+    lines = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink() and not (Path(root) == folder and name == SUMS):
+                lines.append(f"{sha256_file(path)}  {path.relative_to(folder).as_posix()}")
+    (folder / SUMS).write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -39,3 +39,8 @@ class UnknownPluginError(ClirCalibError):
         self.choices = sorted(choices)
         listed = ", ".join(self.choices) if self.choices else "(none registered)"
         super().__init__(f"unknown {kind} {name!r}; available: {listed}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that locks, temporary files and checkpoints are handled
+    exactly as for Ctrl-C; the command exits 143 (128 + SIGTERM)."""

@@ -149,20 +149,23 @@ class Param:
 
 
 PARAM_KEY = "clir_calib.param"  # where a config field's metadata holds its Param
+ROLE_KEY = "clir_calib.role"  # and its role when it names a path: "input" (read) or "output" (written)
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | None = None, help: str,
-            **rules: Any) -> Any:
+            role: str | None = None, **rules: Any) -> Any:
     """A config dataclass field declared as a :class:`Param`: its default, help and allowed values.
 
     ``rules`` are Param's ``choices``, ``above``, ``at_least``, ``below``, ``at_most``, ``pattern`` and
     ``pattern_help``; they apply to the value, or to each item of a list. The field's name and type come from
-    the dataclass (:func:`field_param`).
+    the dataclass (:func:`field_param`). ``role``: for a path, whether commands read it (``"input"``: an
+    output may never replace it, :mod:`clir_calib.claims`) or write it (``"output"``).
     """
     param = Param("", default if factory is None else None, help, type=object, **rules)
+    metadata = {PARAM_KEY: param, ROLE_KEY: role}
     if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata={PARAM_KEY: param})
-    return dataclasses.field(default=default, metadata={PARAM_KEY: param})
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def field_param(field: dataclasses.Field[Any]) -> Param | None:
@@ -190,6 +193,8 @@ def check_field(field: dataclasses.Field[Any], value: Any, where: str, nested: b
     optional value) always; with ``nested``, dataclass values are checked field by field too."""
     param = field_param(field)
     items = value if isinstance(value, list) else [value]
+    if isinstance(value, list):
+        check_once(value, where)
     for index, item in enumerate(items):
         at = f"{where}[{index}]" if isinstance(value, list) else where
         if dataclasses.is_dataclass(item) and not isinstance(item, type):
@@ -272,3 +277,12 @@ def rebuild_component(cls: Any, params: Any, source: str, kind: str) -> Any:
         return cls(**params)
     except (TypeError, ValueError) as error:
         raise DataError(f"{source}: bad parameters for {kind} {cls.name!r} ({error}); refit it") from None
+
+
+def check_once(items: Sequence[Any], where: str) -> None:
+    """Each item of a list setting once: ``--langs de,de`` would evaluate (and count) German twice."""
+    seen: list[Any] = []
+    for item in items:
+        if isinstance(item, str | int | float) and item in seen:
+            raise ConfigError(f"{where} lists {item!r} twice; list each value once")
+        seen.append(item)

@@ -10,10 +10,12 @@ distribution names), only those third-party plugins load; set it to the empty st
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -86,7 +88,8 @@ def _load_entry_points() -> None:
         if pm.get_plugin(entry_point.name) is not None:
             continue
         try:
-            plugin = entry_point.load()
+            with contextlib.redirect_stdout(sys.stderr):  # stdout is the command's output (`plugins --json`)
+                plugin = entry_point.load()
             pm.register(plugin, name=entry_point.name)
             pm.check_pending()  # a misspelt hook name is this plugin's fault: report it by name
         except KeyboardInterrupt:
@@ -143,7 +146,8 @@ def call_each(hook_name: str, on_success: Callable[[str], None] | None = None,
     for impl in sorted(impls, key=lambda i: not is_builtin(i.plugin_name)):
         arguments = {name: kwargs[name] for name in impl.argnames}
         try:
-            impl.function(**arguments)
+            with contextlib.nullcontext() if is_builtin(impl.plugin_name) else contextlib.redirect_stdout(sys.stderr):
+                impl.function(**arguments)
             if on_success is not None:
                 on_success(impl.plugin_name)
         except KeyboardInterrupt:

@@ -37,7 +37,7 @@ def test_existing_folder_needs_overwrite(tmp_path):
     assert (tmp_path / "dir" / "old").is_file()
     with atomic_dir(tmp_path / "dir", overwrite=True) as folder:
         (folder / "new").write_text("new")
-    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["new"]
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["SHA256SUMS", "new"]  # new, and its hashes
     assert [p.name for p in tmp_path.iterdir()] == ["dir"]
 
 

@@ -108,7 +108,7 @@ def test_write_transfer_outputs_reload_and_reapply(tmp_path: Path) -> None:
             row = next(r for r in result.rows if r.key() == (task, name, "fr", "test_2016_flickr"))
             assert calibration_of(loaded, run, 5, 15) == row.after
     assert not (out / "diagrams").exists()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(ConfigError, match="already exists; pass --overwrite"):
         write_transfer(result, out, diagrams=False)
 
 

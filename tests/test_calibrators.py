@@ -242,7 +242,7 @@ def test_fit_needs_positives_and_negatives(name: str) -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_nan_scores_are_a_numerical_error(name: str) -> None:
     scores = np.linspace(0.5, 0.9, 20)
-    labels = np.tile([1, 0, 0, 0, 0], 4)
+    labels = np.tile([0, 0, 0, 0, 1], 4)  # the relevant candidate scores highest (a fit may not invert the order)
     groups = np.repeat(np.arange(4), 5)
     bad = scores.copy()
     bad[3] = np.nan
@@ -266,7 +266,7 @@ def test_other_bad_input() -> None:
         CALIBRATORS.get("platt")().fit(np.full(10, 0.7), labels)
     with pytest.raises(DataError, match="both a relevant and a non-relevant"):
         # every query is all-relevant or all-irrelevant: the temperature is not identified
-        CALIBRATORS.get("temperature")().fit(scores, np.repeat([1, 0], 5), np.repeat([0, 1], 5))
+        CALIBRATORS.get("temperature")().fit(scores, np.repeat([1, 0, 1, 0, 1], 2), np.repeat(np.arange(5), 2))
     with pytest.raises(ConfigError, match="min_temperature"):
         CALIBRATORS.get("temperature")(min_temperature=2.0, max_temperature=1.0)
     with pytest.raises(ConfigError, match="unknown parameter"):

@@ -213,7 +213,13 @@ def _edit(path: Path, old: str, new: str) -> None:
     (lambda r: _edit(r / "fr/queries.jsonl", '"text": "a car and a beach"', '"text": "  "'), "fr/queries.jsonl line 5: empty text for query 'q4'"),
     (lambda r: _edit(r / "fr/corpus.jsonl", '{"_id": "fr0"', '{"_id" "fr0"'), "fr/corpus.jsonl line 1: not valid JSON"),
     (lambda r: _edit(r / "de/bitext/train.tsv", "a dog\tein Hund", "a dog"), "de/bitext/train.tsv line 1: expected 'english<TAB>translation'"),
-], ids=["missing-file", "no-qrels", "unknown-doc", "unknown-query", "duplicate-id", "empty-text", "bad-json", "bad-bitext"])
+    (lambda r: _edit(r / "fr/qrels/test.tsv", "q5\tfr5\t1", "q5\tfr5\tinf"), "line 3: relevance 'inf' must be an integer"),
+    (lambda r: _edit(r / "fr/qrels/test.tsv", "q5\tfr5\t1", "q5\tfr5\t1e30"), "line 3: relevance '1e30' must be an integer"),
+    (lambda r: _edit(r / "fr/qrels/test.tsv", "q5\tfr5\t1", "q5\tfr5\t1.5"), "line 3: relevance '1.5' must be an integer"),
+    (lambda r: _edit(r / "de/corpus.jsonl", '"_id": "de3"', '"_id": "de 3"') or _edit(r / "de/qrels/dev.tsv", "de3", "de 3"),
+     "'de 3' cannot be written to TREC files"),
+], ids=["missing-file", "no-qrels", "unknown-doc", "unknown-query", "duplicate-id", "empty-text", "bad-json", "bad-bitext",
+        "grade-inf", "grade-huge", "grade-fraction", "id-with-space"])
 def test_bad_beir_input_is_one_line_naming_file_and_line(damage, expected, tmp_path, capsys) -> None:
     source = make_beir(tmp_path / "collection")
     damage(source)

@@ -31,7 +31,7 @@ class MixtureAdapter(TransferAdapter):
     citation = ("Manmatha, Rath and Feng, Modeling Score Distributions for Combining the Outputs of Search Engines, "
                 "SIGIR 2001.")
     views = ("pointwise",)
-    params = (Param("iterations", 200, "EM iterations on the target scores", type=int, at_least=1),
+    params = (Param("iterations", 200, "EM iterations on the target scores", type=int, at_least=1, at_most=100_000),
               Param("min_sd", 1e-3, "floor of the relevant component's standard deviation", above=0))
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:

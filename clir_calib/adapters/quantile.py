@@ -24,7 +24,7 @@ class QuantileAdapter(TransferAdapter):
     name = "quantile"
     description = "Map target scores onto the seen language's score distribution by 1-D optimal transport."
     citation = "Peyré and Cuturi, Computational Optimal Transport, Foundations and Trends in ML 2019, sec. 2.6."
-    params = (Param("levels", 1001, "quantile levels stored for the map", type=int, at_least=2),)
+    params = (Param("levels", 1001, "quantile levels stored for the map", type=int, at_least=2, at_most=1_000_000),)
 
     def _fit(self, source: SourceScores, target: TargetScores) -> None:
         levels = np.linspace(0.0, 1.0, int(self.config["levels"]))

@@ -36,6 +36,10 @@ class Calibrator(Declared):
 
     view: ClassVar[str] = "pointwise"
     version: ClassVar[int] = 1
+    #: fewer labelled queries (queries with a relevant pair; without groups: relevant pairs) are refused: a fit on
+    #: one query's ten pairs is noise that can even invert the score order (Platt slope -14); monotonicity and
+    #: calibrate.min_fit_queries (a warning) cover the rest
+    min_queries: ClassVar[int] = 2
 
     def __init__(self, **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
@@ -66,7 +70,15 @@ class Calibrator(Declared):
             raise DataError(
                 f"cannot fit calibrator {self.name!r}: every pair in the fit set is relevant; retrieve more candidates (top_k) so negatives exist"
             )
+        labelled = int(np.unique(codes[targets > 0]).size) if codes is not None else int(targets.sum())
+        if labelled < self.min_queries:
+            raise DataError(f"cannot fit calibrator {self.name!r} on {labelled} labelled quer"
+                            f"{'y' if labelled == 1 else 'ies'}: it needs at least {self.min_queries}; fit on a "
+                            "split with more judged queries")
         self._fit(values, targets, codes)
+        problem = self.fitted_problem()
+        if problem is not None:
+            raise DataError(f"cannot fit calibrator {self.name!r}: {problem}; fit on more, or other, data")
         self.fitted = True
         self.fitted_on = dict(fitted_on or {})
         return self
@@ -117,6 +129,9 @@ class Calibrator(Declared):
             calibrator.set_state(state)
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"{source} has a malformed {cls.name!r} state ({error}); refit it") from None
+        problem = calibrator.fitted_problem()
+        if problem is not None:
+            raise DataError(f"{source}: {problem}; refit it with 'clir-calib calibrate'")
         fitted_on = data.get("fitted_on") or {}
         if not isinstance(fitted_on, dict):
             raise DataError(f"{source}: 'fitted_on' is not a mapping; refit it with 'clir-calib calibrate'")
@@ -136,6 +151,12 @@ class Calibrator(Declared):
 
     def set_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def fitted_problem(self) -> str | None:
+        """What makes the fitted state unusable (probabilities outside [0, 1], a map that lowers the probability
+        as the score rises), or None; checked after every fit and every load, so a file cannot hold what a fit
+        would refuse."""
+        return None
 
     # -- helpers ----------------------------------------------------------------------------
     def _codes(self, groups: Any, size: int) -> np.ndarray | None:

@@ -6,13 +6,13 @@ up in the plugin registry: the contract itself imports no registry.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from clir_calib.calibrators.base import FILE_FORMAT, Calibrator
 from clir_calib.errors import DataError, UnknownPluginError
+from clir_calib.stored import read_json
 
 
 def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = None) -> Any:
@@ -22,10 +22,7 @@ def load_calibrator(path: str | os.PathLike[str], expected_kind: str | None = No
     file = Path(path)
     if not file.is_file():
         raise DataError(f"calibrator file {file} not found; write one with 'clir-calib calibrate'")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise DataError(f"{file} is not a calibrator file (not JSON); pass a file written by 'clir-calib calibrate'") from None
+    data = read_json(file, "pass a calibrators/*.json file written by 'clir-calib calibrate'")
     if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
         raise DataError(f"{file} is not a calibrator file (no format {FILE_FORMAT!r}); pass a calibrators/*.json file")
     kind = data.get("kind")

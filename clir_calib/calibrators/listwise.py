@@ -29,6 +29,7 @@ class IdentityCalibrator(Calibrator):
     """
 
     name = "identity"
+    min_queries: ClassVar[int] = 0  # it fits nothing
     description = "Raw scores as probabilities: evaluate's raw views (listwise softmax, pointwise sigmoid)."
     citation = ""
     params = (
@@ -130,6 +131,10 @@ class TemperatureCalibrator(Calibrator):
 
         grid = np.linspace(low, high, 81)
         values = np.array([loss(x) for x in grid])
+        if np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max())):
+            raise DataError("cannot fit calibrator 'temperature': the candidates' scores tie within every query, so "
+                            "the likelihood does not depend on the temperature; check the document encoder (can its "
+                            "tokenizer read this language?)")
         best = int(np.argmin(values))
         bracket = (grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)])
         result = minimize_scalar(loss, bounds=bracket, method="bounded", options={"xatol": 1e-7})

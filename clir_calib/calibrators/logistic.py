@@ -76,6 +76,12 @@ class PlattCalibrator(Calibrator):
     def set_state(self, state: dict[str, Any]) -> None:
         self.slope, self.bias = float(state["slope"]), float(state["bias"])
 
+    def fitted_problem(self) -> str | None:
+        if not self.slope > 0:
+            return (f"its slope is {self.slope:.3g}, so a higher similarity would mean a lower probability of "
+                    "relevance (the fit set does not show the scores ranking relevant pairs higher)")
+        return None
+
 
 BETA_EPS = 1e-9
 
@@ -142,3 +148,8 @@ class BetaCalibrator(Calibrator):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.a, self.b, self.c = float(state["a"]), float(state["b"]), float(state["c"])
+
+    def fitted_problem(self) -> str | None:
+        if self.a < 0 or self.b < 0:
+            return f"a = {self.a:.3g} and b = {self.b:.3g} must not be negative (the map must rise with the score)"
+        return None

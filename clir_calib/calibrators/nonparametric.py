@@ -76,6 +76,11 @@ class IsotonicCalibrator(Calibrator):
             raise ValueError("thresholds must be increasing and as many as the values")
         self.thresholds, self.values = thresholds, values
 
+    def fitted_problem(self) -> str | None:
+        if np.any(self.values < 0) or np.any(self.values > 1) or np.any(np.diff(self.values) < 0):
+            return "its values must be probabilities in [0, 1] that never fall as the score rises"
+        return None
+
 
 class HistogramCalibrator(Calibrator):
     """Histogram binning: the share of relevant pairs in the score's equal-mass bin.
@@ -92,7 +97,7 @@ class HistogramCalibrator(Calibrator):
         "Zadrozny, B., Elkan, C. (2001). Obtaining calibrated probability estimates from decision "
         "trees and naive Bayesian classifiers. ICML."
     )
-    params = (Param("bins", 15, "number of equal-mass bins", type=int, at_least=1),)
+    params = (Param("bins", 15, "number of equal-mass bins", type=int, at_least=1, at_most=10_000),)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -116,3 +121,8 @@ class HistogramCalibrator(Calibrator):
         if probabilities.size != edges.size + 1 or np.any(np.diff(edges) <= 0):
             raise ValueError("need increasing edges and one more probability than edges")
         self.edges, self.probabilities = edges, probabilities
+
+    def fitted_problem(self) -> str | None:
+        if np.any(self.probabilities < 0) or np.any(self.probabilities > 1):
+            return "its bin probabilities must lie in [0, 1]"
+        return None

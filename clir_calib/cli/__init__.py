@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from clir_calib.cli import common
 from clir_calib.cli.failures import bug_report, describe_os_error
-from clir_calib.errors import ClirCalibError
+from clir_calib.errors import ClirCalibError, Terminated
 
 
 def _click_exceptions() -> tuple[type[BaseException], ...]:
@@ -51,9 +51,10 @@ class ClirGroup(TyperGroup):
             _fail(str(error), error.exit_code)
         except _PASS_THROUGH:  # usage errors, --help, typer.Exit: click's own handling
             raise
-        except KeyboardInterrupt:
-            _fail("interrupted; finished stages and checkpoints are kept: run the command again (distill: --resume)",
-                  130)
+        except KeyboardInterrupt as stop:
+            terminated = isinstance(stop, Terminated)
+            _fail(f"{'terminated' if terminated else 'interrupted'}; finished stages and checkpoints are kept: run "
+                  "the command again (distill: --resume)", 143 if terminated else 130)
         except OSError as error:  # the file system, not the code: the user can fix it
             _fail(describe_os_error(error), 2)
         except Exception as error:  # a bug: a short report here, the traceback in a log file
@@ -85,6 +86,10 @@ def _global_options(
     """Global options shared by every command."""
     if device not in {"auto", "cpu", "cuda"}:
         raise typer.BadParameter(f"{device!r}; choose auto, cpu or cuda", param_hint="--device")
+    from clir_calib.config import ExperimentConfig
+    from clir_calib.params import check_setting
+
+    check_setting(ExperimentConfig, "seed", seed, "--seed")  # what the generators take, before any command writes
     ctx.obj = common.State(seed=seed, device=device, verbose=verbose)
     common.configure_logging(verbose)
 

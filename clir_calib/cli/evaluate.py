@@ -122,10 +122,11 @@ def register(app: typer.Typer) -> None:
             return
         if folders:
             raise ConfigError("positional folders are only for --compare; to evaluate, pass --documents/--baseline")
+        from clir_calib.claims import child
         from clir_calib.evaluation.evaluate import run_evaluation
         from clir_calib.evaluation.system import system_name
 
-        target = out or Path(cfg.output_dir) / "eval" / system_name(cfg)
+        target = out or child(Path(cfg.output_dir) / "eval", system_name(cfg))
         render_evaluation(run_evaluation(cfg, target, overwrite=overwrite, progress=progress), target)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +59,11 @@ def register(app: typer.Typer) -> None:
 def render_study(result: Any) -> None:
     """The report's tables (from its tables.json), the stages with reuse and time, where the report is."""
     from clir_calib.pipeline.study_report import TABLES_FILE
+    from clir_calib.stored import read_json
 
     tables_file = result.report_md.parent / TABLES_FILE
-    tables = json.loads(tables_file.read_text(encoding="utf-8"))["tables"] if tables_file.is_file() else []
+    tables = read_json(tables_file, "run `clir-calib run --force report`", expect=dict).get("tables", []) \
+        if tables_file.is_file() else []
     for spec in tables:
         print_table(data_table(spec["caption"], spec["headers"], spec["rows"]))
     stages = Table(title="Stages", title_justify="left")

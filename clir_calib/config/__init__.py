@@ -11,6 +11,7 @@ from clir_calib.config.loading import (
     save_config,
     to_dict,
 )
+from clir_calib.config.names import check_languages, check_splits, default_multi30k_source, known_first
 from clir_calib.config.sections import (
     BACKENDS,
     BOUNDS,
@@ -36,10 +37,6 @@ from clir_calib.config.sections import (
     MethodConfig,
     ModelsConfig,
     ReportConfig,
-    check_languages,
-    check_splits,
-    default_multi30k_source,
-    known_first,
 )
 
 __all__ = [

@@ -94,7 +94,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not keys:
             raise ConfigError(f"override {override!r} has an empty key")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         node: Any = result
@@ -166,13 +166,37 @@ def _leaf_keys(data: Any, where: str) -> set[str]:
     return keys
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: ``*name`` would let a 1 kB file expand to billions of values before any key is
+    checked ("billion laughs"), and a config never needs one."""
+
+    where = "config"
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"{self.where} line {mark.line + 1}: YAML aliases (*name) are not allowed in configs; "
+                              "write the value out")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, where: str = "override") -> Any:
+    """Parse YAML text as configs are parsed everywhere: safe types only, aliases refused before expansion."""
+    loader = _NoAliasLoader(text)
+    loader.where = where
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML mapping with one-line errors for missing or broken files."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"config file {file} not found; pass an existing YAML file (see configs/)")
     try:
-        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        loaded = load_yaml(file.read_text(encoding="utf-8"), str(file))
     except UnicodeDecodeError as error:
         raise ConfigError(f"config file {file} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     except yaml.YAMLError as error:

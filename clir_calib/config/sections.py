@@ -7,14 +7,11 @@ again, for configs built in code) and :mod:`clir_calib.config.reference` turns i
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from clir_calib.errors import ConfigError
-from clir_calib.params import Param, setting
+from clir_calib.params import setting
 
 #: Multi30k's document languages, splits and tasks: the defaults. Other values are allowed (a dataset may have
 #: any language, split or task); what exists is checked against the source and the prepared data.
@@ -53,11 +50,13 @@ class DataConfig:
 
     dataset: str = setting("multi30k", help="a registered dataset: multi30k | folder (BEIR/TREC on disk) | a plugin's")
     params: dict[str, Any] = setting(factory=dict, help="dataset parameters (clir-calib plugins lists them)")
-    source: str | None = setting(None, help="a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k")
+    source: str | None = setting(None, help="a Multi30k folder; None: $CLIR_CALIB_MULTI30K, then ../shared/data/multi30k",
+                                role="input")
     url: str | None = setting(None, help="base URL of the official raw files (used when source is not given)")
     checksums: str | None = setting(
-        None, help="JSON {\"files\": {path: sha256}} pinning the --url files, checked on first download too")
-    prepared: str = setting("runs/data/multi30k", help="where prepare writes and every later command reads")
+        None, help="JSON {\"files\": {path: sha256}} pinning the --url files, checked on first download too", role="input")
+    prepared: str = setting("runs/data/multi30k", help="where prepare writes and every later command reads",
+                            role="input")
     langs: list[str] = setting(factory=lambda: list(LANGUAGES),
                                help="document languages to prepare (English is the query language)", **LANGUAGE)
     splits: list[str] = setting(factory=lambda: list(SPLITS),
@@ -68,10 +67,11 @@ class DataConfig:
 class EncoderConfig:
     """One encoder: a hub name or local path plus how texts become vectors."""
 
-    name: str = setting(E5_SMALL, help="hub name or local folder (offline fallbacks: clir-calib models)")
+    name: str = setting(E5_SMALL, help="hub name or local folder (offline fallbacks: clir-calib models)",
+                         role="input")
     pooling: str = setting("mean", help="how token states become one vector", choices=POOLINGS)
     normalize: bool = setting(True, help="L2-normalise embeddings (cosine scores)")
-    max_length: int = setting(128, help="tokens kept per text", at_least=2)
+    max_length: int = setting(128, help="tokens kept per text", at_least=2, at_most=8192)
     query_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"query: \")")
     passage_prefix: str | None = setting(None, help="None: chosen from the model name (E5: \"passage: \")")
     batch_size: int = setting(128, help="texts per encoding batch", at_least=1, at_most=65536)
@@ -103,25 +103,28 @@ class DistillConfig:
     losses: list[LossSpec] = setting(factory=lambda: [LossSpec("ot")], help="the alignment objective: a weighted sum of losses")
     lr: float = setting(2e-5, help="peak AdamW learning rate", above=0)
     weight_decay: float = setting(0.01, help="AdamW weight decay (0: off)", at_least=0)
-    epochs: int = setting(1, help="passes over the training pairs", at_least=1)
-    batch_size: int = setting(32, help="pairs per micro-batch", at_least=1)
-    grad_accum: int = setting(1, help="micro-batches per optimizer step", at_least=1)
+    epochs: int = setting(1, help="passes over the training pairs", at_least=1, at_most=10_000)
+    batch_size: int = setting(32, help="pairs per micro-batch", at_least=1, at_most=65536)
+    grad_accum: int = setting(1, help="micro-batches per optimizer step", at_least=1, at_most=65536)
     warmup_ratio: float = setting(0.1, help="share of steps with linear warm-up (then linear decay)", at_least=0, at_most=1)
     max_grad_norm: float = setting(1.0, help="gradient clipping norm (0: off)", at_least=0)
     max_pairs: int | list[int] | None = setting(
         2000, help="training pairs (None: all; the study: 2,000 of Multi30k's 29,000, where val accuracy has saturated); "
-        "a list: `clir-calib run` trains one run per size (data-size curve)", at_least=1)
+        "a list: `clir-calib run` trains one run per size (data-size curve)", at_least=1, at_most=10**9)
     freeze_embeddings: bool = setting(True, help="keep the student's word embeddings fixed")
-    eval_every: int = setting(20, help="steps between val accuracy checks (candidates for select: best)", at_least=1)
-    save_every: int = setting(20, help="steps between checkpoints (resume)", at_least=1)
-    val_pairs: int | None = setting(None, help="val pairs for the accuracy check (None: all)", at_least=1)
+    eval_every: int = setting(20, help="steps between val accuracy checks (candidates for select: best)", at_least=1,
+                            at_most=10**9)
+    save_every: int = setting(20, help="steps between checkpoints (resume)", at_least=1, at_most=10**9)
+    val_pairs: int | None = setting(None, help="val pairs for the accuracy check (None: all)", at_least=1,
+                                 at_most=10**9)
     mixed_precision: str = setting("auto", help="auto: bf16 on a CUDA GPU that has it", choices=MIXED_PRECISION)
     projection: bool = setting(False, help="learn a linear map when teacher and student widths differ")
     select: str = setting(
         "best", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
         choices=SELECT)
     teacher_cache: str | None = setting(
-        None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)")
+        None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)",
+        role="input")
     log_with: str | None = setting(None, help="also send the training log to that tracker", choices=TRACKERS)
 
 
@@ -148,20 +151,23 @@ class EvaluateConfig:
     backend: str = setting("exact", help="exact search, or FAISS (the faiss extra)", choices=BACKENDS)
     system: str = setting("", help="name of the evaluated system in tables; \"\" = from the document model or baseline")
     documents: str | None = setting(
-        None, help="document encoder: model name/path or a distill run folder; None = models.student")
+        None, help="document encoder: model name/path or a distill run folder; None = models.student", role="input")
     baseline: str | None = setting(
         None, help="a registered document baseline (documents transformed, then the teacher encodes)")
     params: dict[str, Any] = setting(factory=dict, help="baseline parameters")
-    calibrator: str | None = setting(None, help="a fitted calibrator JSON (clir-calib calibrate) applied to the scores")
-    pointwise_depth: int = setting(10, help="pointwise view: the top-N (query, document) pairs per query", at_least=1)
+    calibrator: str | None = setting(None, help="a fitted calibrator JSON (clir-calib calibrate) applied to the scores",
+                                    role="input")
+    pointwise_depth: int = setting(10, help="pointwise view: the top-N (query, document) pairs per query", at_least=1,
+                               at_most=100_000)
     sigmoid_scale: float = setting(1.0, help="pointwise view: P(relevant) = sigmoid(scale * score + bias)")
     sigmoid_bias: float = setting(0.0, help="pointwise view: the bias of that sigmoid")
-    index_dir: str = setting("runs/index", help="embedding cache shared by index and evaluate")
+    index_dir: str = setting("runs/index", help="embedding cache shared by index and evaluate", role="input")
     permutations: int = setting(1000, help="paired randomization test rounds (comparison tables)", at_least=1,
                                 at_most=100_000)
     alpha: float = setting(0.05, help="significance level marked in comparison tables", above=0, below=1)
     max_images: int | None = setting(
-        None, help="quick runs: only the first N images of each split (queries and documents)", at_least=1)
+        None, help="quick runs: only the first N images of each split (queries and documents)", at_least=1,
+        at_most=10**9)
     diagrams: str = setting("equal_width", help="reliability diagrams per entry (all: equal-mass ones too)",
                             choices=EVALUATE_DIAGRAMS)
 
@@ -183,7 +189,8 @@ class CalibrateConfig:
     score_fit_split: bool = setting(
         False, help="allow a target split equal to the fit split (scores a calibrator on its own training data)")
     min_fit_queries: int = setting(
-        50, help="fewer labelled fit queries than this: a warning in the results and the report", at_least=1)
+        50, help="fewer labelled fit queries than this: a warning in the results and the report", at_least=1,
+        at_most=10**9)
     tasks: list[str] | None = setting(None, help="None: every task whose fit set the evaluate folder holds", **PART)
     params: dict[str, dict[str, Any]] = setting(factory=dict, help="calibrator name -> parameters")
     diagrams: bool = setting(False, help="reliability diagrams before/after each calibrator (transfer-gap plots always)")
@@ -194,9 +201,11 @@ class CalibrateConfig:
     adapter_params: dict[str, dict[str, Any]] = setting(factory=dict, help="adapter name -> parameters")
     bounds: list[str] = setting(factory=lambda: ["oracle", "fewshot"], help="bounds that use target labels, on purpose",
                                 choices=BOUNDS)
-    fewshot_sizes: list[int] = setting(factory=lambda: [10, 50, 200], help="labelled target val queries", at_least=1)
-    fewshot_draws: int = setting(20, help="random draws per few-shot size", at_least=1)
-    bootstrap: int = setting(200, help="resamples for the ECE intervals of adaptation rows (0: none)", at_least=0)
+    fewshot_sizes: list[int] = setting(factory=lambda: [10, 50, 200], help="labelled target val queries", at_least=1,
+                                      at_most=10**9)
+    fewshot_draws: int = setting(20, help="random draws per few-shot size", at_least=1, at_most=100_000)
+    bootstrap: int = setting(200, help="resamples for the ECE intervals of adaptation rows (0: none)", at_least=0,
+                             at_most=100_000)
 
 
 @dataclass
@@ -210,7 +219,8 @@ class MethodConfig:
     params: dict[str, Any] = setting(factory=dict, help="baseline parameters")
     queries: str = setting("teacher", help="who encodes the English queries (student: e.g. none with an English teacher)",
                            choices=QUERY_ENCODERS)
-    seeds: list[int] = setting(factory=list, help="distilled methods: their own seeds ([]: the study's seeds)")
+    seeds: list[int] = setting(factory=list, help="distilled methods: their own seeds ([]: the study's seeds)",
+                              at_least=0, at_most=2**32 - 1)
 
 
 VIEWS: tuple[str, ...] = ("listwise", "pointwise")
@@ -231,7 +241,7 @@ class ReportConfig:
         factory=lambda: {"listwise": "temperature", "pointwise": "platt"},
         help="per view, the calibrator of the answer figure and the opening sentences")
     min_seeds: int = setting(3, help="fewer seeds per distilled method: the report opens with a thin-evidence banner",
-                             at_least=1)
+                             at_least=1, at_most=10_000)
 
 
 def _default_methods() -> list[MethodConfig]:
@@ -248,7 +258,7 @@ class ExperimentConfig:
     seeds: list[int] = setting(factory=lambda: [13, 14, 15],
                                help="`clir-calib run`: one distillation per seed; []: [seed]", at_least=0, at_most=2**32 - 1)
     device: str = setting("auto", help="auto: CUDA when present", pattern=DEVICE, pattern_help="auto, cpu, cuda or cuda:N")
-    output_dir: str = setting("runs/experiment", help="where a study's stages and report go")
+    output_dir: str = setting("runs/experiment", help="where a study's stages and report go", role="output")
     data: DataConfig = setting(factory=DataConfig, help="the data section")
     models: ModelsConfig = setting(factory=ModelsConfig, help="the models section")
     distill: DistillConfig = setting(factory=DistillConfig, help="the distill section")
@@ -256,45 +266,3 @@ class ExperimentConfig:
     evaluate: EvaluateConfig = setting(factory=EvaluateConfig, help="the evaluate section")
     calibrate: CalibrateConfig = setting(factory=CalibrateConfig, help="the calibrate section")
     report: ReportConfig = setting(factory=ReportConfig, help="the report section")
-
-
-def known_first(known: tuple[str, ...], value: str) -> tuple[int, str]:
-    """Sort key: the values in ``known`` in their order (Multi30k's languages, splits, tasks), then others by name."""
-    return (known.index(value), "") if value in known else (len(known), value)
-
-
-LANGUAGE_PARAM = Param("language", "de", "a document language", type=str, **LANGUAGE)
-SPLIT_PARAM = Param("split", "val", "a split of the data", type=str, **PART)
-
-
-def check_languages(langs: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
-    """Return ``langs`` or raise a one-line error: not a language code, English (the query language), or,
-    with ``allowed``, not among those. Whether the data has a language is checked where it is read."""
-    for lang in langs:
-        if allowed is not None and lang not in allowed:
-            raise ConfigError(f"unknown language {lang!r}; choose from {', '.join(allowed)}")
-        if lang == "en":
-            raise ConfigError("unknown language 'en': English is the query language; name document languages "
-                              f"such as {', '.join(LANGUAGES)}")
-        LANGUAGE_PARAM.check(lang, "language")
-    return langs
-
-
-def check_splits(splits: list[str], allowed: tuple[str, ...] | None = None) -> list[str]:
-    """Return ``splits`` or raise a one-line error: not a usable name, or, with ``allowed``, not among those."""
-    for split in splits:
-        if allowed is not None and split not in allowed:
-            raise ConfigError(f"unknown split {split!r}; choose from {', '.join(allowed)}")
-        SPLIT_PARAM.check(split, "split")
-    return splits
-
-
-def default_multi30k_source() -> Path | None:
-    """``$CLIR_CALIB_MULTI30K``, else ``../shared/data/multi30k`` when it exists."""
-    env = os.environ.get(DEFAULT_MULTI30K_VARIABLE)
-    if env:
-        return Path(env)
-    for candidate in (Path("../shared/data/multi30k"), Path(__file__).resolve().parents[3] / "shared/data/multi30k"):
-        if candidate.is_dir():
-            return candidate
-    return None

@@ -98,6 +98,21 @@ def _add(found: dict[str, str], first: dict[str, int], ident: str, text: str, li
     found[ident], first[ident] = text, number
 
 
+#: qrel grades: integers in this range (TREC's -2 "junk" to graded scales far beyond any collection's)
+GRADES = (-10, 1000)
+
+
+def _grade(text: str, lines: TextLines, number: int) -> int:
+    """A qrel grade: a finite integer in :data:`GRADES` (``2.0`` is 2; ``inf``, ``1e30`` and ``1.5`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise lines.error(number, f"relevance {text!r} is not a number") from None
+    if not value.is_integer() or not GRADES[0] <= value <= GRADES[1]:
+        raise lines.error(number, f"relevance {text!r} must be an integer from {GRADES[0]} to {GRADES[1]}")
+    return int(value)
+
+
 def _qrels(lines: TextLines, queries: dict[str, str], corpus: dict[str, str], trec: bool) -> list[tuple[str, str, int]]:
     rows = []
     for number, line in lines.lines:
@@ -109,10 +124,7 @@ def _qrels(lines: TextLines, queries: dict[str, str], corpus: dict[str, str], tr
             raise lines.error(number, f"expected '{layout}'")
         qid, docid, grade = (parts[0], parts[2], parts[3]) if trec else (parts[0], parts[1], parts[2])
         qid, docid = qid.strip(), docid.strip()
-        try:
-            relevance = int(float(grade))
-        except ValueError:
-            raise lines.error(number, f"relevance {grade!r} is not a number") from None
+        relevance = _grade(grade, lines, number)
         if qid not in queries:
             raise lines.error(number, f"unknown query {qid!r} (not in the queries file)")
         if docid not in corpus:

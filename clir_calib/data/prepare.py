@@ -18,11 +18,12 @@ from typing import Any
 
 from clir_calib import __version__
 from clir_calib.atomic import atomic_dir, write_json
+from clir_calib.claims import claims_output, config_inputs
 from clir_calib.config import ExperimentConfig, check_languages, check_splits, save_config
+from clir_calib.data.checks import checked_content
 from clir_calib.data.datasets import BitextSplit, DatasetRequest, TaskData
 from clir_calib.data.writer import quiet_datasets, write_bitext, write_task
 from clir_calib.errors import DataError
-from clir_calib.locking import locks_output
 from clir_calib.progress import progress_bar
 
 MANIFEST_FORMAT = "clir-calib-prepared/1"
@@ -63,7 +64,18 @@ class PrepareSummary:
     seconds: float = 0.0
 
 
-@locks_output("out")
+def prepare_inputs(config: ExperimentConfig | None = None, source: Any = None, cache_dir: Any = None,
+                   **_: Any) -> list[Any]:
+    """What ``prepare`` reads: its source (the default one when none is given), the download cache, and
+    every input path its config names except ``data.prepared``, which it writes."""
+    from clir_calib.config import default_multi30k_source
+
+    config = config or ExperimentConfig()
+    given = source or config.data.source or (None if config.data.url else default_multi30k_source())
+    return [given, cache_dir, *config_inputs(config, outputs=["data.prepared"])]
+
+
+@claims_output("out", inputs=lambda arguments: prepare_inputs(**arguments))
 def prepare_data(
     out: str | os.PathLike[str],
     *,
@@ -95,13 +107,9 @@ def prepare_data(
     if not langs or not splits:
         raise DataError("no languages or no splits selected; give --langs and --splits (or data.langs, data.splits)")
     out_path = Path(out)
-    if out_path.exists() and not overwrite:
-        raise DataError(
-            f"output {out_path} already exists; pass --overwrite to replace it or choose another --out"
-        )
     if source is None and url is None:
         source, url = config.data.source, config.data.url
-    content = chosen.build(DatasetRequest(source, url, langs, splits, cache_dir, config.data.checksums))
+    content = checked_content(chosen.build(DatasetRequest(source, url, langs, splits, cache_dir, config.data.checksums)))
     if not content.bitext and not content.tasks:
         raise DataError(
             f"nothing to prepare for languages {', '.join(langs)} and splits {', '.join(splits)}; "

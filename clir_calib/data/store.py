@@ -56,17 +56,9 @@ def _prepared_root(prepared: str | os.PathLike[str]) -> Path:
 def load_manifest(prepared: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``manifest.json`` of a prepared folder (counts, source, input checksums)."""
     root = _prepared_root(prepared)
-    try:
-        data = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    except ValueError:
-        raise DataError(
-            f"{root / 'manifest.json'} is corrupt; run `clir-calib prepare --out {root} --overwrite`"
-        ) from None
-    if not isinstance(data, dict):
-        raise DataError(
-            f"{root / 'manifest.json'} is corrupt; run `clir-calib prepare --out {root} --overwrite`"
-        )
-    return data
+    from clir_calib.stored import read_json
+
+    return dict(read_json(root / "manifest.json", f"run `clir-calib prepare --out {root} --overwrite`", expect=dict))
 
 
 def prepare_command(root: Path, langs: list[str] | None = None, splits: list[str] | None = None,

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
@@ -76,11 +77,12 @@ def save_checkpoint(
     """Write checkpoint ``step-<step>`` atomically and keep only the newest ``keep``."""
     folder = run_dir / CHECKPOINTS / f"step-{position.step:07d}"
     with atomic_dir(folder, overwrite=True) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()}, tmp / "trainable.safetensors")
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": capture_rng()},
-            tmp / "training_state.pt",
-        )
+        # written through Python file objects: a full disk is then an OSError naming the file, not a RuntimeError
+        with open(tmp / "trainable.safetensors", "wb") as handle:
+            handle.write(save_safetensors({k: v.detach().contiguous().cpu() for k, v in trainable.items()}))
+        with open(tmp / "training_state.pt", "wb") as handle:
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "rng": capture_rng()}, handle)
         write_json(tmp / "position.json", asdict(position))
     for old in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

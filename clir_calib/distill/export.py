@@ -9,15 +9,16 @@ measured numbers: its val accuracy and, given an evaluate folder, its retrieval 
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clir_calib.atomic import atomic_dir, write_text
+from clir_calib.claims import claims_output, overlap
 from clir_calib.config.runs import is_run_folder
 from clir_calib.errors import ConfigError, DataError, ModelError
+from clir_calib.stored import read_json
 
 #: what a run folder holds that a published model must not: resume state, the log, the local config
 LEFT_OUT = ("checkpoints", "best", "log.jsonl", "config.yaml", "result.json", "README.md")
@@ -53,9 +54,9 @@ def _evaluated_metrics(eval_dir: Path | None) -> dict[str, Any]:
     if eval_dir is None:
         return {}
     try:
-        summary = json.loads((Path(eval_dir) / "summary.json").read_text(encoding="utf-8"))
+        summary = read_json(Path(eval_dir) / "summary.json", "", expect=dict)
         entries = summary["entries"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, DataError, KeyError, TypeError):
         raise DataError(f"{eval_dir} is not a finished evaluate folder (no readable summary.json); pass the "
                         "--out folder of `clir-calib evaluate -m RUN`") from None
     rows = {}
@@ -101,6 +102,7 @@ def export_card(config: dict[str, Any], result: dict[str, Any], metrics: dict[st
     return "\n".join(header + lines)
 
 
+@claims_output("out", inputs=lambda arguments: [arguments["run"], arguments["eval_dir"]])
 def export_run(run: str | Path, out: str | Path, eval_dir: str | Path | None = None, overwrite: bool = False,
                push_to_hub: str | None = None, private: bool = True) -> ExportResult:
     """Write the publishable folder ``out`` from the distill run ``run``; with ``push_to_hub``, upload it."""
@@ -108,14 +110,12 @@ def export_run(run: str | Path, out: str | Path, eval_dir: str | Path | None = N
     if not is_run_folder(source) or not (source / "result.json").is_file():
         raise ConfigError(f"{source} is not a finished distill run (config.yaml, clir_calib_encoder.json and "
                           "result.json); pass the --out folder of `clir-calib distill`")
-    if target.resolve() == source.resolve() or source.resolve() in target.resolve().parents:
-        raise ConfigError(f"--out {target} lies inside the run {source}; export to a folder outside it")
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target} already exists; pass --overwrite to replace it or choose another folder")
+    if overlap(target, source) is not None:
+        raise ConfigError(f"--out {target} {overlap(target, source)} the run {source}; export to a folder apart from it")
     from clir_calib.config import load_config, to_dict
 
     config = to_dict(load_config(source / "config.yaml"))
-    result = json.loads((source / "result.json").read_text(encoding="utf-8"))
+    result = read_json(source / "result.json", f"{source} is damaged: distill it again", expect=dict)
     metrics = _evaluated_metrics(Path(eval_dir) if eval_dir is not None else None)
     files = sorted(p for p in source.rglob("*") if p.is_file() and _kept(p, source))
     with atomic_dir(target, overwrite=overwrite) as tmp:

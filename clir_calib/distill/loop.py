@@ -82,8 +82,12 @@ class TrainingLoop:
         self.position = loaded.position
         if self.accelerator.is_main_process:
             truncate_log(self.out / LOG_FILE, loaded.position.step)
+        records = read_log(self.out / LOG_FILE)
+        if not any(r.get("step") == 0 and isinstance(r.get("val_accuracy"), int | float) for r in records):
+            raise DataError(f"{self.out / LOG_FILE} is missing or lost its records (no validation at step 0), so the "
+                            "run's history and its selection cannot be rebuilt; distill again into a new --out")
         if self.best is not None:
-            self.best.resume(loaded.position.step)
+            self.best.resume(loaded.position.step, records)
         return loaded.position.step
 
     # ------------------------------------------------------------------ loop
@@ -131,7 +135,7 @@ class TrainingLoop:
         if self.best is not None:
             self.accelerator.wait_for_everyone()
             if self.best.best is None:
-                self.best.resume(self.position.step)
+                self.best.resume(self.position.step, read_log(self.out / LOG_FILE))
             if self.best.best is not None:
                 self.selected = self.best.best
                 if self.selected.step != self.position.step:

@@ -9,16 +9,17 @@ since the resumed run will validate that step again and reach the same decision.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
+from clir_calib.stored import read_json
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
@@ -50,22 +51,29 @@ class BestSnapshot:
         self.best = Selected(step, accuracy)
         return True
 
-    def resume(self, step: int) -> None:
-        """Pick up the snapshot of an interrupted run that resumes at ``step``."""
-        marker = self.folder / BEST_FILE
-        if not marker.is_file():
-            self.best = None
-            return
+    def resume(self, step: int, records: list[dict[str, Any]]) -> None:
+        """Pick up the snapshot of an interrupted run that resumes at ``step``; ``records``: its ``log.jsonl``.
+
+        The snapshot must be the best validation the log records up to ``step``: when it is missing, damaged or
+        another step, those weights are lost, and resuming would silently end with other ones, so it is refused.
+        """
+        logged = logged_best(records, step)
         try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-            found = Selected(int(data["step"]), float(data["val_accuracy"]))
-        except (ValueError, KeyError, TypeError):
-            raise DataError(f"{marker} is corrupt; delete {self.folder} and resume again") from None
-        if found.step > step:
+            data = read_json(self.folder / BEST_FILE, "", expect=dict) if (self.folder / BEST_FILE).is_file() else None
+            found = Selected(int(data["step"]), float(data["val_accuracy"])) if data is not None else None
+        except (DataError, ValueError, KeyError, TypeError):
+            found, problem = None, "is damaged"
+        else:
+            problem = "is missing" if found is None else f"holds step {found.step}"
+        if found is not None and found.step > step:  # the resumed run validates that step again, deciding the same
             shutil.rmtree(self.folder, ignore_errors=True)
             self.best = None
-        else:
-            self.best = found
+            return
+        if logged is not None and (found is None or found.step != logged.step):
+            raise DataError(f"{self.folder} {problem}, but log.jsonl records step {logged.step} (val accuracy "
+                            f"{logged.val_accuracy:.4g}) as the best so far; its weights are lost, so the run cannot "
+                            "end with select: best: distill again into a new --out")
+        self.best = found
 
     def load(self) -> dict[str, torch.Tensor]:
         """The kept weights (a one-line error when the snapshot is missing or torn)."""
@@ -77,5 +85,17 @@ class BestSnapshot:
                 "rerun the distillation"
             ) from None
 
-    def discard(self) -> None:
+    def discard(self) -> None:  # only after result.json: a run killed before it resumes with its selection
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def logged_best(records: list[dict[str, Any]], step: int) -> Selected | None:
+    """The best validation ``log.jsonl`` records up to ``step`` (ties: the earlier step), or None."""
+    best: Selected | None = None
+    for record in records:
+        if record.get("event") not in ("eval", "final") or not isinstance(record.get("step"), int) or record["step"] > step:
+            continue
+        accuracy = record.get("val_accuracy")
+        if isinstance(accuracy, int | float) and accuracy == accuracy and (best is None or accuracy > best.val_accuracy):
+            best = Selected(int(record["step"]), float(accuracy))
+    return best

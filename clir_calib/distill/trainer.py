@@ -153,5 +153,5 @@ def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: D
     write_text(out / "README.md", model_card(cfg, summary, result.losses))
     for old in list_checkpoints(out)[:-1]:
         shutil.rmtree(old, ignore_errors=True)
-    BestSnapshot(out).discard()  # the kept weights are the model now
     write_json(out / "result.json", summary)
+    BestSnapshot(out).discard()  # the kept weights are the model now (after result.json: a kill before it resumes)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ from clir_calib.retrieval.index import EmbeddingSet, encode_cached
 if TYPE_CHECKING:
     from clir_calib.config import ExperimentConfig
     from clir_calib.evaluation.system import System
+
+log = logging.getLogger(__name__)
 
 
 def judged_queries(task: Any) -> list[str]:
@@ -36,6 +39,7 @@ def encode_task(
                             index_root / "baselines" / (system.baseline.name if system.baseline else "none"),
                             cfg.device)
     texts = system.documents_for(doc_ids, [task.corpus[d] for d in doc_ids], context)
+    check_coverage(system.document_encoder, texts, f"{task.task}/{task.lang}/{task.split} documents")
     extra = {"baseline": system.description["documents"]} if system.baseline else {}
     docs = encode_cached(system.document_encoder, doc_ids, texts, "passage", index_root, task.task, task.split,
                          task.lang, extra=extra, progress=progress)
@@ -46,6 +50,20 @@ def encode_task(
                               task.task, task.split, "en", progress=progress)
     check_same_space(system, query_set, docs)
     return query_set, docs
+
+
+def check_coverage(encoder: Any, texts: list[str], what: str) -> None:
+    """Warn when ``encoder``'s tokenizer reads more than 5% of the tokens of ``texts`` as unknown; refuse above
+    half (:mod:`clir_calib.models.coverage`): its scores would tie and rank by the order of the data."""
+    from clir_calib.models.coverage import REFUSE_SHARE, WARN_SHARE, unknown_share
+
+    share = unknown_share(getattr(encoder, "tokenizer", None), texts)
+    if share > REFUSE_SHARE:
+        raise DataError(f"the tokenizer of {encoder.name} reads {share:.0%} of the tokens of the {what} as unknown, "
+                        "so its scores would mean nothing; use a document encoder whose vocabulary covers the language")
+    if share > WARN_SHARE:
+        log.warning("the tokenizer of %s reads %.0f%% of the tokens of the %s as unknown; scores may be unreliable",
+                    encoder.name, 100 * share, what)
 
 
 def check_same_space(system: System, queries: EmbeddingSet, docs: EmbeddingSet) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from clir_calib.claims import claims_output, config_inputs
 from clir_calib.config import (
     EvaluateConfig,
     ExperimentConfig,
@@ -25,7 +26,6 @@ from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
 from clir_calib.evaluation.results import EntryResult, ViewResult
 from clir_calib.evaluation.system import System
 from clir_calib.evaluation.views import ViewPairs, calibrated_view, raw_views
-from clir_calib.locking import locks_output
 from clir_calib.metrics.retrieval import per_query_metrics
 from clir_calib.retrieval.runs import scored_run
 from clir_calib.retrieval.scored import ScoredRun
@@ -127,7 +127,7 @@ def evaluate_system(
     return results
 
 
-@locks_output("output")
+@claims_output("output", inputs=lambda arguments: config_inputs(arguments["cfg"]))
 def run_evaluation(
     cfg: ExperimentConfig, output: str | Path, overwrite: bool = False, progress: bool = False,
     system: System | None = None,
@@ -135,7 +135,7 @@ def run_evaluation(
     """Evaluate the system ``cfg.evaluate`` describes and write the folder ``output``.
 
     The folder appears atomically (complete or not at all); an existing one is replaced only with
-    ``overwrite``. Returns the ``summary.json`` content.
+    ``overwrite``, and never when it is, holds or lies inside an input (:mod:`clir_calib.claims`). Returns the ``summary.json`` content.
     """
     from clir_calib.atomic import atomic_dir, write_json
     from clir_calib.config import config_hash, save_config
@@ -146,8 +146,6 @@ def run_evaluation(
     check_evaluate_config(ev)
     _, impossible = planned_entries(ev, cfg.data.prepared)  # unknown splits fail here, before any model loads
     target = Path(output)
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target} already exists; pass --overwrite to replace it or choose another --out")
     calibrator = None
     if ev.calibrator:
         from clir_calib.calibrators.files import load_calibrator

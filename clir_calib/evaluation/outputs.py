@@ -22,6 +22,7 @@ from clir_calib.evaluation.results import EntryResult
 from clir_calib.metrics.retrieval import RETRIEVAL_METRICS
 from clir_calib.report.plots import reliability_diagram
 from clir_calib.retrieval.runs import write_trec_qrels, write_trec_run
+from clir_calib.stored import read_jsonl, read_npz
 
 SUMMARY_FILE = "summary.json"
 BOOTSTRAP_FILE = "bootstrap.npz"
@@ -82,8 +83,7 @@ def read_bootstrap(folder: Path, task: str, lang: str, split: str) -> dict[str, 
     path = entry_folder(Path(folder), task, lang, split) / BOOTSTRAP_FILE
     if not path.is_file():
         raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return read_npz(path, f"re-run 'clir-calib evaluate --overwrite' for {folder}")
 
 
 def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "all") -> dict[str, Any]:
@@ -122,7 +122,7 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
 
 def read_entry_metrics(folder: Path, task: str, lang: str, split: str) -> dict[str, Any] | None:
     """One entry's ``metrics.json`` (None when the folder has no such entry), read once per file version."""
-    from clir_calib.atomic import read_json
+    from clir_calib.stored import read_json
 
     path = entry_folder(Path(folder), task, lang, split) / "metrics.json"
     if not path.is_file():
@@ -138,7 +138,7 @@ def read_summary(folder: Path) -> dict[str, Any]:
     path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         raise DataError(f"{folder} is not an evaluate folder (no {SUMMARY_FILE}); run 'clir-calib evaluate' first")
-    from clir_calib.atomic import read_json
+    from clir_calib.stored import read_json
 
     data = read_json(path, "re-run 'clir-calib evaluate --overwrite'")
     if not isinstance(data, dict) or "entries" not in data:
@@ -146,13 +146,27 @@ def read_summary(folder: Path) -> dict[str, Any]:
     return data
 
 
+def evaluation_inputs(folder: Path) -> list[Path]:
+    """The parts of an evaluate folder that later commands read (its summary, config, and each folder holding
+    scored runs), so an output may lie beside them (``EVAL/calibration-de-val``) but never replace them."""
+    root = Path(folder)
+    tasks = [p for p in sorted(root.iterdir()) if p.is_dir() and next(p.rglob("scored.npz"), None) is not None] \
+        if root.is_dir() else []
+    return [root / SUMMARY_FILE, root / "config.yaml", *tasks]
+
+
 def read_per_query(folder: Path, task: str, lang: str, split: str) -> tuple[list[str], dict[str, np.ndarray]]:
     """Query ids and per-query retrieval metrics of one entry."""
     path = entry_folder(Path(folder), task, lang, split) / "per_query.jsonl"
     if not path.is_file():
         raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["qid"] for r in rows], {m: np.array([r[m] for r in rows], dtype=np.float64) for m in RETRIEVAL_METRICS}
+    fix = f"re-run 'clir-calib evaluate --overwrite' for {folder}"
+    rows = read_jsonl(path, fix)
+    try:
+        return [str(r["qid"]) for r in rows], {m: np.array([r[m] for r in rows], dtype=np.float64)
+                                              for m in RETRIEVAL_METRICS}
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{path} is damaged (a record without its query id or metrics); {fix}") from None
 
 
 def read_views(folder: Path, task: str, lang: str, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -160,6 +174,13 @@ def read_views(folder: Path, task: str, lang: str, split: str) -> dict[str, tupl
     path = entry_folder(Path(folder), task, lang, split) / "views.npz"
     if not path.is_file():
         raise DataError(f"{path} is missing; re-run 'clir-calib evaluate --overwrite' for {folder}")
-    with np.load(path, allow_pickle=False) as data:
-        names = sorted({key.split("__")[0] for key in data.files})
-        return {n: (data[f"{n}__confidences"], data[f"{n}__correct"].astype(np.int64)) for n in names}
+    fix = f"re-run 'clir-calib evaluate --overwrite' for {folder}"
+    data = read_npz(path, fix)
+    names = sorted({key.split("__")[0] for key in data})
+    try:
+        views = {n: (data[f"{n}__confidences"], data[f"{n}__correct"].astype(np.int64)) for n in names}
+    except (KeyError, ValueError, TypeError):
+        raise DataError(f"{path} is damaged (a view without its confidences or outcomes); {fix}") from None
+    if any(c.shape != o.shape or c.ndim != 2 for c, o in views.values()):
+        raise DataError(f"{path} is damaged (confidences and outcomes of different shapes); {fix}")
+    return views

@@ -65,7 +65,7 @@ class OTAlignmentLoss(AlignmentLoss):
     )
     params = (
         Param("epsilon", 0.05, "entropic regularisation, in cost units (smaller: sharper plan)", above=0),
-        Param("max_iter", 100, "maximum Sinkhorn sweeps", type=int, at_least=1),
+        Param("max_iter", 100, "maximum Sinkhorn sweeps", type=int, at_least=1, at_most=100_000),
         Param("tol", DEFAULT_TOL, "stop when the marginal error (balanced) or potential change (unbalanced) is below",
               above=0),
         Param("cost", "cosine", "token cost: 1 - cos, or squared Euclidean / width", type=str,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clir_calib.atomic import read_json
 from clir_calib.config import ExperimentConfig, LossSpec, MethodConfig, config_hash, load_config
 from clir_calib.config.runs import is_run_folder
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.pipeline.results import MethodOutputs
+from clir_calib.stored import read_json
 
 LATEST = "latest"
 
@@ -114,6 +114,7 @@ def report_from_folders(eval_dirs: list[Path], out: Path, calibrations: list[Pat
                         announce: Callable[[str], None] | None = None) -> ReportResult:
     """Write the study report of the evaluate (and calibrate) folders ``eval_dirs`` into ``out/report-<hash>``."""
     from clir_calib.atomic import atomic_dir
+    from clir_calib.claims import claimed_output
     from clir_calib.pipeline.study_report import write_study_report
 
     if not eval_dirs:
@@ -130,7 +131,8 @@ def report_from_folders(eval_dirs: list[Path], out: Path, calibrations: list[Pat
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"report-{key}"
-    with atomic_dir(target, overwrite=True) as tmp:
+    with claimed_output(target, [*folders, *(c for c in found if c)], replace=True), \
+            atomic_dir(target, overwrite=True) as tmp:
         write_study_report(cfg, outputs, tmp, [], announce or (lambda text: None))
     latest = point_latest(root, target)
     return ReportResult(target, latest, target / "report.md", target / "report.html")

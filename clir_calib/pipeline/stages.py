@@ -9,6 +9,7 @@ function may resume (distillation picks up its last checkpoint).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from clir_calib.atomic import write_json
+from clir_calib.claims import check_apart
 from clir_calib.config import config_hash
 from clir_calib.errors import ConfigError
 from clir_calib.locking import folder_lock
 
 MARKER = "stage.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,13 +43,15 @@ class StageResult:
 class StageRunner:
     """Runs stage functions into hash-keyed folders under ``root``; ``force`` names stages to redo."""
 
-    def __init__(self, root: Path, stages: tuple[str, ...], force: set[str] | None = None) -> None:
+    def __init__(self, root: Path, stages: tuple[str, ...], force: set[str] | None = None,
+                 inputs: list[str] | None = None) -> None:
         unknown = sorted(set(force or ()) - set(stages))
         if unknown:
             raise ConfigError(f"unknown stage {unknown[0]!r} for --force; choose from {', '.join(stages)}")
         self.root = root
         self.stages = stages
         self.force = set(force or ())
+        self.inputs = list(inputs or ())  # what --force must never delete (:mod:`clir_calib.claims`)
         self.results: list[StageResult] = []
 
     def folder(self, stage: str, label: str, key_parts: Any) -> tuple[Path, str]:
@@ -67,15 +72,18 @@ class StageRunner:
         """
         folder, key = self.folder(stage, label, key_parts)
         marker = folder / MARKER
-        if stage in self.force and folder.exists():
-            shutil.rmtree(folder)
-        if marker.is_file():
-            info = json.loads(marker.read_text(encoding="utf-8"))
-            result = StageResult(stage, label, key, folder, True, 0.0, info.get("info", {}))
+        forced = stage in self.force and folder.exists()
+        if forced:
+            check_apart(folder, self.inputs, "--force")
+        finished = None if forced else read_marker(marker)
+        if finished is not None:
+            result = StageResult(stage, label, key, folder, True, 0.0, finished)
         else:
-            folder.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            with folder_lock(folder):  # two studies sharing a folder never write one stage together
+            with folder_lock(folder):  # two studies sharing a folder never write (or delete) one stage together
+                if forced:
+                    shutil.rmtree(folder)
+                folder.mkdir(parents=True, exist_ok=True)
                 info = work(folder) or {}
             seconds = time.perf_counter() - start
             write_json(
@@ -85,6 +93,22 @@ class StageRunner:
             result = StageResult(stage, label, key, folder, False, seconds, info)
         self.results.append(result)
         return result
+
+
+def read_marker(marker: Path) -> dict[str, Any] | None:
+    """A finished stage's info, or None when the stage must run: no marker, or a damaged one (it is redone,
+    and rewritten, rather than trusted or crashed on)."""
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        log.warning("%s is damaged; the stage runs again", marker)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("info", {}), dict):
+        log.warning("%s is not a stage marker; the stage runs again", marker)
+        return None
+    return dict(data.get("info", {}))
 
 
 def _safe(label: str) -> str:

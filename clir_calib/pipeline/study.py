@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from clir_calib.claims import config_inputs
 from clir_calib.config import (
     ExperimentConfig,
     MethodConfig,
@@ -41,7 +42,7 @@ def run_study(
     announce = announce or (lambda text: log.info(text))
     check_methods(cfg)
     root = Path(cfg.output_dir)
-    runner = StageRunner(root, STAGES, force)
+    runner = StageRunner(root, STAGES, force, inputs=[*config_inputs(cfg), str(default_multi30k_source() or "")])
     root.mkdir(parents=True, exist_ok=True)
     save_config(cfg, root)
 
@@ -173,9 +174,9 @@ def _distill(
     def build_stage(folder: Path) -> dict[str, Any]:
         model = folder / "model"
         if (model / "result.json").is_file():  # finished, but the marker was not written
-            import json
+            from clir_calib.stored import read_json
 
-            return dict(json.loads((model / "result.json").read_text(encoding="utf-8")))
+            return dict(read_json(model / "result.json", "run `clir-calib run --force distill`", expect=dict))
         partial = model.is_dir() and any(model.iterdir())
         announce(f"distill {out.label}: {'resuming' if partial else 'training'} on {cfg.distill.lang} bitext "
             f"({cfg.distill.max_pairs or 'all'} pairs, seed {cfg.seed})")
@@ -251,6 +252,7 @@ def _evaluate(
 
 
 def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None]) -> None:
+    from clir_calib.evaluation.outputs import evaluation_inputs
     from clir_calib.transfer.outputs import write_transfer
     from clir_calib.transfer.zero_shot import calibrate_from_config
 
@@ -264,7 +266,8 @@ def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, 
     def build_stage(folder: Path) -> dict[str, Any]:
         announce(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")
         result = calibrate_from_config(base, eval_dir)
-        write_transfer(result, folder / "calibration", config=base, overwrite=True, diagrams=base.calibrate.diagrams)
+        write_transfer(result, folder / "calibration", config=base, overwrite=True, diagrams=base.calibrate.diagrams,
+                       inputs=evaluation_inputs(eval_dir))
         return {"calibrators": sorted({name for _, name in result.calibrators})}
 
     result = runner.run("calibrate", out.label, key, build_stage)

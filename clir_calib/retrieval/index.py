@@ -23,6 +23,7 @@ import numpy as np
 from clir_calib.atomic import atomic_dir, write_json
 from clir_calib.errors import DataError
 from clir_calib.models.fingerprint import MODEL_FILE_PATTERNS, encoder_fingerprint, model_hash
+from clir_calib.stored import read_json, read_npy
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,13 @@ def encode_cached(
     key = cache_key(fingerprint, role, digest, extra)
     model_dir = Path(root) / f"{_slug(fingerprint['model'])}-{fingerprint['model_hash'][:8]}"
     folder = model_dir / task / split / lang / f"{role}-{key}"
-    cached = _read(folder, key, len(ids))
+    cached = _read(folder, key, ids)
     if cached is not None:
         return cached
     # the key covers model, settings, role, ids and texts, not the task: another task's entry with the same key
     # holds the same vectors (Multi30k's fr/cs description corpora are the translation corpora)
     for other in sorted(model_dir.glob(f"*/{split}/{lang}/{role}-{key}")):
-        cached = _read(other, key, len(ids))
+        cached = _read(other, key, ids)
         if cached is not None:
             return cached
     started = time.perf_counter()
@@ -117,15 +118,23 @@ def encode_cached(
     return EmbeddingSet(list(ids), matrix, manifest, folder, reused=False)
 
 
-def _read(folder: Path, key: str, count: int) -> EmbeddingSet | None:
-    """The stored entry when it is complete and matches ``key``; None means encode again."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-        matrix = np.load(folder / "embeddings.npy", allow_pickle=False)
-    except (OSError, ValueError):
+def _read(folder: Path, key: str, expected_ids: list[str]) -> EmbeddingSet | None:
+    """The stored entry when it is complete, unchanged (its ``SHA256SUMS``) and holds exactly ``expected_ids``
+    in their order, under ``key``; None means encode again (a damaged entry with a warning)."""
+    if not (folder / "manifest.json").is_file():
         return None
-    if manifest.get("key") != key or len(ids) != count or matrix.shape != (count, manifest.get("dim")):
+    try:
+        manifest = read_json(folder / "manifest.json", "", expect=dict)
+        ids = read_json(folder / "ids.json", "", expect=list)
+        matrix = read_npy(folder / "embeddings.npy", "")
+    except (OSError, DataError) as error:
+        log.warning("embedding cache %s fails its content check (%s); encoding again", folder, str(error).rstrip("; "))
+        return None
+    count = len(expected_ids)
+    if manifest.get("key") != key or matrix.shape != (count, manifest.get("dim")):
+        return None
+    if ids != list(expected_ids):
+        log.warning("embedding cache %s holds other ids (or another order) than asked; encoding again", folder)
         return None
     if matrix.dtype != np.float32 or not np.isfinite(matrix).all():
         return None

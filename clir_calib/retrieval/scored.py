@@ -17,7 +17,7 @@ import numpy as np
 
 from clir_calib.atomic import atomic_file
 from clir_calib.errors import DataError
-from clir_calib.hashing import content_changed, write_digest
+from clir_calib.stored import content_changed, write_digest
 
 
 @dataclass

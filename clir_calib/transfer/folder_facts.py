@@ -6,13 +6,13 @@ are the folder's, and the raw ("before") views use the temperature and sigmoid t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from clir_calib.config import EVAL_SPLITS, LANGUAGES, TASKS, known_first
 from clir_calib.errors import ConfigError, DataError
+from clir_calib.stored import read_json
 
 #: keys of ``summary.json``'s ``raw_views`` that ``calibrate`` reads, and the identity calibrator's names for them
 RAW_VIEW_KEYS = {"temperature": "temperature", "sigmoid_scale": "scale", "sigmoid_bias": "bias"}
@@ -63,8 +63,8 @@ def bootstrap_settings(root: Path) -> tuple[int, int] | None:
     """``(resamples, seed)`` of the folder's bootstrap, so calibrated views are resampled with the very query draws
     of ``evaluate`` (None when the folder has no bootstrap)."""
     try:
-        summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = read_json(root / "summary.json", "", expect=dict)
+    except (OSError, DataError):
         return None
     resamples, seed = summary.get("bootstrap"), summary.get("seed")
     if seed is None and (root / "config.yaml").is_file():  # folders written before the summary recorded the seed
@@ -92,7 +92,7 @@ def raw_view_settings(root: Path) -> dict[str, float]:
     """How ``evaluate`` read the folder's raw scores as probabilities (the identity calibrator's parameters)."""
     summary_path = root / "summary.json"
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = read_json(summary_path, "run `clir-calib evaluate` into it again", expect=dict)
     except FileNotFoundError:
         raise DataError(f"{summary_path} is missing; {root} is not a finished evaluate folder: run "
                         "`clir-calib evaluate --out` into it again") from None

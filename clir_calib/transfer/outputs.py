@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clir_calib.atomic import atomic_dir, atomic_file, write_json, write_text
+from clir_calib.claims import check_claim, claims_output
 from clir_calib.config import save_config
-from clir_calib.locking import locks_output
 from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
 from clir_calib.transfer.zero_shot import GAP_METRICS, TransferResult, TransferRow
 
@@ -165,7 +166,7 @@ def sample_key(task: str, calibrator: str, lang: str, split: str) -> str:
 
 def read_calibration(folder: Path) -> dict[str, Any]:
     """A calibration folder's ``calibration.json`` (empty when absent), read once per file version."""
-    from clir_calib.atomic import read_json
+    from clir_calib.stored import read_json
 
     path = Path(folder) / "calibration.json"
     if not path.is_file():
@@ -179,16 +180,18 @@ def read_calibrated_samples(folder: Path) -> dict[str, np.ndarray]:
     path = Path(folder) / BOOTSTRAP_FILE
     if not path.is_file():
         return {}
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    from clir_calib.stored import read_npz
+
+    return read_npz(path, f"run `clir-calib calibrate --overwrite` into {folder} again")
 
 
-@locks_output("out_dir")
+@claims_output("out_dir", inputs=lambda arguments: arguments["inputs"])
 def write_transfer(
     result: TransferResult, out_dir: str | Path, config: Any | None = None, diagrams: bool = True,
-    overwrite: bool = False,
+    overwrite: bool = False, inputs: Sequence[Path] = (),
 ) -> Path:
-    """Write everything into ``out_dir`` atomically (a failure leaves no partial folder)."""
+    """Write everything into ``out_dir`` atomically (a failure leaves no partial folder); ``inputs``: what the
+    result was computed from, which ``overwrite`` must not replace (:mod:`clir_calib.claims`)."""
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         for (task, name), calibrator in result.calibrators.items():
             calibrator.save(tmp / calibrator_file(task, name))
@@ -237,12 +240,13 @@ def calibrate_into(cfg: Any, eval_dir: Path, out: Path | None = None, diagrams: 
                    overwrite: bool = False) -> tuple[Any, Path]:
     """``calibrate``: fit and transfer as ``cfg.calibrate`` says and write the folder ``out`` (default
     ``EVAL/calibration-LANG-SPLIT``); an existing folder is refused before any work unless ``overwrite``."""
-    from clir_calib.errors import ConfigError
+    from clir_calib.claims import child
+    from clir_calib.evaluation.outputs import evaluation_inputs
     from clir_calib.transfer.zero_shot import calibrate_from_config
 
-    target = out or eval_dir / f"calibration-{cfg.calibrate.fit_lang}-{cfg.calibrate.fit_split}"
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target} already exists; pass --overwrite or choose another --out")
+    target = out or child(eval_dir, f"calibration-{cfg.calibrate.fit_lang}-{cfg.calibrate.fit_split}")
+    inputs = evaluation_inputs(eval_dir)
+    check_claim(target, inputs, overwrite)
     result = calibrate_from_config(cfg, eval_dir)
-    write_transfer(result, target, config=cfg, diagrams=diagrams, overwrite=overwrite)
+    write_transfer(result, target, config=cfg, diagrams=diagrams, overwrite=overwrite, inputs=inputs)
     return result, target

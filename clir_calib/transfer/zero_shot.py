@@ -139,8 +139,8 @@ def calibrate_transfer(
     if not root.is_dir():
         raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
     target_langs, target_splits = default_targets(root, fit_lang, fit_split, target_langs, target_splits)
-    check_languages([fit_lang, *target_langs])
-    check_splits([fit_split, *target_splits])
+    check_languages([fit_lang]), check_languages(list(target_langs))  # the fit language may be a target too
+    check_splits([fit_split]), check_splits(list(target_splits))
     check_fit_is_not_target(fit_lang, fit_split, target_langs, target_splits, score_fit_split)
     if fit_split == "train":
         raise ConfigError("calibrators are fitted on an evaluated split (the training bitext is never evaluated), "

@@ -76,9 +76,10 @@ class NmtBaseline(DocumentBaseline):
             type=LanguageModels,
         ),
         Param("model_template", "", "used for languages not in models, e.g. runs/nmt-{lang}", type=str),
-        Param("num_beams", 4, "beam size", type=int, at_least=1),
-        Param("batch_size", 32, "sentences per generate() call", type=int, at_least=1),
-        Param("max_length", 128, "source tokens kept and target tokens generated", type=int, at_least=1),
+        Param("num_beams", 4, "beam size", type=int, at_least=1, at_most=64),
+        Param("batch_size", 32, "sentences per generate() call", type=int, at_least=1, at_most=65536),
+        Param("max_length", 128, "source tokens kept and target tokens generated", type=int, at_least=1,
+              at_most=8192),
         Param("progress", True, "show a progress bar while translating", type=bool),
         Param("zero_shot", True, "a language without its own model uses a model whose encoder reads it "
               "(e.g. the de model for fr, cs); false: refuse such languages", type=bool),
@@ -87,9 +88,11 @@ class NmtBaseline(DocumentBaseline):
               type=LanguageList),
         Param("train_encoder", "intfloat/multilingual-e5-small",
               "clir-calib run: encoder of the model trained for languages without one", type=str),
-        Param("train_max_pairs", 0, "clir-calib run: training pairs (0: the full bitext)", type=int, at_least=0),
-        Param("train_epochs", 10, "clir-calib run: training epochs", type=int, at_least=1),
-        Param("train_encoder_layers", 8, "clir-calib run: encoder layers kept (0: all)", type=int, at_least=0),
+        Param("train_max_pairs", 0, "clir-calib run: training pairs (0: the full bitext)", type=int, at_least=0,
+              at_most=10**9),
+        Param("train_epochs", 10, "clir-calib run: training epochs", type=int, at_least=1, at_most=10_000),
+        Param("train_encoder_layers", 8, "clir-calib run: encoder layers kept (0: all)", type=int, at_least=0,
+              at_most=1000),
         Param("train_encoder_languages", "", "clir-calib run: languages the encoder reads (empty: known for "
               "e5/XLM-R, else the training language only)", type=LanguageList),
     )
