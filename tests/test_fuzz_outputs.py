@@ -34,7 +34,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, prepared_dir: Path, tiny_m
                                "--set", "evaluate.diagrams=none", "--no-progress", "--out", str(work / "eval")])
     assert done.exit_code == 0, done.output
     done = RUNNER.invoke(app, ["calibrate", "--eval", str(work / "eval"), "--no-diagrams", "--calibrators",
-                               "temperature,platt", "--adapt", "none", "--bounds", "oracle"])
+                               "temperature,isotonic", "--adapt", "none", "--bounds", "oracle"])
     assert done.exit_code == 0, done.output
     return work
 

@@ -124,8 +124,12 @@ def adapt_transfer(
         source_run = ScoredRun.load(root / task / fit_lang / fit_split / "scored.npz")
         source = SourceScores(source_run.scores.astype(np.float64), source_run.labels.astype(np.int64))
         for name, (cls, cal_params) in calibrators.items():
-            plain = fit_calibrator(cls(**cal_params), source_run, depth, {"task": task, "lang": fit_lang,
-                                                                          "split": fit_split})
+            try:
+                plain = fit_calibrator(cls(**cal_params), source_run, depth, {"task": task, "lang": fit_lang,
+                                                                              "split": fit_split})
+            except DataError as refused:  # degenerate fit data: said, never scored
+                skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
+                continue
             view = plain.model_view
             for lang, split in targets:
                 path = root / task / lang / split / "scored.npz"
@@ -176,9 +180,13 @@ def _bounds(task: str, name: str, cls: type[Any], cal_params: dict[str, Any], vi
     labelled = ScoredRun.load(labelled_path)
     rows = []
     if "oracle" in bounds:
-        oracle = fit_calibrator(cls(**cal_params), labelled, depth, {"task": task, "lang": lang, "split": fit_split})
-        metrics, low, high = _measure(oracle, judged, depth, bins, resamples, seed)
-        rows.append(AdaptationRow(task, name, view, lang, split, "oracle", metrics, low, high))
+        try:
+            oracle = fit_calibrator(cls(**cal_params), labelled, depth, {"task": task, "lang": lang, "split": fit_split})
+        except DataError as refused:
+            skipped.append({"set": f"{task}/{lang}/{fit_split}", "why": f"oracle {name}: {refused}"})
+        else:
+            metrics, low, high = _measure(oracle, judged, depth, bins, resamples, seed)
+            rows.append(AdaptationRow(task, name, view, lang, split, "oracle", metrics, low, high))
     if "fewshot" in bounds:
         rng = np.random.default_rng(seed)
         for size in sizes:

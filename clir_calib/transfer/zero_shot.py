@@ -187,7 +187,11 @@ def calibrate_transfer(
             calibrator = cls(**dict(params.get(name, {})))
             fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
                          "depth": depth, "queries": len(fit_run.qids)}
-            fit_calibrator(calibrator, fit_run, depth, fitted_on)
+            try:
+                fit_calibrator(calibrator, fit_run, depth, fitted_on)
+            except DataError as refused:  # degenerate fit data: said in the outputs, never scored
+                skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
+                continue
             fitted[(task, name)] = calibrator
             before_calibrator = identity[calibrator.model_view]
             sets = [(fit_set, fit_run, "fit"), *[
