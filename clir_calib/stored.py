@@ -26,15 +26,16 @@ from clir_calib.hashing import sha256_file
 JSON_TYPES: dict[type, str] = {dict: "a JSON object", list: "a JSON list"}
 
 
-def verify(path: str | os.PathLike[str], fix: str) -> None:
+def verify(path: str | os.PathLike[str], fix: str) -> os.stat_result:
     """Raise :class:`DataError` when ``path`` differs from the hash recorded for it by the nearest enclosing
-    ``SHA256SUMS`` (nothing recorded: nothing to check, e.g. a folder written before these lists)."""
+    ``SHA256SUMS`` (nothing recorded: nothing to check, e.g. a folder written before these lists); its stat."""
     file = Path(path)
     try:
         stat = file.stat()
     except FileNotFoundError:
         raise DataError(f"{file} is missing; {fix}") from None
-    _verify(str(file.resolve()), stat.st_size, stat.st_mtime_ns, fix)
+    _verify(os.path.abspath(file), stat.st_size, stat.st_mtime_ns, fix)  # checked once per version of the file
+    return stat
 
 
 @functools.lru_cache(maxsize=8192)
@@ -67,8 +68,7 @@ def read_json(path: str | os.PathLike[str], fix: str, expect: type | None = None
     modification time: a report reads each ``metrics.json`` hundreds of times); ``expect`` (dict or list) is the
     type its top level must have. The returned object is shared between callers: read it, never change it."""
     file = Path(path)
-    verify(file, fix)
-    stat = file.stat()
+    stat = verify(file, fix)
     data = _read_json(str(file), stat.st_size, stat.st_mtime_ns, fix)
     if expect is not None and not isinstance(data, expect):
         raise DataError(f"{file} is damaged (not {JSON_TYPES.get(expect, expect.__name__)}); {fix}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_checks import one_line_error as _one_line_error
 from typer.testing import CliRunner
 
 from clir_calib.cli import app
@@ -21,13 +22,6 @@ RUNNER = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _one_line_error(result, code: int = 2) -> str:  # type: ignore[no-untyped-def]
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 @pytest.mark.parametrize("code,hint", [(errno.EROFS, "read-only"), (errno.ENOSPC, "no space left"),

@@ -114,7 +114,8 @@ def test_outputs_overlapping_inputs_never_change_them(tmp_path_factory: pytest.T
         (the_input / "config.yaml").write_text("seed: 13\n")
         (the_input / "result.json").write_text(json.dumps({"steps": 1}))
     before = _digest(holder)
-    inner = the_input.joinpath(*sorted(p.name for p in the_input.iterdir() if p.is_dir())[:1] or ["x"])
+    inputs_inside = sorted(p.name for p in the_input.iterdir() if p.is_dir() and not p.name.startswith("calibration-"))
+    inner = the_input.joinpath(*inputs_inside[:1] or ["x"])  # a folder the command reads (not an earlier output)
     out = {"is": the_input, "inside": inner if depth == 1 else inner / "deeper", "contains": holder,
            "symlink": work / "link", "dotted": the_input / ".." / "input"}[relation]
     if relation == "symlink":

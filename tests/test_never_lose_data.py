@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_checks import one_line_error as _one_line_error
 from typer.testing import CliRunner
 
 from clir_calib.cli import app
@@ -26,12 +27,6 @@ RUNNER = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _one_line_error(result, code: int = 2) -> str:  # type: ignore[no-untyped-def]
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

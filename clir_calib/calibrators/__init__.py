@@ -5,6 +5,6 @@ Use ``clir_calib.plugins.CALIBRATORS.get(name)`` to get a class by name and
 """
 
 from clir_calib.calibrators.base import Calibrator
-from clir_calib.calibrators.files import fit_calibrator, load_calibrator
+from clir_calib.calibrators.files import fit_calibrator, load_calibrator, refused_fit
 
-__all__ = ["Calibrator", "fit_calibrator", "load_calibrator"]
+__all__ = ["Calibrator", "fit_calibrator", "load_calibrator", "refused_fit"]

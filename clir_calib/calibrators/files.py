@@ -54,3 +54,13 @@ def fit_calibrator(calibrator: Calibrator, run: Any, depth: int, fitted_on: dict
         return calibrator.fit(scores, labels, groups, fitted_on=fitted_on)
     d = min(depth, run.depth)
     return calibrator.fit(run.scores[:, :d].reshape(-1), run.labels[:, :d].reshape(-1), fitted_on=fitted_on)
+
+
+def refused_fit(calibrator: Calibrator, run: Any, depth: int, fitted_on: dict[str, Any]) -> str | None:
+    """:func:`fit_calibrator`, or why its data was refused (too few labelled queries, ties, an inverted fit): a
+    study or ``calibrate`` records the reason for that calibrator and goes on with the others."""
+    try:
+        fit_calibrator(calibrator, run, depth, fitted_on)
+    except DataError as refused:
+        return str(refused)
+    return None

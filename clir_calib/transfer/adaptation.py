@@ -107,7 +107,7 @@ def adapt_transfer(
     :param calibrators: name -> (calibrator class, its parameters)
     :param targets: (language, split) pairs to adapt to
     """
-    from clir_calib.calibrators.files import fit_calibrator
+    from clir_calib.calibrators.files import fit_calibrator, refused_fit
     from clir_calib.plugins import TRANSFER_ADAPTERS, chosen_components
 
     unknown = sorted(set(bounds) - set(BOUNDS))
@@ -124,10 +124,9 @@ def adapt_transfer(
         source_run = ScoredRun.load(root / task / fit_lang / fit_split / "scored.npz")
         source = SourceScores(source_run.scores.astype(np.float64), source_run.labels.astype(np.int64))
         for name, (cls, cal_params) in calibrators.items():
-            try:
-                plain = fit_calibrator(cls(**cal_params), source_run, depth, {"task": task, "lang": fit_lang,
-                                                                              "split": fit_split})
-            except DataError as refused:  # degenerate fit data: said, never scored
+            plain = cls(**cal_params)
+            if (refused := refused_fit(plain, source_run, depth, {"task": task, "lang": fit_lang,
+                                                                  "split": fit_split})) is not None:
                 skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
                 continue
             view = plain.model_view
@@ -169,7 +168,7 @@ def _bounds(task: str, name: str, cls: type[Any], cal_params: dict[str, Any], vi
             split: str, fit_split: str, judged: ScoredRun, bounds: list[str], depth: int, bins: int,
             sizes: tuple[int, ...], draws: int, resamples: int, seed: int,
             skipped: list[dict[str, str]]) -> list[AdaptationRow]:
-    from clir_calib.calibrators.files import fit_calibrator
+    from clir_calib.calibrators.files import fit_calibrator, refused_fit
 
     if not bounds:
         return []
@@ -180,9 +179,8 @@ def _bounds(task: str, name: str, cls: type[Any], cal_params: dict[str, Any], vi
     labelled = ScoredRun.load(labelled_path)
     rows = []
     if "oracle" in bounds:
-        try:
-            oracle = fit_calibrator(cls(**cal_params), labelled, depth, {"task": task, "lang": lang, "split": fit_split})
-        except DataError as refused:
+        oracle = cls(**cal_params)
+        if (refused := refused_fit(oracle, labelled, depth, {"task": task, "lang": lang, "split": fit_split})):
             skipped.append({"set": f"{task}/{lang}/{fit_split}", "why": f"oracle {name}: {refused}"})
         else:
             metrics, low, high = _measure(oracle, judged, depth, bins, resamples, seed)

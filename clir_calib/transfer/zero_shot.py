@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clir_calib.calibrators import Calibrator, fit_calibrator
+from clir_calib.calibrators import Calibrator, fit_calibrator, refused_fit
 from clir_calib.config import check_languages, check_splits
 from clir_calib.errors import ConfigError, DataError
 from clir_calib.evaluation.views import calibrated_view
@@ -139,8 +139,8 @@ def calibrate_transfer(
     if not root.is_dir():
         raise DataError(f"evaluate folder {root} not found; run 'clir-calib evaluate' first")
     target_langs, target_splits = default_targets(root, fit_lang, fit_split, target_langs, target_splits)
-    check_languages([fit_lang]), check_languages(list(target_langs))  # the fit language may be a target too
-    check_splits([fit_split]), check_splits(list(target_splits))
+    check_languages(list(dict.fromkeys([fit_lang, *target_langs])))  # the fit language may be a target too
+    check_splits(list(dict.fromkeys([fit_split, *target_splits])))
     check_fit_is_not_target(fit_lang, fit_split, target_langs, target_splits, score_fit_split)
     if fit_split == "train":
         raise ConfigError("calibrators are fitted on an evaluated split (the training bitext is never evaluated), "
@@ -177,9 +177,8 @@ def calibrate_transfer(
             else:
                 skipped.append({"set": target.label(), "why": f"no {target.path(root)}"})
         if not target_runs:
-            raise DataError(
-                f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on {', '.join(target_splits)}"
-            )
+            raise DataError(f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on "
+                            f"{', '.join(target_splits)}")
         identity = {view: CALIBRATORS.get("identity")(view=view, **raw_params) for view in ("listwise", "pointwise")}
         for raw_calibrator in identity.values():
             fit_calibrator(raw_calibrator, fit_run, depth, {})
@@ -187,9 +186,7 @@ def calibrate_transfer(
             calibrator = cls(**dict(params.get(name, {})))
             fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
                          "depth": depth, "queries": len(fit_run.qids)}
-            try:
-                fit_calibrator(calibrator, fit_run, depth, fitted_on)
-            except DataError as refused:  # degenerate fit data: said in the outputs, never scored
+            if (refused := refused_fit(calibrator, fit_run, depth, fitted_on)) is not None:  # said, never scored
                 skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
                 continue
             fitted[(task, name)] = calibrator
