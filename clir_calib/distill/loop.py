@@ -95,6 +95,8 @@ class TrainingLoop:
         """Train to the end; return the val accuracy before training (from the log when resumed)."""
         batch_size = self.cfg.models.teacher.batch_size
         self.train_store.ensure(self.data.train.en, batch_size)  # the teacher runs here, once per sentence
+        if self.objective.needs_teacher_queries:
+            self.query_store.ensure(self.data.train.en, batch_size)
         self.query_store.ensure(self.data.val.en, batch_size)
         self.queries = self.query_store.pooled(self.data.val.en)
         if self.position.step == 0:
@@ -160,6 +162,8 @@ class TrainingLoop:
             en = [self.data.train.en[j] for j in local]
             xx = [self.data.train.xx[j] for j in local]
             target = self.train_store.batch(en, device=acc.device)
+            if self.objective.needs_teacher_queries:
+                target.query_pooled = self.query_store.pooled(en).to(acc.device)
             sync = acc.no_sync(model) if i < len(group) - 1 else contextlib.nullcontext()
             with sync, acc.autocast():
                 mine = self.student.encode_batch(xx, TRAIN_ROLE)

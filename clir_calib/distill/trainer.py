@@ -39,6 +39,7 @@ from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir
 from clir_calib.locking import locks_output
 from clir_calib.models.device import resolve_device
 from clir_calib.models.encoder import Encoder
+from clir_calib.models.temperature import listwise_temperature
 
 
 @dataclass
@@ -105,6 +106,7 @@ def distill(
     data = load_distill_data(cfg)
     teacher = Encoder.load(cfg.models.teacher, device=accelerator.device)
     teacher.model.eval().requires_grad_(False)
+    objective.bind_listwise_temperature(listwise_temperature(teacher))
     student_encoder = Encoder.load(cfg.models.student, device=accelerator.device)
     torch.manual_seed(cfg.seed)
     student = Student(student_encoder, teacher.hidden_size, cfg.distill.projection, cfg.distill.freeze_embeddings)

@@ -31,6 +31,8 @@ class AlignmentLoss(nn.Module, Declared):
     #: True for a token-level transport loss with ``epsilon``, ``tau`` and ``drop_special_tokens`` parameters: the
     #: report then shows its settings grid and its plans (found by this capability, never by the loss's name).
     transports_tokens: ClassVar[bool] = False
+    #: True when the loss reads ``teacher.query_pooled``: the teacher's encodings of the English texts as queries.
+    needs_teacher_queries: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
@@ -44,6 +46,11 @@ class AlignmentLoss(nn.Module, Declared):
     ) -> torch.Tensor:
         """Return a scalar loss; ``teacher`` is frozen, gradients flow into ``student``."""
         raise NotImplementedError
+
+    def bind_listwise_temperature(self, temperature: float) -> None:
+        """Told, before training, the teacher's listwise temperature (the one ``evaluate``'s raw listwise view
+        uses, :mod:`clir_calib.models.temperature`); a loss with a score temperature may default to it."""
+        return None
 
     def get_config_dict(self) -> dict[str, Any]:
         """The resolved parameters, for model cards and logs."""

@@ -12,6 +12,8 @@ from clir_calib.hookspecs import hookimpl
 def register_alignment_losses(register: Callable[[type[Any]], None]) -> None:
     from clir_calib.losses.mse import MSEAlignmentLoss
     from clir_calib.losses.ot import OTAlignmentLoss
+    from clir_calib.losses.score_kl import ScoreKLAlignmentLoss
 
     register(MSEAlignmentLoss)
     register(OTAlignmentLoss)
+    register(ScoreKLAlignmentLoss)

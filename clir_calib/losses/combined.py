@@ -50,6 +50,15 @@ class CombinedAlignmentLoss(nn.Module):
     def needs_student_source(self) -> bool:
         return any(bool(term.needs_student_source) for term in self.terms)
 
+    @property
+    def needs_teacher_queries(self) -> bool:
+        return any(bool(term.needs_teacher_queries) for term in self.terms)
+
+    def bind_listwise_temperature(self, temperature: float) -> None:
+        for term in self.terms:
+            assert isinstance(term, AlignmentLoss)
+            term.bind_listwise_temperature(temperature)
+
     def forward(
         self,
         student: EncodedBatch,

@@ -16,12 +16,15 @@ class EncodedBatch:
     ``token_states`` is ``[B, L, d]``, ``attention_mask`` is ``[B, L]`` (1 for real tokens, 0 for
     padding), ``pooled`` is the sentence embedding ``[B, d]`` as used for retrieval, and
     ``special_tokens_mask`` (optional) marks ``<s>``/``</s>``/``[CLS]``/``[SEP]`` positions with 1.
+    ``query_pooled`` (teacher batches only, for losses that set ``needs_teacher_queries``) holds the
+    teacher's pooled encodings of the same English texts *as queries* ``[B, d]``.
     """
 
     token_states: torch.Tensor
     attention_mask: torch.Tensor
     pooled: torch.Tensor
     special_tokens_mask: torch.Tensor | None = None
+    query_pooled: torch.Tensor | None = None
 
 
 def pad_token_ids(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -94,3 +94,10 @@ def resolve_temperature(configured: float | None, names: list[str], folder: Path
     return Temperature(FALLBACK_TEMPERATURE, f"default: {shown} states no training temperature; 0.05 is "
                                              "sentence-transformers' MultipleNegativesRankingLoss scale 20 "
                                              "(set evaluate.temperature to choose)")
+
+
+def listwise_temperature(encoder: object) -> float:
+    """The raw listwise temperature of a loaded query encoder, as ``evaluate`` resolves it with no setting."""
+    settings = getattr(encoder, "settings", None)
+    names = [str(getattr(encoder, "name", "")), str(getattr(settings, "source_name", "") or "")]
+    return resolve_temperature(None, names, getattr(encoder, "folder", None)).value
