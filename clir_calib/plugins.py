@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "clir_calib.losses.builtin",
     "clir_calib.calibrators.builtin",
     "clir_calib.adapters.builtin",
+    "clir_calib.maps.builtin",
     "clir_calib.models.builtin",
     "clir_calib.data.builtin",
     "clir_calib.pipeline.builtin_sections",

@@ -52,6 +52,7 @@ def _adapt(adapter_name: str, calibrator_name: str, source, target_s):  # type: 
     if type(adapter).source_transform is not plugins.TRANSFER_ADAPTERS.get("none").source_transform:
         flat, groups = SourceScores(*source).flat()
         calibrator = _fit(calibrator_name, adapter.source_transform(flat, groups).reshape(source[0].shape), source[1])
+    adapter.fit_to_calibrator(calibrator, SourceScores(*source), TargetScores(target_s))
     return AdaptedCalibrator(calibrator, adapter)
 
 
@@ -97,6 +98,45 @@ def test_mixture_recovers_a_known_mixture() -> None:
     assert _ece(wrapped, scores, labels) < 0.03  # the target posterior is calibrated on the target
 
 
+def _lists_at(rng: np.random.Generator, queries: int, hit_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_lists`, with the share of queries whose relevant candidate stands out set to ``hit_rate``."""
+    labels = np.zeros((queries, 8), dtype=np.int64)
+    hit = rng.random(queries) < hit_rate
+    labels[:, 0] = 1
+    scores = 0.80 + 0.03 * rng.standard_normal((queries, 8))
+    scores[:, 0] += np.where(hit, 0.08, 0.0)  # a miss: the relevant candidate scores like the others
+    order = np.argsort(-scores, axis=1)
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(labels, order, 1)
+
+
+def test_atc_matches_the_mean_confidence_to_its_accuracy_estimate() -> None:
+    from clir_calib.adapters.atc import top1_confidence
+
+    rng = np.random.default_rng(11)
+    source, (scores, labels) = _lists_at(rng, 3000, 0.7), _lists_at(rng, 3000, 0.4)
+    adapted = _adapt("atc", "temperature", source, scores)
+    facts = adapted.adapter.state()
+    true_accuracy = float(np.mean(labels[:, 0] > 0))
+    source_accuracy = float(np.mean(source[1][:, 0] > 0))
+    assert facts["source_accuracy"] == pytest.approx(source_accuracy)
+    # the defining property: the share above the seen language's threshold is the accuracy there
+    conf = top1_confidence(adapted.calibrator, source[0])
+    assert np.mean(conf > facts["threshold"]) == pytest.approx(source_accuracy, abs=1 / 3000)
+    # on a target drawn by the same process at another accuracy the estimate follows the true accuracy: it is
+    # much nearer to it than the seen language's accuracy (what a transferred calibrator assumes) is
+    assert abs(source_accuracy - true_accuracy) > 0.2
+    assert abs(facts["estimated_accuracy"] - true_accuracy) < 0.5 * abs(source_accuracy - true_accuracy)
+    # and the adapted calibrator's mean top-1 confidence on the target is that estimate
+    assert np.mean(top1_confidence(adapted, scores)) == pytest.approx(facts["estimated_accuracy"], abs=1e-8)
+
+
+def test_atc_serves_the_listwise_view_only() -> None:
+    rng = np.random.default_rng(12)
+    source, (scores, _) = _lists(rng, 200), _lists(rng, 200)
+    with pytest.raises(ClirCalibError, match="listwise"):
+        plugins.TRANSFER_ADAPTERS.get("atc")().fit(SourceScores(*source), TargetScores(scores), "pointwise", 10)
+
+
 def test_mixture_refuses_listwise_calibrators_and_labelled_targets() -> None:
     rng = np.random.default_rng(3)
     source = _lists(rng, 100)
@@ -131,7 +171,7 @@ def _eval_folder(root: Path) -> Path:
 def _calibrate(root: Path):  # type: ignore[no-untyped-def]
     return calibrate_transfer(root, ["identity", "temperature", "platt"], fit_lang="de", fit_split="val",
                               target_langs=["de", "fr"], target_splits=["test_2016_flickr"],
-                              adaptation={"adapters": ["none", "quantile", "standardize", "mixture"],
+                              adaptation={"adapters": ["none", "quantile", "standardize", "mixture", "atc"],
                                           "bounds": ["oracle", "fewshot"], "fewshot_sizes": [10, 50],
                                           "fewshot_draws": 5, "bootstrap": 50})
 
@@ -151,9 +191,9 @@ def test_label_free_adapters_never_read_target_labels(tmp_path: Path) -> None:
         again = tmp_path / f"again-{int(labels.sum())}"
         write_transfer(_calibrate(root), again, diagrams=False)
         files = sorted(p.relative_to(out) for p in (out / "adapted").rglob("*.json"))
-        # none, quantile and standardize x 2 calibrators (identity is not adapted) x 2 languages, and mixture for
-        # the one pointwise calibrator (platt) x 2 languages
-        assert len(files) == 3 * 2 * 2 + 1 * 2
+        # none, quantile and standardize x 2 calibrators (identity is not adapted) x 2 languages, mixture for
+        # the one pointwise calibrator (platt) and atc for the one listwise one (temperature) x 2 languages
+        assert len(files) == 3 * 2 * 2 + 1 * 2 + 1 * 2
         for name in files:
             assert (again / name).read_bytes() == (out / name).read_bytes(), name
     assert np.array_equal(target_scores(target).scores, run.scores.astype(np.float64))

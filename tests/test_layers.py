@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "hashing", "atomic", "stored", "locking", "params", "claims", "progress", "hookspecs"),
     ("config", "plugins"),
     ("data", "models", "metrics", "report"),
-    ("losses", "calibrators", "adapters", "retrieval", "baselines"),
+    ("losses", "calibrators", "adapters", "retrieval", "baselines", "maps"),
     ("distill", "alignment", "evaluation"),
     ("transfer",),
     ("pipeline",),

@@ -9,8 +9,9 @@ adapter cannot read target relevance judgements, not merely should not.
 
 Scores arrive flat over (query, candidate) pairs with ``groups`` naming each pair's query, over a
 query's whole retrieved list, as calibrators get them. ``source_transform`` maps the seen
-language's scores before the calibrator is fitted; ``target_transform`` maps a target's scores
-before the calibrator reads them; ``adapt_proba`` may replace the whole mapping.
+language's scores before the calibrator is fitted; ``fit_to_calibrator`` may then learn from that calibrator's
+outputs; ``target_transform`` maps a target's scores before the calibrator reads them; ``adapt_proba``
+may replace the whole mapping.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ class TransferAdapter(Declared):
         self._fit(source, target)
         self.fitted = True
         return self
+
+    def fit_to_calibrator(self, calibrator: Any, source: SourceScores, target: TargetScores) -> None:
+        """A second step, once the seen-language calibrator is fitted (on :meth:`source_transform`'s scores), for an
+        adapter whose mapping depends on the calibrator's outputs (ATC's confidence threshold); default: nothing."""
+        return None
 
     def source_transform(self, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """The seen language's scores as the calibrator is fitted on them (default: unchanged)."""

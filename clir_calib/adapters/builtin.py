@@ -10,10 +10,11 @@ from clir_calib.hookspecs import hookimpl
 
 @hookimpl
 def register_transfer_adapters(register: Callable[[type[Any]], None]) -> None:
+    from clir_calib.adapters.atc import ATCAdapter
     from clir_calib.adapters.identity import NoAdapter
     from clir_calib.adapters.mixture import MixtureAdapter
     from clir_calib.adapters.quantile import QuantileAdapter
     from clir_calib.adapters.standardize import StandardizeAdapter
 
-    for adapter in (NoAdapter, QuantileAdapter, StandardizeAdapter, MixtureAdapter):
+    for adapter in (NoAdapter, QuantileAdapter, StandardizeAdapter, MixtureAdapter, ATCAdapter):
         register(adapter)

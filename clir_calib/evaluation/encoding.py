@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clir_calib.baselines import CorpusContext
+import numpy as np
+
+from clir_calib.baselines import CorpusContext, EmbeddingContext
 from clir_calib.errors import DataError
 from clir_calib.retrieval.index import EmbeddingSet, encode_cached
 
@@ -40,9 +43,12 @@ def encode_task(
                             cfg.device)
     texts = system.documents_for(doc_ids, [task.corpus[d] for d in doc_ids], context)
     check_coverage(system.document_encoder, texts, f"{task.task}/{task.lang}/{task.split} documents")
-    extra = {"baseline": system.description["documents"]} if system.baseline else {}
+    maps = system.baseline is not None and system.baseline.maps_embeddings
+    extra = {"baseline": system.description["documents"]} if system.baseline and not maps else {}
     docs = encode_cached(system.document_encoder, doc_ids, texts, "passage", index_root, task.task, task.split,
                          task.lang, extra=extra, progress=progress)
+    if maps:
+        docs = mapped_documents(system, docs, context, index_root, progress)
     if not queries:
         return None, docs
     qids = judged_queries(task)
@@ -50,6 +56,26 @@ def encode_task(
                               task.task, task.split, "en", progress=progress)
     check_same_space(system, query_set, docs)
     return query_set, docs
+
+
+def mapped_documents(system: System, docs: EmbeddingSet, context: CorpusContext, index_root: Path,
+                     progress: bool) -> EmbeddingSet:
+    """The documents' embeddings through the baseline's embedding map; what it fits on is encoded (and cached) by
+    the same document encoder."""
+    assert system.baseline is not None
+
+    def encode(texts: list[str], lang: str, what: str) -> np.ndarray:
+        ids = [f"{what}-{i}" for i in range(len(texts))]
+        return encode_cached(system.document_encoder, ids, texts, "passage", index_root, "bitext", what, lang,
+                             progress=progress).embeddings
+
+    matrix = np.asarray(system.baseline.transform_embeddings(docs.embeddings, EmbeddingContext(context, encode)))
+    if matrix.shape != docs.embeddings.shape or not np.isfinite(matrix).all():
+        raise DataError(f"baseline {system.baseline.name!r} returned {matrix.shape} embeddings (finite: "
+                        f"{bool(np.isfinite(matrix).all())}) for {docs.embeddings.shape}; an embedding map must keep "
+                        "the shape and give finite numbers")
+    manifest = {**docs.manifest, "mapped_by": {"baseline": system.baseline.name, **system.baseline.last_stats}}
+    return dataclasses.replace(docs, embeddings=matrix.astype(np.float32), manifest=manifest)
 
 
 def check_coverage(encoder: Any, texts: list[str], what: str) -> None:

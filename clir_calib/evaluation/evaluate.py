@@ -108,6 +108,7 @@ def evaluate_system(
 ) -> list[EntryResult]:
     """Evaluate ``system`` on every available (task, lang, split) of ``cfg.evaluate``."""
     from clir_calib.data.store import load_task
+    from clir_calib.evaluation.diagnostics import score_diagnostics
 
     ev = cfg.evaluate
     check_evaluate_config(ev)
@@ -122,8 +123,9 @@ def evaluate_system(
         timing["measure_s"] = time.perf_counter() - started
         judged = {qid: task.qrels.get(qid, {}) for qid in run.qids}
         baseline_info = dict(system.baseline.last_stats) if system.baseline is not None else {}
+        diagnostics = score_diagnostics(run.scores, run.labels, system.temperature.value)
         results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, per_query, retrieval, views, timing,
-                                   qrels=judged, baseline=baseline_info))
+                                   qrels=judged, baseline=baseline_info, diagnostics=diagnostics))
     return results
 
 

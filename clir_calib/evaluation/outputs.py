@@ -29,6 +29,10 @@ BOOTSTRAP_FILE = "bootstrap.npz"
 BINNINGS = ("equal_width", "equal_mass")
 
 
+#: what an evaluate folder holds; part of ``run``'s evaluate stage key, so a study reuses a folder only when it was
+#: written with the same contents (2: CB-ECE among the estimators, ``score_diagnostics`` in metrics.json)
+OUTPUTS_VERSION = 2
+
 def entry_folder(root: Path, task: str, lang: str, split: str) -> Path:
     return root / task / lang / split
 
@@ -60,6 +64,7 @@ def entry_metrics(entry: EntryResult, system: str) -> dict[str, Any]:
         "calibration": calibration,
         "timing_s": {k: round(v, 3) for k, v in entry.timing.items()},
         **({"baseline": entry.baseline} if entry.baseline else {}),
+        **({"score_diagnostics": entry.diagnostics} if entry.diagnostics else {}),
     }
 
 

@@ -40,3 +40,4 @@ class EntryResult:
     timing: dict[str, float] = field(default_factory=dict)
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # the judgements the run was scored against
     baseline: dict[str, Any] = field(default_factory=dict)  # a document baseline's last_stats (model, BLEU...)
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # :func:`clir_calib.evaluation.diagnostics.score_diagnostics`

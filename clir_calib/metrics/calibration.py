@@ -75,6 +75,7 @@ class CalibrationReport:
     bins: int
     equal_width: BinTable
     equal_mass: BinTable
+    cb_ece: float = float("nan")  # class-balanced ECE; NaN (JSON null) when one class is absent
 
     def to_dict(self, with_bins: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -83,6 +84,7 @@ class CalibrationReport:
             "mce": self.mce,
             "brier": self.brier,
             "nll": self.nll,
+            "cb_ece": self.cb_ece if math.isfinite(self.cb_ece) else None,
             "n": self.n,
             "accuracy": self.accuracy,
             "mean_confidence": self.mean_confidence,
@@ -208,6 +210,17 @@ def negative_log_likelihood(conf: np.ndarray, hits: np.ndarray) -> float:
     return float(-np.mean(hits * np.log(p) + (1.0 - hits) * np.log1p(-p)))
 
 
+def class_balanced_ece(conf: np.ndarray, hits: np.ndarray) -> float:
+    """CB-ECE (Yu et al. 2025): the ECE over the relevant pairs and the ECE over the non-relevant ones, averaged,
+    so that the many non-relevant pairs do not decide a pointwise ECE alone. Within one class every bin's gap has
+    the same sign, so each class's binned ECE is its mean distance to the label, at any binning:
+    ``(mean(1 - p | relevant) + mean(p | non-relevant)) / 2``. Undefined (NaN) when a class is absent."""
+    conf, hits = np.asarray(conf, dtype=np.float64).reshape(-1), np.asarray(hits, dtype=np.float64).reshape(-1)
+    if not (hits > 0).any() or not (hits == 0).any():
+        return float("nan")
+    return float((np.mean(1.0 - conf[hits > 0]) + np.mean(conf[hits == 0])) / 2)
+
+
 def calibration_report(
     confidences: Sequence[float] | np.ndarray, correct: Sequence[Any] | np.ndarray, bins: int = 15
 ) -> CalibrationReport:
@@ -234,6 +247,7 @@ def calibration_report(
         bins=int(bins),
         equal_width=width,
         equal_mass=mass,
+        cb_ece=class_balanced_ece(conf, hits),
     )
     for name, value in report.summary().items():
         if not math.isfinite(value):

@@ -38,7 +38,7 @@ NLL_EPS = 1e-12
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
 WEIGHTED_METRICS: tuple[str, ...] = (
     "ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "ece_debiased", "smece", "auroc",
-    "brier_reliability", "brier_resolution", "brier_uncertainty", "aurc",
+    "brier_reliability", "brier_resolution", "brier_uncertainty", "aurc", "cb_ece",
 )
 #: bins used by the ECE bin-count sensitivity table
 SENSITIVITY_BINS: tuple[int, ...] = (5, 10, 15, 20, 30)
@@ -161,9 +161,16 @@ def pointwise_means(pairs: Pairs, weights: np.ndarray) -> dict[str, np.ndarray]:
     n = pairs.total(weights)
     p = np.clip(pairs.conf, NLL_EPS, 1.0 - NLL_EPS)
     loss = -(pairs.hits * np.log(p) + (1.0 - pairs.hits) * np.log1p(-p))
+    miss = 1.0 - pairs.hits
     per_query = {name: np.bincount(pairs.query, weights=v, minlength=pairs.n_queries)
-                 for name, v in (("brier", (pairs.conf - pairs.hits) ** 2), ("nll", loss))}
-    return {name: weights @ v / n for name, v in per_query.items()}
+                 for name, v in (("brier", (pairs.conf - pairs.hits) ** 2), ("nll", loss),
+                                 ("hit_gap", pairs.hits * (1.0 - pairs.conf)), ("miss_gap", miss * pairs.conf),
+                                 ("hits", pairs.hits), ("misses", miss))}
+    sums = {name: weights @ v for name, v in per_query.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        balanced = (sums["hit_gap"] / sums["hits"] + sums["miss_gap"] / sums["misses"]) / 2
+    return {"brier": sums["brier"] / n, "nll": sums["nll"] / n,
+            "cb_ece": np.where((sums["hits"] > 0) & (sums["misses"] > 0), balanced, np.nan)}
 
 
 def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,

@@ -51,13 +51,26 @@ class Headline(ReportSection):
 
 class Differences(ReportSection):
     name = "differences"
-    description = "Every system − the reference and every report.pairs difference, two-level bootstrap intervals."
+    description = ("Every system − the reference and every report.pairs difference, per language, raw and after the "
+                   "headline calibrators, with two-level bootstrap intervals.")
     order = 30
 
     def render(self, ctx: Any) -> None:
-        from clir_calib.pipeline import seed_report
+        from clir_calib.pipeline import differences_report
 
-        ctx.record("differences", seed_report.differences(ctx.report, ctx.systems, ctx.cfg, ctx.terminal))
+        ctx.record("differences", differences_report.differences(ctx.report, ctx.systems, ctx.cfg, ctx.terminal))
+
+
+class ScoreDiagnostics(ReportSection):
+    name = "score-diagnostics"
+    description = ("What each method does to the scores: top-1, margin, relevant and non-relevant score quantiles, "
+                   "listwise confidence against accuracy, CB-ECE, and each distribution's shift against the reference.")
+    order = 40
+
+    def render(self, ctx: Any) -> None:
+        from clir_calib.pipeline import diagnostics_report
+
+        diagnostics_report.diagnostics_section(ctx)
 
 
 class CalibrationByView(ReportSection):
@@ -163,7 +176,7 @@ class Provenance(ReportSection):
 
 
 BUILTIN_SECTIONS: tuple[type[ReportSection], ...] = (
-    Introduction, Answer, Headline, Differences, CalibrationByView, LabelFreeTransfer, Curves, PerRunComparison,
+    Introduction, Answer, Headline, Differences, ScoreDiagnostics, CalibrationByView, LabelFreeTransfer, Curves, PerRunComparison,
     ReliabilityDiagrams, TrainingCurves, TransportSettings, TransportPlans, Provenance)
 
 

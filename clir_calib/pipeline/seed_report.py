@@ -183,46 +183,6 @@ def headline_table(report: Report, systems: list[SystemRuns], cfg: ExperimentCon
         terminal.append({"caption": caption, "headers": headers, "rows": rows})
 
 
-DIFFERENCE_NUMBERS = (("retrieval", "AP", "ΔMAP"), ("listwise", "ece_equal_width", "ΔECE-w list"),
-                      ("listwise", "smece", "ΔsmECE list"), ("pointwise", "ece_equal_width", "ΔECE-w point"))
-
-
-def differences(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig,
-                terminal: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every system minus the reference, and every pair of ``report.pairs`` (default: every pair of distilled
-    methods), per language, with intervals and tests."""
-    split = target_split(cfg)
-    listed = headline_systems(systems)
-    shown = {s.name: s for s in listed}
-    pairs = compared_pairs(listed, cfg) if listed else []
-    records: list[dict[str, Any]] = []
-    if not pairs:
-        return records
-    report.heading("Differences between methods (two-level bootstrap over seeds and queries)")
-    report.paragraph(
-        "Cells: difference of the means over seeds [95% interval]; † the interval excludes 0 (p < 0.05). Each "
-        "bootstrap round resamples each system's seeds, then the queries (the same query draws for every system). "
-        "Negative ΔECE: the first system is better calibrated."
-    )
-    for task in cfg.evaluate.tasks:
-        headers = ["difference", *[f"{lang} {label}" for lang in cfg.evaluate.langs for _, _, label in DIFFERENCE_NUMBERS]]
-        rows = []
-        for a, b in pairs:
-            cells = [f"{a} − {b}"]
-            for lang in cfg.evaluate.langs:
-                for group, metric, _ in DIFFERENCE_NUMBERS:
-                    diff = two_level_difference(shown[a], shown[b], task, lang, split, group, metric, cfg.seed)
-                    cells.append("–" if diff is None else diff.text(3))
-                    if diff is not None:
-                        records.append({"a": a, "b": b, "task": task, "lang": lang, "split": split, "group": group,
-                                        "metric": metric, **diff.to_dict()})
-            rows.append(cells)
-        caption = f"{task} · {split}: differences, mean over seeds [95% two-level bootstrap interval]"
-        report.table(headers, rows, caption=caption)
-        terminal.append({"caption": caption, "headers": headers, "rows": rows})
-    return records
-
-
 def raw_temperatures(systems: list[SystemRuns]) -> str:
     """The raw listwise temperature(s) the evaluations used, with where each came from (from their summaries)."""
     from clir_calib.evaluation.outputs import read_summary

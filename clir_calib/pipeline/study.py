@@ -65,9 +65,9 @@ def run_study(
     for out in outputs:
         _calibrate(base, out, runner, announce)
 
-    from clir_calib.pipeline.study_report import write_study_report
+    from clir_calib.pipeline.study_report import REPORT_VERSION, write_study_report
 
-    report_key = [r.key for r in runner.results]
+    report_key = [*[r.key for r in runner.results], REPORT_VERSION]
     report = runner.run(
         "report", "report", report_key,
         lambda folder: write_study_report(base, outputs, folder, runner.results, announce),
@@ -234,11 +234,13 @@ def _evaluate(
     base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None], progress: bool
 ) -> None:
     from clir_calib.evaluation.evaluate import run_evaluation
+    from clir_calib.evaluation.outputs import OUTPUTS_VERSION
 
     cfg = _evaluate_config(base, out)
     upstream = [r.key for r in runner.results if r.label == out.label or r.stage == "prepare"]
     key = {"upstream": upstream, "teacher": cfg.models.teacher, "student": cfg.models.student,
-           "evaluate": {k: v for k, v in vars(cfg.evaluate).items() if k not in {"index_dir", "documents"}}}
+           "evaluate": {k: v for k, v in vars(cfg.evaluate).items() if k not in {"index_dir", "documents"}},
+           "outputs": OUTPUTS_VERSION}
 
     def build_stage(folder: Path) -> dict[str, Any]:
         announce(f"evaluate {out.label}: {', '.join(cfg.evaluate.langs)} on {', '.join(cfg.evaluate.splits)}")
@@ -253,6 +255,7 @@ def _evaluate(
 
 def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, announce: Callable[[str], None]) -> None:
     from clir_calib.evaluation.outputs import evaluation_inputs
+    from clir_calib.transfer import outputs as transfer_outputs
     from clir_calib.transfer.outputs import write_transfer
     from clir_calib.transfer.zero_shot import calibrate_from_config
 
@@ -261,7 +264,8 @@ def _calibrate(base: ExperimentConfig, out: MethodOutputs, runner: StageRunner, 
     evaluate_key = next(r.key for r in reversed(runner.results) if r.stage == "evaluate" and r.label == out.label)
     key = {"evaluate": evaluate_key, "calibrate": base.calibrate, "bins": base.evaluate.bins,
            "depth": base.evaluate.pointwise_depth,  # and the calibrators bootstrapped for the report's intervals:
-           "bootstrapped": sorted(set(base.report.headline_calibrators.values()))}
+           "bootstrapped": sorted(set(base.report.headline_calibrators.values())),
+           "outputs": transfer_outputs.OUTPUTS_VERSION}
 
     def build_stage(folder: Path) -> dict[str, Any]:
         announce(f"calibrate {out.label}: fit on {base.calibrate.fit_lang}/{base.calibrate.fit_split}")

@@ -26,6 +26,10 @@ PACKAGES = ("clir-calib", "torch", "transformers", "tokenizers", "safetensors", 
 TABLES_FILE = "tables.json"
 
 
+#: part of ``run``'s report stage key: a report written by other section code is not reused (2: score diagnostics,
+#: per-language differences with calibrated columns)
+REPORT_VERSION = 2
+
 def write_study_report(
     cfg: ExperimentConfig, methods: list[MethodOutputs], folder: Path, stages: list[StageResult],
     announce: Callable[[str], None],

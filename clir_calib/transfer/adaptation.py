@@ -155,6 +155,7 @@ def adapt_transfer(
                             skipped.append({"set": f"{task}/{lang}/{split}",
                                             "why": f"{name} cannot be fitted on {adapter_name}'s scores ({error})"})
                             continue
+                    adapter.fit_to_calibrator(calibrator, source, unlabelled)
                     wrapped = AdaptedCalibrator(calibrator, adapter, {"task": task, "lang": lang, "split": split})
                     metrics, low, high = _measure(wrapped, judged, depth, bins, resamples, seed)
                     rows.append(AdaptationRow(task, name, view, lang, split, adapter_name, metrics, low, high))

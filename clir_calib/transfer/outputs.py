@@ -26,6 +26,9 @@ from clir_calib.config import save_config
 from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
 from clir_calib.transfer.zero_shot import GAP_METRICS, TransferResult, TransferRow
 
+#: what a calibration folder holds; part of ``run``'s calibrate stage key (2: CB-ECE before/after, the atc adapter's
+#: second fitting step)
+OUTPUTS_VERSION = 2
 METRICS = ("ece_equal_width", "ece_equal_mass", "mce", "brier", "nll")
 SHORT = {"ece_equal_width": "ECE-w", "ece_equal_mass": "ECE-m", "mce": "MCE", "brier": "Brier", "nll": "NLL"}
 
@@ -41,6 +44,8 @@ def flat_rows(result: TransferResult) -> list[dict[str, Any]]:
         for metric in METRICS:
             record[f"{metric}_before"] = getattr(row.before, metric)
             record[f"{metric}_after"] = getattr(row.after, metric)
+        for when, report in (("before", row.before), ("after", row.after)):  # null where a class is absent
+            record[f"cb_ece_{when}"] = report.cb_ece if np.isfinite(report.cb_ece) else None
         for metric in GAP_METRICS:
             record[f"gap_{metric}"] = row.gap[metric] if row.gap else None
             record[f"gap_{metric}_before"] = row.gap_before[metric] if row.gap_before else None
