@@ -55,7 +55,8 @@ def register_transfer_adapters(register: Callable[[type[Any]], None]) -> None:
         :class:`clir_calib.adapters.base.TransferAdapter`, keyed by its ``name``. An adapter learns
         from the seen language's scores and labels and from a target language's scores only
         (:class:`~clir_calib.adapters.base.TargetScores` has no labels), and maps the target's scores
-        (or probabilities) before the seen-language calibrator is applied there.
+        (or probabilities) before the seen-language calibrator is applied there. An adapter that needs
+        the fitted calibrator's outputs (ATC's confidence threshold) learns them in ``fit_to_calibrator``.
     """
 
 
@@ -78,8 +79,10 @@ def register_baselines(register: Callable[[type[Any]], None]) -> None:
     """Register document-side baselines (for example NMT translate-test).
 
     :param register: call ``register(BaselineClass)``; a baseline rewrites a task's target-language
-        documents (e.g. translates them into English) before they are encoded, so that ``evaluate``
-        and ``run`` score it next to the distilled students without special cases.
+        documents (e.g. translates them into English) before they are encoded, and/or maps their
+        embeddings after (``maps_embeddings = True`` and ``transform_embeddings``, as the built-in
+        training-free maps ``mean-shift`` and ``gaussian-ot`` do), so that ``evaluate`` and ``run``
+        score it next to the distilled students without special cases.
     """
 
 

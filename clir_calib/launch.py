@@ -23,4 +23,11 @@ def main() -> None:
         what, code = ("terminated", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
         sys.stderr.write(f"Error: {what} while starting (nothing was written); run the command again\n")
         raise SystemExit(code) from None
-    app()
+    try:
+        app()
+    except SystemExit as done:  # a signal in a window Typer handles itself (exit 130, no line): say it
+        from clir_calib.cli import common
+
+        if done.code in (130, 143) and not common.ERRORS_SAID:
+            sys.stderr.write("Error: interrupted; finished stages and checkpoints are kept: run the command again\n")
+        raise

@@ -93,7 +93,7 @@ def test_evaluate_folder_layout_and_cache_use(evaluated: Path) -> None:
             cal = metrics["calibration"][view]
             assert set(cal["metrics"]) == {"ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "smece",
                                            "ece_debiased", "auroc", "brier_reliability", "brier_resolution",
-                                           "brier_uncertainty", "aurc"}
+                                           "brier_uncertainty", "aurc", "cb_ece"}
             assert set(cal["ece_bin_sensitivity"]) == {"5", "10", "15", "20", "30"}
             assert len(cal["risk_coverage"]["coverage"]) == len(cal["risk_coverage"]["risk"]) == 100
             assert sum(cal["equal_width_bins"]["count"]) == cal["n"]

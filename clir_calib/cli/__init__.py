@@ -34,7 +34,13 @@ _PASS_THROUGH = _click_exceptions()
 
 def _fail(message: str, code: int) -> None:
     common.err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    common.ERRORS_SAID.append(message)
     raise typer.Exit(code) from None
+
+
+def _interrupted(stop: KeyboardInterrupt, where: str) -> None:
+    terminated = isinstance(stop, Terminated)
+    _fail(f"{'terminated' if terminated else 'interrupted'}{where}", 143 if terminated else 130)
 
 
 class ClirGroup(TyperGroup):
@@ -44,6 +50,13 @@ class ClirGroup(TyperGroup):
     ``python -m clir_calib`` and ``typer.testing.CliRunner`` all behave the same.
     """
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """Reading the arguments (plugins load here): a signal gets the one line too (Typer would exit 130 silently)."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            _interrupted(stop, " while starting (nothing was written); run the command again")
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -52,9 +65,7 @@ class ClirGroup(TyperGroup):
         except _PASS_THROUGH:  # usage errors, --help, typer.Exit: click's own handling
             raise
         except KeyboardInterrupt as stop:
-            terminated = isinstance(stop, Terminated)
-            _fail(f"{'terminated' if terminated else 'interrupted'}; finished stages and checkpoints are kept: run "
-                  "the command again (distill: --resume)", 143 if terminated else 130)
+            _interrupted(stop, "; finished stages and checkpoints are kept: run the command again (distill: --resume)")
         except OSError as error:  # the file system, not the code: the user can fix it
             _fail(describe_os_error(error), 2)
         except Exception as error:  # a bug: a short report here, the traceback in a log file

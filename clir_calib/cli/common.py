@@ -16,6 +16,8 @@ from clir_calib.config import ExperimentConfig, load_config
 
 console = Console()
 err_console = Console(stderr=True)
+#: the error lines this process has printed (the console script adds one where Typer exited without any)
+ERRORS_SAID: list[str] = []
 
 
 @dataclass
