@@ -5,6 +5,7 @@ With ``--compare EVAL_DIR...`` it instead builds the comparison tables of finish
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,13 @@ def register(app: typer.Typer) -> None:
         calibrator: Path | None = typer.Option(
             None, "--calibrator", help="Fitted calibrator JSON from 'clir-calib calibrate' (evaluate.calibrator)."),
         reference: str | None = typer.Option(None, "--reference", help="With --compare: the reference system name."),
+        run: Path | None = typer.Option(None, "--run", help="Import another system's TREC run (with --qrels, --name "
+                                        "and one --tasks/--langs/--splits each) instead of encoding."),
+        qrels: Path | None = typer.Option(None, "--qrels", help="With --run: the TREC qrels it is scored against."),
+        runs: Path | None = typer.Option(None, "--runs", help="Import every TASK/LANG/SPLIT/run.trec (with qrels.txt "
+                                         "beside it) under this folder, as evaluate lays out its own."),
+        sigmoid: str | None = typer.Option(None, "--sigmoid", help="With --run/--runs: SCALE[,BIAS] maps the run's "
+                                           "scores to pointwise probabilities (no raw pointwise view without it)."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Output folder."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
         progress: bool = PROGRESS_OPTION,
@@ -122,6 +130,9 @@ def register(app: typer.Typer) -> None:
             return
         if folders:
             raise ConfigError("positional folders are only for --compare; to evaluate, pass --documents/--baseline")
+        if run or qrels or runs or sigmoid:
+            render_evaluation(_import(cfg, run, qrels, runs, sigmoid, temperature, out, overwrite), out or Path("."))
+            return
         from clir_calib.claims import child
         from clir_calib.evaluation.evaluate import run_evaluation
         from clir_calib.evaluation.system import system_name
@@ -134,11 +145,52 @@ def render_evaluation(summary: dict[str, Any], target: Path) -> None:
     for table in summary_tables(summary):
         print_table(table)
     raw = summary.get("raw_views") or {}
-    if raw:
+    if raw.get("temperature") is not None:
         console.print(f"raw listwise view at T = {raw['temperature']:g} ({raw['temperature_source']})", highlight=False)
+    if raw.get("unstated"):
+        console.print(f"raw views: {raw['unstated']}", highlight=False)
+    for note in summary.get("notes", []):
+        console.print(f"note: {note}", highlight=False)
     for item in summary["unavailable"]:
         err_console.print(f"skipped {item['task']}/{item['lang']}/{item['split']}: {item['why']}")
     console.print(f"wrote {target} ({summary['elapsed_s']:.1f} s)")
+
+
+def _import(cfg: Any, run: Path | None, qrels: Path | None, runs: Path | None, sigmoid: str | None,
+            temperature: float | None, out: Path | None, overwrite: bool) -> dict[str, Any]:
+    """``evaluate --run/--runs``: another system's runs as an evaluate folder (:mod:`clir_calib.evaluation.external`)."""
+    from clir_calib.errors import ConfigError
+    from clir_calib.evaluation.external import RunFile, import_runs, runs_in_folder
+
+    ev = cfg.evaluate
+    if not ev.system or out is None:
+        raise ConfigError("importing runs needs --name SYSTEM and --out FOLDER")
+    if runs is not None:
+        if run or qrels:
+            raise ConfigError("give --runs FOLDER or --run FILE --qrels FILE, not both")
+        files = runs_in_folder(runs)
+    else:
+        if run is None or qrels is None or not (len(ev.tasks) == len(ev.langs) == len(ev.splits) == 1):
+            raise ConfigError("--run needs --qrels and one --tasks, --langs and --splits value each (e.g. --tasks "
+                              "translation --langs de --splits val), or use --runs FOLDER")
+        files = [RunFile(ev.tasks[0], ev.langs[0], ev.splits[0], run, qrels)]
+    return import_runs(cfg, files, out, ev.system, temperature=temperature, sigmoid=parse_sigmoid(sigmoid),
+                       overwrite=overwrite)
+
+
+def parse_sigmoid(text: str | None) -> tuple[float, float] | None:
+    """``"20"`` -> (20, 0); ``"20,-16"`` -> (20, -16); a one-line error for anything else."""
+    from clir_calib.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        parts = [float(part) for part in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or not all(map(math.isfinite, parts)) or parts[0] <= 0:
+        raise ConfigError(f"--sigmoid takes SCALE or SCALE,BIAS (a positive scale, finite numbers), got {text!r}")
+    return parts[0], (parts[1] if len(parts) == 2 else 0.0)
 
 
 def _compare(cfg: Any, folders: list[Path], reference: str | None, out: Path | None, seed: int) -> None:

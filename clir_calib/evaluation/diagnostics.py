@@ -27,15 +27,21 @@ def distribution(values: np.ndarray) -> dict[str, Any] | None:
             "quantiles": [float(q) for q in np.quantile(values, LEVELS)]}
 
 
-def score_diagnostics(scores: np.ndarray, labels: np.ndarray, temperature: float) -> dict[str, Any]:
-    """The score diagnostics of retrieved lists ``scores``/``labels`` ``[queries, candidates]``."""
+def score_diagnostics(scores: np.ndarray, labels: np.ndarray, temperature: float | None) -> dict[str, Any]:
+    """The score diagnostics of retrieved lists ``scores``/``labels`` ``[queries, candidates]``; the listwise part
+    needs the raw listwise temperature (None: scores with no stated softmax, e.g. an external run's, have none)."""
     scores = np.asarray(scores, dtype=np.float64)
     relevant = np.asarray(labels) > 0
     ranked = -np.sort(-scores, axis=1)
     best = np.argmax(scores, axis=1)
     rows = np.arange(len(scores))
-    confidence = np.exp(log_softmax(scores / temperature, axis=1))[rows, best]
     accuracy = relevant[rows, best].astype(np.float64)
+    listwise = None
+    if temperature is not None:
+        confidence = np.exp(log_softmax(scores / temperature, axis=1))[rows, best]
+        listwise = {"temperature": float(temperature), "mean_top1_confidence": float(confidence.mean()),
+                    "top1_accuracy": float(accuracy.mean()),
+                    "overconfidence": float(confidence.mean() - accuracy.mean())}
     return {
         "levels": list(LEVELS),
         "candidates": int(scores.shape[1]),
@@ -43,7 +49,6 @@ def score_diagnostics(scores: np.ndarray, labels: np.ndarray, temperature: float
         "margin": distribution(ranked[:, 0] - ranked[:, 1]) if scores.shape[1] > 1 else None,
         "relevant": distribution(scores[relevant]),
         "non_relevant": distribution(scores[~relevant]),
-        "listwise": {"temperature": float(temperature), "mean_top1_confidence": float(confidence.mean()),
-                     "top1_accuracy": float(accuracy.mean()),
-                     "overconfidence": float(confidence.mean() - accuracy.mean())},
+        "top1_accuracy": float(accuracy.mean()),
+        "listwise": listwise,
     }

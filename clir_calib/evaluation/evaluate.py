@@ -51,18 +51,21 @@ def score_task(
 
 
 def measure(
-    run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None, temperature: float | None = None
+    run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None, temperature: float | None = None,
+    raw: tuple[str, ...] = ("listwise", "pointwise"),
 ) -> tuple[dict[str, np.ndarray], dict[str, Interval], dict[str, ViewResult]]:
     """Per-query retrieval metrics, their intervals, and every calibration view with intervals.
 
-    ``temperature``: the raw listwise view's, as resolved for the system (``evaluate.temperature`` when None).
+    ``temperature``: the raw listwise view's, as resolved for the system (``evaluate.temperature`` when None);
+    ``raw``: the raw views measured (an external run has only those whose mapping to probabilities was stated).
     """
     per_query = per_query_metrics(run.labels, run.n_relevant)
     retrieval = bootstrap_means(per_query, ev.bootstrap, seed=seed, level=LEVEL)
     temperature = temperature if temperature is not None else ev.temperature
-    if temperature is None:
+    if temperature is None and "listwise" in raw:
         raise ConfigError("no listwise temperature: set evaluate.temperature or evaluate through load_system")
-    pairs = raw_views(run, temperature, ev.sigmoid_scale, ev.sigmoid_bias, ev.pointwise_depth)
+    views_of_raw = raw_views(run, temperature or 1.0, ev.sigmoid_scale, ev.sigmoid_bias, ev.pointwise_depth)
+    pairs = {name: view for name, view in views_of_raw.items() if name in raw}
     if calibrator is not None:
         pairs["calibrated"] = calibrated_view(run, calibrator, ev.pointwise_depth)
     views = {}
@@ -139,9 +142,6 @@ def run_evaluation(
     The folder appears atomically (complete or not at all); an existing one is replaced only with
     ``overwrite``, and never when it is, holds or lies inside an input (:mod:`clir_calib.claims`). Returns the ``summary.json`` content.
     """
-    from clir_calib.atomic import atomic_dir, write_json
-    from clir_calib.config import config_hash, save_config
-    from clir_calib.evaluation import outputs
     from clir_calib.evaluation.system import load_system
 
     ev = cfg.evaluate
@@ -157,10 +157,25 @@ def run_evaluation(
     if system is None:
         system = load_system(cfg, device=cfg.device)
     results = evaluate_system(cfg, system, calibrator=calibrator, progress=progress)
+    return write_evaluation(target, results, cfg, system.description, raw_view_settings(ev, system.temperature),
+                            impossible, started, overwrite)
+
+
+def write_evaluation(
+    target: Path, results: list[EntryResult], cfg: ExperimentConfig, description: dict[str, Any],
+    raw_settings: dict[str, Any], unavailable: list[dict[str, str]], started: float, overwrite: bool,
+    notes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write an evaluate folder (every entry, ``summary.json``, ``config.yaml``) atomically; return the summary."""
+    from clir_calib.atomic import atomic_dir, write_json
+    from clir_calib.config import config_hash, save_config
+    from clir_calib.evaluation import outputs
+
+    ev = cfg.evaluate
     with atomic_dir(target, overwrite=overwrite) as tmp:
         entries = []
         for entry in results:
-            metrics = outputs.write_entry(tmp, entry, system.name, ev.diagrams)
+            metrics = outputs.write_entry(tmp, entry, str(description["name"]), ev.diagrams)
             entries.append({
                 "task": entry.task, "lang": entry.lang, "split": entry.split,
                 "path": f"{entry.task}/{entry.lang}/{entry.split}",
@@ -169,13 +184,14 @@ def run_evaluation(
                                 for name, view in metrics["calibration"].items()},
             })
         summary = {
-            "system": system.description,
+            "system": description,
             "config_hash": config_hash(cfg),
             "calibrator": ev.calibrator,
             "bootstrap": ev.bootstrap, "seed": cfg.seed, "level": LEVEL, "bins": ev.bins, "top_k": ev.top_k,
-            "raw_views": raw_view_settings(ev, system.temperature),
+            "raw_views": raw_settings,
             "entries": entries,
-            "unavailable": impossible,
+            "unavailable": unavailable,
+            **({"notes": list(notes)} if notes else {}),
             "elapsed_s": round(time.perf_counter() - started, 2),
         }
         write_json(tmp / outputs.SUMMARY_FILE, summary)

@@ -94,7 +94,7 @@ def risk_coverage(report: Report, systems: list[SystemRuns], cfg: ExperimentConf
             curves = []
             for folder_ in system.folders:
                 metrics = read_entry_metrics(folder_, task, lang, split)
-                curve = metrics["calibration"]["listwise"].get("risk_coverage") if metrics else None
+                curve = (metrics["calibration"].get("listwise") or {}).get("risk_coverage") if metrics else None
                 if curve:
                     curves.append(curve)
             if not curves:
@@ -136,7 +136,7 @@ def bin_sensitivity(report: Report, systems: list[SystemRuns], cfg: ExperimentCo
                     metrics = read_entry_metrics(folder_, task, lang, split)
                     if metrics is None:
                         continue
-                    table = metrics["calibration"][view].get("ece_bin_sensitivity", {})
+                    table = (metrics["calibration"].get(view) or {}).get("ece_bin_sensitivity", {})
                     for bins, values in table.items():
                         per_bins.setdefault(bins, []).append(values["ece_equal_width"])
                 if any(per_bins.values()):

@@ -62,8 +62,8 @@ def diagnostics_rows(ctx: Any, task: str, lang: str, split: str) -> list[dict[st
         for name, _ in DISTRIBUTIONS:
             values = quantiles(found, name)
             record[f"{name}_median"] = None if values is None else float(values[MEDIAN])
-        for key in ("mean_top1_confidence", "top1_accuracy", "overconfidence"):
-            record[key] = _mean([float(d["listwise"][key]) for d in found])
+        for key in ("mean_top1_confidence", "top1_accuracy", "overconfidence"):  # none without a listwise mapping
+            record[key] = _mean([float(d["listwise"][key]) for d in found if d.get("listwise")])
         record["cb_ece_raw"] = _mean(seed_values(system, task, lang, split, "pointwise", "cb_ece").values)
         record[f"cb_ece_{calibrator}"] = _mean(calibrated_values(system, task, lang, split, calibrator, "cb_ece",
                                                                  "after").values)
@@ -145,7 +145,7 @@ def shift_figure(ctx: Any, task: str, split: str, langs: list[str], folder: Path
         ax = axes[row][columns - 1]
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         for system in shown:
-            found = seed_diagnostics(system, task, lang, split)
+            found = [d for d in seed_diagnostics(system, task, lang, split) if d.get("listwise")]
             if found:
                 ax.scatter([d["listwise"]["top1_accuracy"] for d in found],
                            [d["listwise"]["mean_top1_confidence"] for d in found], s=12, color=colours[system.name])

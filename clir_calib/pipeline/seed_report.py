@@ -188,16 +188,18 @@ def raw_temperatures(systems: list[SystemRuns]) -> str:
     from clir_calib.evaluation.outputs import read_summary
 
     found: dict[tuple[float, str], list[str]] = {}
+    unstated: dict[str, list[str]] = {}
     for system in systems:
         for folder in system.folders:
             raw = read_summary(folder).get("raw_views") or {}
-            if "temperature" in raw:
+            if raw.get("temperature") is not None:
                 found.setdefault((raw["temperature"], raw.get("temperature_source", "")), []).append(system.name)
-    if len(found) == 1:
-        (value, source), _ = next(iter(found.items()))
-        return f"T = {value:g} ({source})"
-    return "; ".join(f"T = {value:g} for {', '.join(dict.fromkeys(names))} ({source})"
-                     for (value, source), names in found.items()) or "the evaluations' temperatures"
+            elif "temperature" in raw:  # an imported run whose scores have no stated mapping
+                unstated.setdefault(str(raw.get("unstated", "no stated mapping")), []).append(system.name)
+    parts = [f"T = {value:g} ({source})" if len(found) == 1 and not unstated else
+             f"T = {value:g} for {', '.join(dict.fromkeys(names))} ({source})" for (value, source), names in found.items()]
+    parts += [f"no raw view for {', '.join(dict.fromkeys(names))}: {why}" for why, names in unstated.items()]
+    return "; ".join(parts) or "the evaluations' temperatures"
 
 
 def calibration_by_view(report: Report, systems: list[SystemRuns], cfg: ExperimentConfig,

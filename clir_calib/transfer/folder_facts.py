@@ -88,8 +88,9 @@ def ece_samples(confidences: Any, correct: Any, bins: int, resamples: int, seed:
     return weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
 
 
-def raw_view_settings(root: Path) -> dict[str, float]:
-    """How ``evaluate`` read the folder's raw scores as probabilities (the identity calibrator's parameters)."""
+def raw_view_settings(root: Path) -> dict[str, float | None]:
+    """How ``evaluate`` read the folder's raw scores as probabilities (the identity calibrator's parameters); a
+    parameter is None where the folder states no mapping for its view (an imported run's native scores)."""
     summary_path = root / "summary.json"
     try:
         summary = read_json(summary_path, "run `clir-calib evaluate` into it again", expect=dict)
@@ -100,7 +101,43 @@ def raw_view_settings(root: Path) -> dict[str, float]:
         raise DataError(f"{summary_path} cannot be read ({type(error).__name__}); run `clir-calib evaluate` "
                         "into a new folder") from None
     raw: Any = summary.get("raw_views") if isinstance(summary, dict) else None
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(key), int | float) for key in RAW_VIEW_KEYS):
+    if not isinstance(raw, dict) or not all(key in raw and (raw[key] is None or isinstance(raw[key], int | float))
+                                            for key in RAW_VIEW_KEYS):
         raise DataError(f"{summary_path} does not say how its raw scores were read (no raw_views; written by an "
                         "older clir-calib): evaluate again with this version")
-    return {name: float(raw[key]) for key, name in RAW_VIEW_KEYS.items()}
+    return {name: None if raw[key] is None else float(raw[key]) for key, name in RAW_VIEW_KEYS.items()}
+
+
+def raw_view_parameters(raw: dict[str, float | None], view: str) -> dict[str, float] | None:
+    """The identity calibrator's parameters for ``view``, or None when the folder states no raw mapping for it."""
+    needed = ("temperature",) if view == "listwise" else ("scale", "bias")
+    if any(raw.get(name) is None for name in needed):
+        return None
+    return {name: float(value) for name, value in raw.items() if value is not None}
+
+
+def check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) -> None:
+    """A language or split that the evaluate folder has nowhere is a typo or was never evaluated: say so."""
+    entries = evaluated_entries(root)
+    if not entries:
+        return  # reported with the fit set below
+    for what, values, position in (("language", langs, 1), ("split", splits, 2)):
+        known = sorted({e[position] for e in entries})
+        for value in values:
+            if value not in known:
+                raise ConfigError(f"unknown {what} {value!r}: {root} has {', '.join(known)} evaluated; evaluate it "
+                                  "first or choose among those")
+
+
+def missing_entry(root: Path, lang: str, split: str) -> str:
+    """What the evaluate folder holds, and the evaluate flags that would add ``lang``/``split``."""
+    entries = evaluated_entries(root)
+    langs = sorted({parts[1] for parts in entries})
+    splits = sorted({parts[2] for parts in entries})
+    if not entries:
+        return "it holds no evaluated entry at all; run 'clir-calib evaluate --out' into it first"
+    if lang not in langs:
+        return (f"it has languages {', '.join(langs)} only; evaluate {lang} too (clir-calib evaluate --langs "
+                f"{','.join([*langs, lang])} ...) or choose --fit-lang among {', '.join(langs)}")
+    return (f"it has splits {', '.join(splits)} only; evaluate {split} too (--set evaluate.splits=[{','.join([*splits, split])}]) "
+            f"or choose --fit-split among {', '.join(splits)}")

@@ -41,11 +41,11 @@ def flat_rows(result: TransferResult) -> list[dict[str, Any]]:
             "task": row.task, "calibrator": row.calibrator, "view": row.view, "lang": row.lang,
             "split": row.split, "role": row.role, "n": row.after.n,
         }
-        for metric in METRICS:
-            record[f"{metric}_before"] = getattr(row.before, metric)
+        for metric in METRICS:  # "before" is null where the folder states no raw mapping for the view
+            record[f"{metric}_before"] = getattr(row.before, metric) if row.before is not None else None
             record[f"{metric}_after"] = getattr(row.after, metric)
         for when, report in (("before", row.before), ("after", row.after)):  # null where a class is absent
-            record[f"cb_ece_{when}"] = report.cb_ece if np.isfinite(report.cb_ece) else None
+            record[f"cb_ece_{when}"] = report.cb_ece if report is not None and np.isfinite(report.cb_ece) else None
         for metric in GAP_METRICS:
             record[f"gap_{metric}"] = row.gap[metric] if row.gap else None
             record[f"gap_{metric}_before"] = row.gap_before[metric] if row.gap_before else None
@@ -66,7 +66,7 @@ def to_json(result: TransferResult) -> dict[str, Any]:
             for (task, name), calibrator in result.calibrators.items()
         },
         "rows": [
-            {**record, "before": row.before.to_dict(), "after": row.after.to_dict()}
+            {**record, "before": None if row.before is None else row.before.to_dict(), "after": row.after.to_dict()}
             for record, row in zip(flat_rows(result), result.rows, strict=True)
         ],
         "skipped": result.skipped,
@@ -128,7 +128,8 @@ def summary_table(result: TransferResult, task: str, split: str) -> tuple[list[s
         cells = [name, result.calibrators[(task, name)].model_view]
         for lang in langs:
             row = by_key.get((task, name, lang, split))
-            cells.append("–" if row is None else f"{row.before.ece_equal_width:.4f} → {row.after.ece_equal_width:.4f}")
+            before = "no raw view" if row is None or row.before is None else f"{row.before.ece_equal_width:.4f}"
+            cells.append("–" if row is None else f"{before} → {row.after.ece_equal_width:.4f}")
         for lang in unseen:
             row = by_key.get((task, name, lang, split))
             gap, raw = (row.gap, row.gap_before) if row is not None else (None, None)
@@ -145,7 +146,8 @@ def _long_table(rows: list[TransferRow]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row.task, row.calibrator, row.view, row.lang, row.split, row.role, str(row.after.n),
-                 *[_fmt(getattr(row.before, m)) for m in METRICS], *[_fmt(getattr(row.after, m)) for m in METRICS],
+                 *[_fmt(getattr(row.before, m) if row.before is not None else None) for m in METRICS],
+                 *[_fmt(getattr(row.after, m)) for m in METRICS],
                  *[_fmt(row.gap[m] if row.gap else None, signed=True) for m in GAP_METRICS]]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -223,7 +225,7 @@ def _diagrams(result: TransferResult, root: Path) -> None:
     for row in result.rows:
         folder = root / "diagrams" / row.task / row.lang / row.split
         where = f"{row.task} {row.lang} {row.split}"
-        if (row.task, row.lang, row.split, row.view) not in drawn_raw:
+        if (row.task, row.lang, row.split, row.view) not in drawn_raw and row.before is not None:
             drawn_raw.add((row.task, row.lang, row.split, row.view))
             reliability_diagram(row.before, folder / f"raw_{row.view}.png", title=f"raw scores ({row.view}), {where}")
         reliability_diagram(row.after, folder / f"{row.calibrator}.png",

@@ -31,14 +31,18 @@ from clir_calib.metrics.calibration import CalibrationReport
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.transfer.folder_facts import (
     bootstrap_settings,
+    check_evaluated,
     check_fit_is_not_target,
     default_targets,
     ece_samples,
     evaluated_entries,
+    missing_entry,
+    raw_view_parameters,
     raw_view_settings,
 )
 
 log = logging.getLogger(__name__)
+UNSTATED = "the evaluate folder states no mapping of its scores to probabilities for it"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class TransferRow:
     lang: str
     split: str
     role: str  # "fit" (in-sample), "seen" (fit language, target split) or "unseen"
-    before: CalibrationReport
+    before: CalibrationReport | None  # None: the folder states no raw mapping for this view (an imported run)
     after: CalibrationReport
     gap: dict[str, float] | None = None  # after - seen, per ECE binning (unseen rows only)
     gap_before: dict[str, float] | None = None  # the same for the raw scores
@@ -145,14 +149,14 @@ def calibrate_transfer(
     if fit_split == "train":
         raise ConfigError("calibrators are fitted on an evaluated split (the training bitext is never evaluated), "
                           "not 'train'; use --fit-split val (the default)")
-    _check_evaluated(root, target_langs, target_splits)
+    check_evaluated(root, target_langs, target_splits)
     if not calibrators:
         raise ConfigError("no calibrators named; set calibrate.calibrators (e.g. identity,temperature,platt)")
     if bins < 1 or depth < 1:
         raise ConfigError(f"bins and depth must be at least 1, got {bins} and {depth}")
     classes = chosen_components(CALIBRATORS.get, calibrators, params, "calibrate.params", "calibrator")
     params = dict(params or {})
-    raw_params = dict(raw) if raw is not None else raw_view_settings(root)
+    raw_params: dict[str, float | None] = dict(raw) if raw is not None else raw_view_settings(root)
     langs = [fit_lang, *[lang for lang in dict.fromkeys(target_langs) if lang != fit_lang]]
     chosen = _tasks(root, tasks, fit_lang, fit_split)
 
@@ -179,7 +183,8 @@ def calibrate_transfer(
         if not target_runs:
             raise DataError(f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on "
                             f"{', '.join(target_splits)}")
-        identity = {view: CALIBRATORS.get("identity")(view=view, **raw_params) for view in ("listwise", "pointwise")}
+        identity = {view: CALIBRATORS.get("identity")(view=view, **stated) for view in ("listwise", "pointwise")
+                    if (stated := raw_view_parameters(raw_params, view)) is not None}
         for raw_calibrator in identity.values():
             fit_calibrator(raw_calibrator, fit_run, depth, {})
         for name, cls in classes.items():
@@ -189,8 +194,12 @@ def calibrate_transfer(
             if (refused := refused_fit(calibrator, fit_run, depth, fitted_on)) is not None:  # said, never scored
                 skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
                 continue
+            before_calibrator = identity.get(calibrator.model_view)
+            if name == "identity" and before_calibrator is None:
+                skipped.append({"set": f"{task}/{fit_lang}/{fit_split}",
+                                "why": f"identity: no raw {calibrator.model_view} view ({UNSTATED})"})
+                continue
             fitted[(task, name)] = calibrator
-            before_calibrator = identity[calibrator.model_view]
             sets = [(fit_set, fit_run, "fit"), *[
                 (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
             ]]
@@ -200,7 +209,8 @@ def calibrate_transfer(
                            if draws is not None and name in bootstrap_calibrators else None)
                 rows.append(TransferRow(
                     calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
-                    split=scored_set.split, role=role, before=calibration_of(before_calibrator, run, depth, bins),
+                    split=scored_set.split, role=role,
+                    before=None if before_calibrator is None else calibration_of(before_calibrator, run, depth, bins),
                     after=after.report(bins), after_samples=samples,
                 ))
     _add_gaps(rows)
@@ -233,20 +243,8 @@ def _add_gaps(rows: list[TransferRow]) -> None:
         if row.role != "unseen" or reference is None:
             continue
         row.gap = {m: getattr(row.after, m) - getattr(reference.after, m) for m in GAP_METRICS}
-        row.gap_before = {m: getattr(row.before, m) - getattr(reference.before, m) for m in GAP_METRICS}
-
-
-def _check_evaluated(root: Path, langs: Sequence[str], splits: Sequence[str]) -> None:
-    """A language or split that the evaluate folder has nowhere is a typo or was never evaluated: say so."""
-    entries = evaluated_entries(root)
-    if not entries:
-        return  # reported with the fit set below
-    for what, values, position in (("language", langs, 1), ("split", splits, 2)):
-        known = sorted({e[position] for e in entries})
-        for value in values:
-            if value not in known:
-                raise ConfigError(f"unknown {what} {value!r}: {root} has {', '.join(known)} evaluated; evaluate it "
-                                  "first or choose among those")
+        if row.before is not None and reference.before is not None:
+            row.gap_before = {m: getattr(row.before, m) - getattr(reference.before, m) for m in GAP_METRICS}
 
 
 def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: str) -> list[str]:
@@ -256,29 +254,15 @@ def _tasks(root: Path, tasks: Sequence[str] | None, fit_lang: str, fit_split: st
     found = [task for task in known if ScoredSet(task, fit_lang, fit_split).path(root).is_file()]
     if not found:
         raise DataError(f"{root} has no scored run for the fit set {fit_lang}/{fit_split}: "
-                        f"{_missing(root, fit_lang, fit_split)}")
+                        f"{missing_entry(root, fit_lang, fit_split)}")
     return found
-
-
-def _missing(root: Path, lang: str, split: str) -> str:
-    """What the evaluate folder holds, and the evaluate flags that would add ``lang``/``split``."""
-    entries = evaluated_entries(root)
-    langs = sorted({parts[1] for parts in entries})
-    splits = sorted({parts[2] for parts in entries})
-    if not entries:
-        return "it holds no evaluated entry at all; run 'clir-calib evaluate --out' into it first"
-    if lang not in langs:
-        return (f"it has languages {', '.join(langs)} only; evaluate {lang} too (clir-calib evaluate --langs "
-                f"{','.join([*langs, lang])} ...) or choose --fit-lang among {', '.join(langs)}")
-    return (f"it has splits {', '.join(splits)} only; evaluate {split} too (--set evaluate.splits=[{','.join([*splits, split])}]) "
-            f"or choose --fit-split among {', '.join(splits)}")
 
 
 def _load(root: Path, scored_set: ScoredSet) -> ScoredRun:
     path = scored_set.path(root)
     if not path.is_file():
         raise DataError(f"no scored run for {scored_set.label()} in {root}: "
-                        f"{_missing(root, scored_set.lang, scored_set.split)}")
+                        f"{missing_entry(root, scored_set.lang, scored_set.split)}")
     log.info("loading %s", path)
     return ScoredRun.load(path)
 
