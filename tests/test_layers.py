@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("losses", "calibrators", "adapters", "retrieval", "baselines", "maps"),
     ("distill", "alignment", "evaluation"),
     ("transfer",),
-    ("pipeline",),
+    ("pipeline", "api"),
     ("cli", "__main__", "launch"),
 )
 

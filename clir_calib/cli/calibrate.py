@@ -65,13 +65,13 @@ def register(app: typer.Typer) -> None:
         The config defaults to EVAL/config.yaml (so bins and the pointwise depth match the evaluation);
         -c and --set override it.
         """
-        from clir_calib.transfer.outputs import calibrate_into
+        from clir_calib import api
 
         saved = eval_dir / "config.yaml"
         cfg = resolve_config(ctx, config if config is not None or not saved.is_file() else saved, overrides,
                              options=CALIBRATE_OPTIONS)
-        result, target = calibrate_into(cfg, eval_dir, out, diagrams=diagrams, overwrite=overwrite)
-        render_transfer(result, target)
+        calibrated = api.calibrate(eval_dir, config=cfg, out=out, diagrams=diagrams, overwrite=overwrite)
+        render_transfer(calibrated.result, calibrated.path)
 
 
 def render_transfer(result: Any, target: Path) -> None:

@@ -79,15 +79,14 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Distil a teacher into a multilingual student on bitext (OT, MSE, ...)."""
-        from clir_calib.distill import distill as run_distill
-        from clir_calib.distill.setup import default_run_folder
+        from clir_calib import api
 
         cfg = resolve_config(ctx, config, overrides, flags={"distill.losses": parse_loss_flags(loss)},
                              options=DISTILL_OPTIONS)
         show = err_console.is_terminal if progress is None else progress
-        result = run_distill(cfg, out or default_run_folder(cfg), resume=resume, progress=show and _is_main_process())
+        run = api.distill(config=cfg, out=out, resume=resume, progress=show and _is_main_process())
         if _is_main_process():
-            render_result(cfg, result)
+            render_result(cfg, run.result)
 
 
 def render_result(cfg: Any, result: Any) -> None:

@@ -133,12 +133,10 @@ def register(app: typer.Typer) -> None:
         if run or qrels or runs or sigmoid:
             render_evaluation(_import(cfg, run, qrels, runs, sigmoid, temperature, out, overwrite), out or Path("."))
             return
-        from clir_calib.claims import child
-        from clir_calib.evaluation.evaluate import run_evaluation
-        from clir_calib.evaluation.system import system_name
+        from clir_calib import api
 
-        target = out or child(Path(cfg.output_dir) / "eval", system_name(cfg))
-        render_evaluation(run_evaluation(cfg, target, overwrite=overwrite, progress=progress), target)
+        result = api.evaluate(config=cfg, out=out, overwrite=overwrite, progress=progress)
+        render_evaluation(result.summary, result.path)
 
 
 def render_evaluation(summary: dict[str, Any], target: Path) -> None:

@@ -72,10 +72,10 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     ) -> None:
         """Turn a dataset (Multi30k, or a collection on disk) into bitext and retrieval tasks."""
-        from clir_calib.data.prepare import prepare_data
+        from clir_calib import api
 
         cfg = resolve_config(ctx, config, overrides, options=PREPARE_OPTIONS)
-        render_summary(prepare_data(cfg.data.prepared, overwrite=overwrite, config=cfg))
+        render_summary(api.prepare(config=cfg, overwrite=overwrite).summary)
 
 
 def render_summary(summary: PrepareSummary) -> None:

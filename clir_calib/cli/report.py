@@ -24,13 +24,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The full study report (answer, headline, differences, calibration by view, label-free transfer, LaTeX,
         HTML) from folders written by `evaluate` and `calibrate`, the same function `run` calls."""
-        from clir_calib.pipeline.folders_report import compare_reports, report_from_folders
+        from clir_calib import api
+        from clir_calib.pipeline.folders_report import compare_reports
 
         if compare:
             render_compare(compare_reports(*_two(folders), out))
             return
-        render_report(report_from_folders(folders, out, calibrations, overrides, config,
-                                          announce=lambda text: err_console.log(text)))
+        render_report(api.report(folders, out=out, calibrations=calibrations, config=config, overrides=overrides,
+                                 announce=lambda text: err_console.log(text)))
 
 
 def _two(folders: list[Path]) -> tuple[Path, Path]:

@@ -29,9 +29,32 @@ BOOTSTRAP_FILE = "bootstrap.npz"
 BINNINGS = ("equal_width", "equal_mass")
 
 
-#: what an evaluate folder holds; part of ``run``'s evaluate stage key, so a study reuses a folder only when it was
-#: written with the same contents (2: CB-ECE among the estimators, ``score_diagnostics`` in metrics.json)
+#: what an evaluate folder holds that later stages and the report read; part of ``run``'s evaluate stage key, so a
+#: study reuses a folder only when those contents match (2: CB-ECE among the estimators, ``score_diagnostics``)
 OUTPUTS_VERSION = 2
+MTEB_FILE = "mteb_result.json"
+#: MTEB's names for our retrieval metrics, and its language codes (ISO 639-3 with script)
+MTEB_METRICS = {"nDCG@10": "ndcg_at_10", "AP": "map", "RR@10": "mrr_at_10", "R@1": "recall_at_1",
+                "R@5": "recall_at_5", "R@10": "recall_at_10"}
+MTEB_LANGUAGES = {"en": "eng-Latn", "de": "deu-Latn", "fr": "fra-Latn", "cs": "ces-Latn"}
+
+
+def mteb_record(metrics: dict[str, Any], seconds: float | None = None) -> dict[str, Any]:
+    """One entry's numbers as an MTEB result record (``task_name``, scores per split with ``hf_subset``,
+    ``languages``, ``main_score`` = nDCG@10 as MTEB's retrieval tasks use), so they sit next to MTEB results; the
+    calibration numbers are extra keys (``{view}_{metric}``)."""
+    scores: dict[str, Any] = {MTEB_METRICS[name]: value["value"] for name, value in metrics["retrieval"].items()
+                              if name in MTEB_METRICS}
+    for view, data in metrics.get("calibration", {}).items():
+        scores.update({f"{view}_{name}": value["value"] for name, value in data["metrics"].items()})
+    lang = metrics["lang"]
+    return {
+        "task_name": f"clir-calib/{metrics['task']}", "dataset_revision": None, "mteb_version": None,
+        "evaluation_time": seconds, "kg_co2_emissions": None, "system": metrics["system"],
+        "scores": {metrics["split"]: [{"hf_subset": f"en-{lang}", "languages": ["eng-Latn",
+                                                                               MTEB_LANGUAGES.get(lang, lang)],
+                                       "main_score": scores.get("ndcg_at_10"), **scores}]},
+    }
 
 def entry_folder(root: Path, task: str, lang: str, split: str) -> Path:
     return root / task / lang / split
@@ -117,6 +140,7 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
         np.savez_compressed(handle, **bootstrap_samples(entry))  # type: ignore[arg-type]
     metrics = entry_metrics(entry, system)
     write_json(folder / "metrics.json", metrics)
+    write_json(folder / MTEB_FILE, mteb_record(metrics, sum(v for k, v in entry.timing.items() if k.endswith("_s"))))
     for name, view in entry.views.items():
         for binning in DIAGRAMS[diagrams]:
             title = f"{system}: {entry.task} {entry.lang} {entry.split}, {name} view"

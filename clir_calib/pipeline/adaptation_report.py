@@ -137,7 +137,8 @@ def adaptation_section(report: Report, systems: list[SystemRuns], cfg: Experimen
             ax.set_ylabel("ECE-w on the unseen language")
             ax.set_title(f"{view}: {calibrator} fitted on {fit}", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=7)
+            if present:  # a panel with no method measured has nothing to label
+                ax.legend(fontsize=7)
         figure.subplots_adjust(wspace=0.3)
         path = folder / "gap_closed.png"
         save_png(figure, path, bbox="tight", vector=True)
