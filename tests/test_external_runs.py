@@ -44,6 +44,10 @@ def test_evaluates_own_runs_read_back_give_the_same_numbers(evaluated: Path, tmp
         theirs = json.loads((evaluated / entry / "metrics.json").read_text())
         for metric in ("AP", "nDCG@10", "RR@10"):
             assert mine["retrieval"][metric]["value"] == pytest.approx(theirs["retrieval"][metric]["value"], abs=1e-9)
+        record = json.loads((out / entry / "mteb_result.json").read_text())  # next to MTEB's own results
+        (scores,) = record["scores"][entry.rsplit("/", 1)[1]]
+        assert scores["main_score"] == scores["ndcg_at_10"] == mine["retrieval"]["nDCG@10"]["value"]
+        assert scores["hf_subset"] == f"en-{entry.split('/')[1]}" and record["task_name"] == "clir-calib/translation"
         for view in ("listwise", "pointwise"):
             for metric in ("ece_equal_width", "brier", "cb_ece"):
                 assert mine["calibration"][view]["metrics"][metric]["value"] == pytest.approx(

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "models", "metrics", "report"),
     ("losses", "calibrators", "adapters", "retrieval", "baselines", "maps"),
     ("distill", "alignment", "evaluation"),
-    ("transfer",),
+    ("transfer", "integrations"),
     ("pipeline", "api"),
     ("cli", "__main__", "launch"),
 )

@@ -1,0 +1,1 @@
+"""Bridges to other tools' training loops (sentence-transformers); each imports its tool only when used."""
