@@ -150,22 +150,36 @@ class Param:
 
 PARAM_KEY = "clir_calib.param"  # where a config field's metadata holds its Param
 ROLE_KEY = "clir_calib.role"  # and its role when it names a path: "input" (read) or "output" (written)
+NEW_KEY = "clir_calib.new"  # a setting added later whose default keeps the earlier behaviour (see keyed_fields)
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | None = None, help: str,
-            role: str | None = None, **rules: Any) -> Any:
+            role: str | None = None, new: bool = False, **rules: Any) -> Any:
     """A config dataclass field declared as a :class:`Param`: its default, help and allowed values.
 
     ``rules`` are Param's ``choices``, ``above``, ``at_least``, ``below``, ``at_most``, ``pattern`` and
     ``pattern_help``; they apply to the value, or to each item of a list. The field's name and type come from
     the dataclass (:func:`field_param`). ``role``: for a path, whether commands read it (``"input"``: an
-    output may never replace it, :mod:`clir_calib.claims`) or write it (``"output"``).
+    output may never replace it, :mod:`clir_calib.claims`) or write it (``"output"``). ``new``: added after
+    stage outputs were keyed, with a default that changes nothing; at that default it stays out of the keys
+    (:func:`keyed_fields`), so finished stages stay reusable.
     """
     param = Param("", default if factory is None else None, help, type=object, **rules)
-    metadata = {PARAM_KEY: param, ROLE_KEY: role}
+    metadata = {PARAM_KEY: param, ROLE_KEY: role, NEW_KEY: new}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def keyed_fields(section: Any) -> dict[str, Any]:
+    """A config section's fields as a stage key reads them: every field, except a ``new`` one at its default."""
+    found = {}
+    for field in dataclasses.fields(section):
+        value = getattr(section, field.name)
+        if field.metadata.get(NEW_KEY) and field.default is not dataclasses.MISSING and value == field.default:
+            continue
+        found[field.name] = value
+    return found
 
 
 def field_param(field: dataclasses.Field[Any]) -> Param | None:

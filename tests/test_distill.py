@@ -57,8 +57,9 @@ def test_cli_run_writes_a_loadable_student_with_log_card_and_result(
     assert encoder.encode(["ein hund"], role="passage").shape == (1, 32)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert log[-1] == {"event": "select", "step": 8, "select": "last", "selected_step": 8,
-                       "val_accuracy": log[-2]["val_accuracy"]}
-    log = log[:-1]
+                       "val_accuracy": log[-3]["val_accuracy"]}
+    assert log[-2] == {"event": "stop", "step": 8, "reason": "finished the configured epochs (8 steps)"}
+    log = log[:-2]
     assert log[0]["step"] == 0 and log[-1]["event"] == "final" and log[-1]["step"] == 8
     assert [r["step"] for r in log] == [0, 3, 6, 8]
     assert all(0.0 <= r["val_accuracy"] <= 1.0 for r in log) and "loss_ot" in log[1]
@@ -131,7 +132,7 @@ def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_mode
     for name in ours:
         assert torch.equal(ours[name], theirs[name]), name
     log = [json.loads(line) for line in (killed / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log if r["event"] != "select"] == [0, 3, 6, 8]
+    assert [r["step"] for r in log if r["event"] not in ("select", "stop")] == [0, 3, 6, 8]
     assert resumed.val_accuracy_after == straight.val_accuracy_after
     assert resumed.val_accuracy_before == straight.val_accuracy_before
 

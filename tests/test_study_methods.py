@@ -46,6 +46,8 @@ def test_new_losses_maps_and_atc_reach_every_comparison(tmp_path: Path, fake_mul
     for record in tables["score_diagnostics"]:
         assert 0.0 <= record["mean_top1_confidence"] <= 1.0 and record["cb_ece_raw"] is not None
     assert (folder / "score_diagnostics.png").is_file()
+    page = (folder / "report.md").read_text(encoding="utf-8")
+    assert "why it stopped" in page and "finished the configured epochs" in page
 
     atc = [r for r in tables["adaptation"] if r["method"] == "atc"]
     assert {r["calibrator"] for r in atc} == {"temperature"}  # listwise only

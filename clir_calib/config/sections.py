@@ -122,6 +122,13 @@ class DistillConfig:
     select: str = setting(
         "best", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
         choices=SELECT)
+    patience: int | None = setting(
+        None, help="early stopping (select: best): end the run after this many val checks without an improvement of "
+        "at least min_delta over the best so far; None: off", at_least=1, at_most=10**6, new=True)
+    min_delta: float = setting(0.0, help="the least val-accuracy gain that counts as an improvement (patience)",
+                               at_least=0, at_most=1, new=True)
+    max_steps: int | None = setting(None, help="end the run after this many optimizer steps if the epochs last "
+                                    "longer; None: the epochs decide", at_least=1, at_most=10**9, new=True)
     teacher_cache: str | None = setting(
         None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)",
         role="input")

@@ -59,8 +59,8 @@ Bitext retrieval accuracy en -> {dc.lang} (top-1 among {result["val_pairs"]} val
 vs student documents): **{before:.4f} before, {after:.4f} after** distillation. The weights are those of
 **step {result.get("selected_step", result["steps"])} of {result["steps"]}** (`distill.select: {result.get("select", "last")}`;
 `best` keeps the step with the highest val accuracy on the seen language, step 0 being the initial student;
-the last step reached {result.get("val_accuracy_last", after):.4f}). The full curve is in `log.jsonl`; the
-resolved configuration in `config.yaml`.
+the last step reached {result.get("val_accuracy_last", after):.4f}). The run ended: {result.get("stop_reason") or
+"after the configured epochs"}. The full curve is in `log.jsonl`; the resolved configuration in `config.yaml`.
 
 ## Use
 

@@ -17,6 +17,7 @@ from clir_calib.distill.evaluation import top1_accuracy
 from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, truncate_log
 from clir_calib.distill.progress import TrainingProgress
 from clir_calib.distill.selection import BestSnapshot, Selected
+from clir_calib.distill.stopping import Patience, end_reason
 from clir_calib.distill.student import Student, parameter_groups, warmup_linear_schedule
 from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.trackers import tracker_values
@@ -50,6 +51,10 @@ class TrainingLoop:
         self.progress = progress and accelerator.is_main_process
         self.steps_per_epoch = order.steps_per_epoch(len(data.train), self.dc.batch_size, self.dc.grad_accum)
         self.total_steps = self.steps_per_epoch * self.dc.epochs
+        if self.dc.max_steps is not None:
+            self.total_steps = min(self.total_steps, self.dc.max_steps)
+        self.patience = Patience(self.dc.patience, self.dc.min_delta)
+        self.stop_reason = ""
         self.optimizer = torch.optim.AdamW(parameter_groups(student, self.dc.weight_decay), lr=self.dc.lr)
         self.scheduler = warmup_linear_schedule(self.optimizer, self.total_steps, self.dc.warmup_ratio)
         student.encoder.model, self.optimizer = accelerator.prepare(student.encoder.model, self.optimizer)
@@ -88,6 +93,7 @@ class TrainingLoop:
                             "run's history and its selection cannot be rebuilt; distill again into a new --out")
         if self.best is not None:
             self.best.resume(loaded.position.step, records)
+        self.patience.replay(records, loaded.position.step)
         return loaded.position.step
 
     # ------------------------------------------------------------------ loop
@@ -100,10 +106,10 @@ class TrainingLoop:
         self.query_store.ensure(self.data.val.en, batch_size)
         self.queries = self.query_store.pooled(self.data.val.en)
         if self.position.step == 0:
-            self._log("eval", self._validate())
+            self._checked("eval", self._validate())
         before = self._logged_before()
         with TrainingProgress(self.progress, self.total_steps, self.position.step) as bar:
-            while self.position.step < self.total_steps:
+            while self.position.step < self.total_steps and not self.patience.exhausted:
                 epoch = self.position.epoch
                 batches = order.micro_batches(len(self.data.train), self.dc.batch_size, self.cfg.seed, epoch)
                 start = self.position.micro_batch
@@ -114,13 +120,18 @@ class TrainingLoop:
                 self.position = Position(step, epoch + 1, 0) if end >= len(batches) else Position(step, epoch, end)
                 bar.advance(loss, sum(len(b) for b in group))
                 if step == self.total_steps:
-                    self._log("final", self._validate(), bar.pairs_per_second)
+                    self._checked("final", self._validate(), bar.pairs_per_second)
                 elif step % self.dc.eval_every == 0:
-                    self._log("eval", self._validate(), bar.pairs_per_second)
-                if step % self.dc.save_every == 0 and step < self.total_steps:
+                    self._checked("eval", self._validate(), bar.pairs_per_second)
+                if step % self.dc.save_every == 0 and step < self.total_steps and not self.patience.exhausted:
                     self._checkpoint()
                 if self.on_step is not None:
                     self.on_step(step)
+        step = self.position.step
+        self.stop_reason = self.patience.reason(step) if self.patience.exhausted else \
+            end_reason(step, self.steps_per_epoch * self.dc.epochs, self.dc.max_steps)
+        if self.accelerator.is_main_process:
+            append_record(self.out / LOG_FILE, {"event": "stop", "step": step, "reason": self.stop_reason})
         self._select()
         return before
 
@@ -212,6 +223,16 @@ class TrainingLoop:
         self.accelerator.wait_for_everyone()
         self.last_accuracy = accuracy
         return accuracy
+
+    def _checked(self, event: str, accuracy: float, pairs_per_second: float | None = None) -> None:
+        """Log a val check and count it for early stopping (the main process decides; every process follows)."""
+        self._log(event, accuracy, pairs_per_second)
+        stop = self.patience.offer(accuracy) if self.accelerator.is_main_process else False
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            shared = broadcast_object_list([stop, self.patience.best, self.patience.stale])
+            self.patience.best, self.patience.stale = shared[1], shared[2]
 
     def _log(self, event: str, accuracy: float, pairs_per_second: float | None = None) -> None:
         if not self.accelerator.is_main_process:

@@ -22,6 +22,9 @@ def check_distill_config(cfg: ExperimentConfig) -> None:
     declared rules, then what no single field can say."""
     dc = check_fields(cfg.distill, "distill")
     check_languages([dc.lang])
+    if dc.patience is not None and dc.select != "best":
+        raise ConfigError("distill.patience stops when val accuracy stops improving, which needs distill.select=best "
+                          "(it keeps the best step); set select: best or drop patience")
     if isinstance(dc.max_pairs, list):
         raise ConfigError(
             f"distill.max_pairs is a list ({dc.max_pairs}); `clir-calib run` trains one run per size, "

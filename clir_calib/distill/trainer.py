@@ -64,6 +64,7 @@ class DistillResult:
     resumed_from_step: int | None
     seconds: float
     config_hash: str
+    stop_reason: str = ""  # early stop, max_steps or the configured epochs (distill.stopping)
 
 
 def make_accelerator(cfg: ExperimentConfig, out: Path | None = None) -> Any:
@@ -136,7 +137,7 @@ def distill(
         val_accuracy_last=loop.last_accuracy, select=cfg.distill.select, selected_step=loop.selected.step,
         projection=student.projection is not None, resumed_from_step=resumed_from,
         seconds=round(time.perf_counter() - started, 2),
-        config_hash=config_hash(cfg.seed, cfg.data.prepared, cfg.models, cfg.distill),
+        config_hash=config_hash(cfg.seed, cfg.data.prepared, cfg.models, cfg.distill), stop_reason=loop.stop_reason,
     )
     if accelerator.is_main_process:
         _write_outputs(cfg, out, student, result)

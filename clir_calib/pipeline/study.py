@@ -22,6 +22,7 @@ from clir_calib.config import (
     save_config,
 )
 from clir_calib.errors import ConfigError
+from clir_calib.params import keyed_fields
 from clir_calib.pipeline.checks import check_against_prepared, check_methods
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs, StudyResult
 from clir_calib.pipeline.stages import StageRunner
@@ -167,7 +168,7 @@ def _distill(
     from clir_calib.distill import distill
 
     cfg = _distill_config(base, out)
-    distill_key = {k: v for k, v in vars(cfg.distill).items()
+    distill_key = {k: v for k, v in keyed_fields(cfg.distill).items()
                    if k not in ("teacher_cache", "log_with")}  # where and who watches, not what
     key = {"data": _data_key(base), "seed": cfg.seed, "models": cfg.models, "distill": distill_key}
 

@@ -27,8 +27,8 @@ TABLES_FILE = "tables.json"
 
 
 #: part of ``run``'s report stage key: a report written by other section code is not reused (2: score diagnostics,
-#: per-language differences with calibrated columns)
-REPORT_VERSION = 2
+#: per-language differences with calibrated columns; 3: why each run stopped)
+REPORT_VERSION = 3
 
 def write_study_report(
     cfg: ExperimentConfig, methods: list[MethodOutputs], folder: Path, stages: list[StageResult],
@@ -203,11 +203,14 @@ def training_curves(ctx: Any) -> None:
         if chosen is not None and chosen.get("val_accuracy") is not None:  # the step the run kept
             acc_ax.plot([chosen["selected_step"]], [chosen["val_accuracy"]], marker="*", markersize=13, color=colour,
                         markeredgecolor="black", linestyle="")
+        stop = next((r for r in reversed(records) if r.get("event") == "stop"), None)
+        if stop is not None and accuracy:  # where the run ended (an early stop, max_steps or the epochs)
+            acc_ax.axvline(stop["step"], color=colour, linestyle=":", alpha=0.7)
     log_scale_if_positive(loss_ax)  # the losses of different objectives differ by orders of magnitude
     loss_ax.set(xlabel="step", ylabel="loss")
     loss_ax.set_title("training loss (each method's own objective)", fontsize=9)
     acc_ax.set(xlabel="step", ylabel="accuracy")
-    acc_ax.set_title("val bitext top-1 accuracy en→xx (★ the kept step)", fontsize=9)
+    acc_ax.set_title("val bitext top-1 accuracy en→xx (★ the kept step, ┆ the stop)", fontsize=9)
     fig.subplots_adjust(wspace=0.3)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
@@ -223,9 +226,12 @@ def training_curves(ctx: Any) -> None:
         accuracy = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None and r.get("event") != "select"]
         chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
         kept = f"{chosen['selected_step']} ({chosen['val_accuracy']:.4f})" if chosen else "–"
+        stop = next((r for r in reversed(records) if r.get("event") == "stop"), None)
         rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
-                     f"{accuracy[-1]:.4f}" if accuracy else "–", kept])
-    report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)"], rows)
+                     f"{accuracy[-1]:.4f}" if accuracy else "–", kept,
+                     str(stop["reason"]) if stop else "– (a run from before stop reasons were logged)"])
+    report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)",
+                  "why it stopped"], rows)
     report.images([path], ["loss and validation accuracy"], columns=1)
 
 
