@@ -111,6 +111,18 @@ def register_report_sections(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec
+def register_executors(register: Callable[[type[Any]], None]) -> None:
+    """Register study executors (``executor:`` in a config, ``clir-calib run --executor``).
+
+    :param register: call ``register(ExecutorClass)`` for each subclass of
+        :class:`clir_calib.pipeline.executors.StudyExecutor`: ``run(jobs)`` runs every
+        :class:`~clir_calib.pipeline.executors.StageJob` after the jobs it ``needs`` and returns their results in
+        job order. The built-in ``local`` (in process, in order) and ``ray`` (one Ray task per stage) register
+        through this hook too; stage hashes, markers and folder locks keep any executor's outputs interchangeable.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add sub-commands to the ``clir-calib`` Typer application.
 

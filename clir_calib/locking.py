@@ -44,13 +44,14 @@ def _holder(folder: Path) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the write lock of ``folder`` for the block; a second writer gets :class:`FolderBusyError` at once."""
+def folder_lock(folder: str | os.PathLike[str], wait: float = 0.0) -> Iterator[None]:
+    """Hold the write lock of ``folder`` for the block; a second writer gets :class:`FolderBusyError` at once, or
+    after waiting ``wait`` seconds for the first (an executor's workers wait for each other)."""
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
     for _ in range(3):
-        lock = FileLock(str(path), timeout=0, is_singleton=False)
+        lock = FileLock(str(path), timeout=wait, is_singleton=False)
         try:
             lock.acquire()
         except Timeout:

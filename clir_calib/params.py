@@ -173,13 +173,8 @@ def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | 
 
 def keyed_fields(section: Any) -> dict[str, Any]:
     """A config section's fields as a stage key reads them: every field, except a ``new`` one at its default."""
-    found = {}
-    for field in dataclasses.fields(section):
-        value = getattr(section, field.name)
-        if field.metadata.get(NEW_KEY) and field.default is not dataclasses.MISSING and value == field.default:
-            continue
-        found[field.name] = value
-    return found
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
+            if not (f.metadata.get(NEW_KEY) and getattr(section, f.name) == f.default)}
 
 
 def field_param(field: dataclasses.Field[Any]) -> Param | None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the component base classes live in higher layers; only thei
     from clir_calib.data.datasets import Dataset
     from clir_calib.losses.base import AlignmentLoss
     from clir_calib.models.providers import ModelProvider
+    from clir_calib.pipeline.executors import StudyExecutor
     from clir_calib.report.sections import ReportSection
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "clir_calib.models.builtin",
     "clir_calib.data.builtin",
     "clir_calib.pipeline.builtin_sections",
+    "clir_calib.pipeline.executors",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -116,7 +118,8 @@ def plugin_sources() -> list[dict[str, str]]:
         if name in DEFAULT_PLUGINS:
             source = "built-in"
         else:
-            source = _DIST_NAMES.get(name) or str(getattr(plugin, "__name__", ""))
+            source = _DIST_NAMES.get(name) or str(getattr(plugin, "__name__", "") or
+                                                  f"in process ({type(plugin).__module__})")
         rows.append({"name": name, "source": source})
     rows.extend({"name": name, "source": f"FAILED ({msg})"} for name, msg in FAILED_PLUGINS.items())
     return rows
@@ -233,6 +236,7 @@ BASELINES: Registry[type[DocumentBaseline]] = Registry("register_baselines", "ba
 MODEL_PROVIDERS: Registry[ModelProvider] = Registry("register_model_providers", "model provider")
 DATASETS: Registry[type[Dataset]] = Registry("register_datasets", "dataset")
 REPORT_SECTIONS: Registry[type[ReportSection]] = Registry("register_report_sections", "report section")
+EXECUTORS: Registry[type[StudyExecutor]] = Registry("register_executors", "executor")
 
 
 def chosen_components(getter: Callable[[str], Any], names: Any, params: Any, setting: str,

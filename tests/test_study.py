@@ -169,9 +169,11 @@ def test_methods_may_bring_their_own_seeds_and_query_encoder(tmp_path, fake_mult
                                "{name: ot-tau, losses: [{name: ot, params: {tau: 1.0}}], seeds: [1]}]"])
     runs = study.study_runs(cfg)
     assert [r.label for r in runs] == ["none", "ot-n24-s1", "ot-n24-s2", "ot-tau-n24-s1"]
-    none = study._evaluate_config(cfg, runs[0])
+    from clir_calib.pipeline.study_stages import evaluate_config
+
+    none = evaluate_config(cfg, runs[0], None)
     assert none.models.teacher.name == str(tiny_model_dir)  # e5 (the student) on both sides
-    assert study._evaluate_config(cfg, runs[1]).models.teacher.name == "english-teacher"
+    assert evaluate_config(cfg, runs[1], None).models.teacher.name == "english-teacher"
     with pytest.raises(ConfigError, match="queries must be one of teacher, student"):
         study.check_methods(load_config(config, ["methods=[{name: none, queries: both}]"]))
 

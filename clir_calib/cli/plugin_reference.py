@@ -18,7 +18,7 @@ REGISTRIES: dict[str, Any] = {
     "register_alignment_losses": plugins.ALIGNMENT_LOSSES, "register_calibrators": plugins.CALIBRATORS,
     "register_transfer_adapters": plugins.TRANSFER_ADAPTERS, "register_model_providers": plugins.MODEL_PROVIDERS,
     "register_baselines": plugins.BASELINES, "register_datasets": plugins.DATASETS,
-    "register_report_sections": plugins.REPORT_SECTIONS,
+    "register_report_sections": plugins.REPORT_SECTIONS, "register_executors": plugins.EXECUTORS,
 }
 #: the packages whose components are documented (clir-calib and the plugins shipped in plugins/)
 SHIPPED = ("clir_calib", "clir_calib_nmt", "clir_calib_cosine")
@@ -97,6 +97,29 @@ EXAMPLES = {
         @hookimpl
         def register_report_sections(register):
             register(SeedCount)''',
+    "register_executors": '''
+        import logging
+        import time
+
+        from clir_calib import hookimpl
+        from clir_calib.pipeline.executors import StudyExecutor
+
+        class Timed(StudyExecutor):
+            """The local order, with each stage's wall time in the log."""
+            name = "timed"
+            description = "Every stage in this process, in order, each one timed."
+
+            def run(self, jobs):
+                results = []
+                for job in jobs:  # a job comes after every job it needs
+                    started = time.perf_counter()
+                    results.append(job.call([results[i] for i in job.needs]))
+                    logging.getLogger(__name__).info("%s: %.1f s", job.name, time.perf_counter() - started)
+                return results
+
+        @hookimpl
+        def register_executors(register):
+            register(Timed)''',
     "register_commands": '''
         import typer
         from clir_calib import hookimpl

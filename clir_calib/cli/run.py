@@ -39,6 +39,10 @@ def register(app: typer.Typer) -> None:
         seeds: str | None = typer.Option(
             None, "--seeds", help="Distillation seeds, comma-separated (e.g. 13,14,15); overrides seeds in the config."
         ),
+        executor: str | None = typer.Option(None, "--executor", help="Who runs the stages: local (default) or ray "
+                                            "(executor in the config; see docs/executors.md)."),
+        address: str | None = typer.Option(None, "--address", help="With --executor ray: an existing cluster "
+                                           "(auto, or ray://HOST:10001); default: a local one."),
     ) -> None:
         """Run a whole experiment config: prepare, distill, index, evaluate, calibrate, report.
 
@@ -48,7 +52,8 @@ def register(app: typer.Typer) -> None:
         from clir_calib.pipeline.study import run_study
 
         cfg = resolve_config(ctx, config, overrides, {"output_dir": str(out) if out else None,
-                                                      "seeds": parse_seeds(seeds)})
+                                                      "seeds": parse_seeds(seeds), "executor": executor,
+                                                      "executor_params.address": address})
 
         def announce(text: str) -> None:
             console.rule(f"[bold]{text}", align="left", style="dim")

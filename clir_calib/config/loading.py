@@ -113,11 +113,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def _is_free_mapping(data: dict[str, Any], keys: list[str]) -> bool:
-    """True where arbitrary keys are allowed: ``params`` mappings, and the per-component mappings inside
+    """True where arbitrary keys are allowed: ``params`` mappings (``executor_params`` too), and the per-component mappings inside
     ``calibrate.params`` / ``calibrate.adapter_params`` (component name -> its parameters)."""
     if not keys:
         return False
-    if keys[-1] in ("params", "adapter_params"):
+    if keys[-1] in ("params", "adapter_params", "executor_params"):
         return True
     return len(keys) >= 2 and keys[-2] in ("params", "adapter_params") and keys[0] == "calibrate"
 

@@ -273,3 +273,7 @@ class ExperimentConfig:
     evaluate: EvaluateConfig = setting(factory=EvaluateConfig, help="the evaluate section")
     calibrate: CalibrateConfig = setting(factory=CalibrateConfig, help="the calibrate section")
     report: ReportConfig = setting(factory=ReportConfig, help="the report section")
+    executor: str = setting("local", help="who runs the study's stages: local (in order, in this process), ray, or a "
+                            "plugin's (clir-calib plugins)", new=True)
+    executor_params: dict[str, Any] = setting(factory=dict, help="the executor's parameters, e.g. {address: auto} for "
+                                              "ray", new=True)

@@ -53,6 +53,9 @@ class StageRunner:
         self.force = set(force or ())
         self.inputs = list(inputs or ())  # what --force must never delete (:mod:`clir_calib.claims`)
         self.results: list[StageResult] = []
+        #: seconds a stage waits for another writer of its folder (0: refuse at once; executors with several
+        #: workers wait, then find the stage finished)
+        self.lock_wait = 0.0
 
     def folder(self, stage: str, label: str, key_parts: Any) -> tuple[Path, str]:
         key = config_hash(key_parts)
@@ -80,17 +83,20 @@ class StageRunner:
             result = StageResult(stage, label, key, folder, True, 0.0, finished)
         else:
             start = time.perf_counter()
-            with folder_lock(folder):  # two studies sharing a folder never write (or delete) one stage together
-                if forced:
-                    shutil.rmtree(folder)
-                folder.mkdir(parents=True, exist_ok=True)
-                info = work(folder) or {}
-            seconds = time.perf_counter() - start
-            write_json(
-                marker,
-                {"stage": stage, "label": label, "key": key, "seconds": round(seconds, 2), "info": info},
-            )
-            result = StageResult(stage, label, key, folder, False, seconds, info)
+            with folder_lock(folder, wait=self.lock_wait):  # two writers never write (or delete) one stage together
+                finished = None if forced else read_marker(marker)  # another worker may have finished it meanwhile
+                if finished is None:
+                    if forced:
+                        shutil.rmtree(folder)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    info = work(folder) or {}
+                    seconds = time.perf_counter() - start
+                    write_json(marker, {"stage": stage, "label": label, "key": key, "seconds": round(seconds, 2),
+                                        "info": info})
+            if finished is not None:  # reused after all
+                result = StageResult(stage, label, key, folder, True, 0.0, finished)
+            else:
+                result = StageResult(stage, label, key, folder, False, seconds, info)
         self.results.append(result)
         return result
 

@@ -250,7 +250,7 @@ def provenance(ctx: Any) -> None:
     for package in dict.fromkeys([*PACKAGES, *distributions]):
         try:
             versions.append([package, metadata.version(package)])
-        except metadata.PackageNotFoundError:
+        except (metadata.PackageNotFoundError, ValueError):  # a module or in-process plugin, not a distribution
             continue
     versions.append(["python", platform.python_version()])
     report.table(["package", "version"], versions, caption=f"{platform.platform()}")

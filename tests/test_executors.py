@@ -1,0 +1,179 @@
+"""Study executors: the hook, the local order, and the tiny two-seed study on a local Ray cluster (a killed worker's
+stage retried, a failed stage re-run) giving the local executor's tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from clir_calib import plugins
+from clir_calib.config import load_config
+from clir_calib.errors import ClirCalibError
+from clir_calib.hookspecs import hookimpl
+from tests.test_study import _study_config
+
+PLUGIN = textwrap.dedent('''
+    """A baseline that leaves the documents as they are, but dies (or fails) once when told to: the faults a
+    distributed study must survive. Registered in every Ray worker by ``setup`` (worker_process_setup_hook)."""
+    import os
+    from pathlib import Path
+
+    from clir_calib.baselines import DocumentBaseline
+    from clir_calib.errors import DataError
+    from clir_calib.hookspecs import hookimpl
+
+
+    class FaultyOnce(DocumentBaseline):
+        name = "faulty-once"
+        description = "the documents unchanged; dies or fails once on request (tests)"
+        citation = ""
+
+        def transform_corpus(self, doc_ids, texts, context):
+            for fault in ("kill", "fail"):
+                marker = Path(os.environ["CLIR_CALIB_TEST_MARKERS"]) / fault
+                if os.environ.get(f"CLIR_CALIB_TEST_{fault.upper()}") and not marker.exists():
+                    marker.touch()
+                    if fault == "kill":
+                        os._exit(1)
+                    raise DataError("a planned failure of one stage")
+            return list(texts)
+
+
+    class Plugin:
+        @hookimpl
+        def register_baselines(self, register):
+            register(FaultyOnce)
+
+
+    def setup():
+        import torch
+
+        from clir_calib import plugins
+
+        torch.set_num_threads(1)
+        if plugins.pm.get_plugin("faulty-once") is None:
+            plugins.pm.register(Plugin(), name="faulty-once")
+''')
+
+
+@pytest.fixture
+def faulty_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "faulty_plugin.py").write_text(PLUGIN, encoding="utf-8")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("CLIR_CALIB_TEST_MARKERS", str(markers))
+    import faulty_plugin
+
+    faulty_plugin.setup()
+    yield folder
+    plugins.pm.unregister(name="faulty-once")
+    sys.modules.pop("faulty_plugin", None)
+
+
+def _config(tmp_path: Path, fake_multi30k: Path, model: Path, out: str, **extra: Any) -> Path:
+    path = _study_config(tmp_path, fake_multi30k, model)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(seeds=[3, 4], output_dir=str(tmp_path / out), **extra)
+    data["methods"].append({"name": "faulty", "baseline": "faulty-once"})
+    data["calibrate"].update(calibrators=["temperature", "isotonic"])
+    written = tmp_path / f"{out}.yaml"
+    written.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return written
+
+
+def _tables(study: Path) -> dict[str, Any]:
+    return json.loads(next((study / "report").glob("report-*/tables.json")).read_text(encoding="utf-8"))
+
+
+def _stage_folders(study: Path) -> list[str]:
+    return sorted(str(p.relative_to(study)) for p in study.glob("*/*/stage.json"))
+
+
+class RecordingExecutor:
+    """A plugin's executor: the local order, reversed where it may be (evaluate before the other distills)."""
+
+    name = "recording"
+    description = "runs jobs in order and records their names (tests)"
+    citation = ""
+    params: tuple[Any, ...] = ()
+    seen: list[str] = []
+
+    def __init__(self, **params: Any) -> None:
+        self.config = params
+
+    def run(self, jobs: list[Any]) -> list[Any]:
+        results: list[Any] = []
+        for job in jobs:
+            RecordingExecutor.seen.append(job.name)
+            results.append(job.call([results[i] for i in job.needs]))
+        return results
+
+    @classmethod
+    def resolve_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(params)
+
+
+def test_hook_register_executors(tmp_path: Path, fake_multi30k: Path, tiny_model_dir: Path,
+                                 faulty_plugin: Path) -> None:
+    from clir_calib.pipeline.study import run_study
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register: Any) -> None:
+            register(RecordingExecutor)
+
+    plugins.pm.register(Plugin(), name="recording-executor")
+    try:
+        assert {"local", "ray", "recording"} <= set(plugins.EXECUTORS.names())
+        cfg = load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "study", executor="recording"))
+        cfg.seeds = [3]
+        result = run_study(cfg)
+        assert RecordingExecutor.seen[:2] == ["distill mse", "distill ot"] and "calibrate faulty" in RecordingExecutor.seen
+        assert result.report_html.is_file()
+        with pytest.raises(ClirCalibError, match="unknown executor 'nope'"):
+            run_study(load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "other", executor="nope")))
+    finally:
+        plugins.pm.unregister(name="recording-executor")
+
+
+@pytest.mark.slow
+def test_the_tiny_study_on_a_local_ray_cluster_matches_the_local_executor(
+    tmp_path: Path, fake_multi30k: Path, tiny_model_dir: Path, faulty_plugin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray  # the [ray] extra, in dev
+
+    from clir_calib.pipeline.study import run_study
+
+    local = load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "local"))
+    run_study(local)
+    expected = _tables(tmp_path / "local")
+
+    monkeypatch.setenv("CLIR_CALIB_TEST_KILL", "1")  # the faulty baseline's stage kills its worker once: retried
+    monkeypatch.setenv("CLIR_CALIB_TEST_FAIL", "1")  # after that it fails once: the run stops, a re-run finishes
+    env = {k: os.environ[k] for k in ("CLIR_CALIB_TEST_MARKERS", "CLIR_CALIB_TEST_KILL", "CLIR_CALIB_TEST_FAIL")}
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={
+        "env_vars": {**env, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(faulty_plugin), *sys.path])},
+        "worker_process_setup_hook": "faulty_plugin.setup"})
+    try:
+        distributed = load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "ray", executor="ray"))
+        with pytest.raises(ClirCalibError, match="a planned failure of one stage"):
+            run_study(distributed)
+        assert (Path(env["CLIR_CALIB_TEST_MARKERS"]) / "kill").exists()  # the worker died once and was retried
+        run_study(distributed)
+    finally:
+        ray.shutdown()
+    assert _tables(tmp_path / "ray") == expected
+    assert _stage_folders(tmp_path / "ray") == _stage_folders(tmp_path / "local")
+    again = run_study(load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "ray")))  # local, same folder
+    assert all(stage.reused for stage in again.stages)
