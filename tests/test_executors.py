@@ -18,6 +18,7 @@ from clir_calib import plugins
 from clir_calib.config import load_config
 from clir_calib.errors import ClirCalibError
 from clir_calib.hookspecs import hookimpl
+from clir_calib.pipeline.executors import StudyExecutor
 from tests.test_study import _study_config
 
 PLUGIN = textwrap.dedent('''
@@ -100,17 +101,13 @@ def _stage_folders(study: Path) -> list[str]:
     return sorted(str(p.relative_to(study)) for p in study.glob("*/*/stage.json"))
 
 
-class RecordingExecutor:
-    """A plugin's executor: the local order, reversed where it may be (evaluate before the other distills)."""
+class RecordingExecutor(StudyExecutor):
+    """A plugin's executor: the local order, recording each job's name."""
 
     name = "recording"
     description = "runs jobs in order and records their names (tests)"
     citation = ""
-    params: tuple[Any, ...] = ()
     seen: list[str] = []
-
-    def __init__(self, **params: Any) -> None:
-        self.config = params
 
     def run(self, jobs: list[Any]) -> list[Any]:
         results: list[Any] = []
@@ -118,10 +115,6 @@ class RecordingExecutor:
             RecordingExecutor.seen.append(job.name)
             results.append(job.call([results[i] for i in job.needs]))
         return results
-
-    @classmethod
-    def resolve_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        return dict(params)
 
 
 def test_hook_register_executors(tmp_path: Path, fake_multi30k: Path, tiny_model_dir: Path,

@@ -46,7 +46,7 @@ def run_study(
     executor = study_executor(cfg)
     root = Path(cfg.output_dir)
     runner = StageRunner(root, STAGES, force, inputs=[*config_inputs(cfg), str(default_multi30k_source() or "")])
-    runner.lock_wait = executor.lock_wait
+    runner.lock_wait = float(getattr(executor, "lock_wait", 0.0))
     root.mkdir(parents=True, exist_ok=True)
     save_config(cfg, root)
 
