@@ -36,8 +36,9 @@ def test_e5_ot_distillation_keeps_a_working_retriever(prepared_de: Path, tmp_pat
     result = distill(cfg, tmp_path / "run")
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["event"] == "select" and log[-1]["selected_step"] == 2  # select: last
-    log = log[:-1]
-    assert [r["step"] for r in log] == [0, 2]
+    assert log[-2] == {"event": "stop", "step": 2, "reason": "finished the configured epochs (2 steps)"}
+    log = log[:-2]
+    assert [(r["event"], r["step"]) for r in log] == [("eval", 0), ("final", 2)]
     # e5-small already retrieves the German translation of most English captions; two small steps keep it so
     assert result.val_accuracy_before > 0.8 and result.val_accuracy_after > 0.8
     assert 0 < log[-1]["loss_ot"] < 1 and log[-1]["sinkhorn_iterations"] < 100
