@@ -108,3 +108,43 @@ def locks_output(parameter: str) -> Callable[[F], F]:
         return locked  # type: ignore[return-value]
 
     return wrap
+
+
+#: the kernel's table of mounts (a test points it elsewhere)
+MOUNTS = Path("/proc/mounts")
+#: NFS mount options under which ``flock`` stays on each client instead of reaching the server
+CLIENT_ONLY_LOCKS = ("nolock", "local_lock=flock", "local_lock=all")
+
+
+def _unescape(field: str) -> str:
+    """A ``/proc/mounts`` field: spaces, tabs, newlines and backslashes are written as octal escapes."""
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def cross_node_lock_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why folder locks under ``folder`` would not keep writers on *other nodes* apart, or None.
+
+    On Linux NFS, ``flock`` becomes a byte-range lock the server arbitrates, so it excludes other clients;
+    mounted with ``nolock`` or ``local_lock=flock|all`` it stays on each client. Other file systems (and a
+    machine without ``/proc/mounts``) are taken as they are: the lock is what they give."""
+    try:
+        lines = MOUNTS.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(folder)
+    best: tuple[str, str, list[str]] | None = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        point, kind, options = _unescape(fields[1]), fields[2], fields[3].split(",")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) > len(best[0])):
+            best = (point, kind, options)
+    if best is None or not best[1].startswith("nfs"):
+        return None
+    client_only = [option for option in best[2] if option in CLIENT_ONLY_LOCKS]
+    if not client_only:
+        return None
+    return (f"{folder} is on the NFS mount {best[0]} with {client_only[0]}, where folder locks stay on each node and "
+            "two nodes could write one stage at once; remount it without that option or choose another output_dir")

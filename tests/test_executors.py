@@ -170,3 +170,41 @@ def test_the_tiny_study_on_a_local_ray_cluster_matches_the_local_executor(
     assert _stage_folders(tmp_path / "ray") == _stage_folders(tmp_path / "local")
     again = run_study(load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "ray")))  # local, same folder
     assert all(stage.reused for stage in again.stages)
+
+
+MOUNTS = """\
+sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0
+/dev/sda1 / ext4 rw,relatime 0 0
+server:/export /shared nfs4 rw,relatime,vers=4.2,hard,proto=tcp,sec=sys 0 0
+server:/scratch /shared/no\\040lock nfs rw,relatime,vers=3,nolock,proto=tcp 0 0
+server:/other /mnt/local-locks nfs4 rw,vers=4.1,local_lock=flock 0 0
+"""
+
+
+def test_nfs_mounts_whose_locks_stay_on_one_node_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clir_calib import locking
+
+    (tmp_path / "mounts").write_text(MOUNTS, encoding="utf-8")
+    monkeypatch.setattr(locking, "MOUNTS", tmp_path / "mounts")
+    assert locking.cross_node_lock_problem("/shared/study") is None  # NFSv4: the server arbitrates flock
+    assert locking.cross_node_lock_problem("/home/me/study") is None  # a local disk: the lock is what it gives
+    problem = locking.cross_node_lock_problem("/shared/no lock/study")  # the longest mount point wins
+    assert problem is not None and "/shared/no lock with nolock" in problem and "remount" in problem
+    assert "local_lock=flock" in (locking.cross_node_lock_problem("/mnt/local-locks/x") or "")
+    monkeypatch.setattr(locking, "MOUNTS", tmp_path / "absent")
+    assert locking.cross_node_lock_problem("/shared/no lock/study") is None  # no mount table: nothing to check
+
+
+def test_a_study_across_nodes_refuses_an_output_folder_whose_locks_stay_on_one_node(
+    tmp_path: Path, fake_multi30k: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, faulty_plugin: Path,
+) -> None:
+    from clir_calib import locking
+    from clir_calib.pipeline.study import run_study
+
+    (tmp_path / "mounts").write_text(f"server:/x {tmp_path} nfs rw,vers=3,nolock 0 0\n", encoding="utf-8")
+    monkeypatch.setattr(locking, "MOUNTS", tmp_path / "mounts")
+    across = load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "study", executor="ray",
+                                 executor_params={"address": "ray://head:10001"}))
+    with pytest.raises(ClirCalibError, match="with nolock, where folder locks stay on each node"):
+        run_study(across)
+    assert not (tmp_path / "study").exists()  # refused before anything was written

@@ -42,6 +42,10 @@ class StudyExecutor(Declared):
     def __init__(self, **params: Any) -> None:
         self.config: dict[str, Any] = self.resolve_params(params)
 
+    def spans_nodes(self) -> bool:
+        """Whether stages may run on other machines (then ``output_dir``'s locks must reach them)."""
+        return False
+
     def run(self, jobs: list[StageJob]) -> list[StageResult]:
         raise NotImplementedError
 
@@ -74,6 +78,9 @@ class RayExecutor(StudyExecutor):
         Param("num_cpus", 1.0, "CPUs each stage asks for", above=0),
         Param("max_retries", 2, "retries of a stage whose worker died", type=int, at_least=0, at_most=100),
     )
+
+    def spans_nodes(self) -> bool:
+        return self.config["address"] is not None  # a local cluster is this machine only
 
     def run(self, jobs: list[StageJob]) -> list[StageResult]:
         import ray

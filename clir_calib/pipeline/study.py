@@ -22,6 +22,7 @@ from clir_calib.config import (
     save_config,
 )
 from clir_calib.errors import ConfigError
+from clir_calib.locking import cross_node_lock_problem
 from clir_calib.pipeline.checks import check_against_prepared, check_methods
 from clir_calib.pipeline.executors import LocalExecutor, StudyExecutor
 from clir_calib.pipeline.results import TARGET_BITEXT_MARK, MethodOutputs, StudyResult
@@ -45,6 +46,8 @@ def run_study(
     check_methods(cfg)
     executor = study_executor(cfg)
     root = Path(cfg.output_dir)
+    if executor.spans_nodes() and (problem := cross_node_lock_problem(root)) is not None:
+        raise ConfigError(problem)
     runner = StageRunner(root, STAGES, force, inputs=[*config_inputs(cfg), str(default_multi30k_source() or "")])
     runner.lock_wait = float(getattr(executor, "lock_wait", 0.0))
     root.mkdir(parents=True, exist_ok=True)
