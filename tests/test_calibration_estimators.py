@@ -152,3 +152,35 @@ def test_bootstrap_pairs_intervals_hold_the_point_and_widen_with_fewer_queries()
         assert interval.low <= interval.high
     assert (wide["smece"].high - wide["smece"].low) > (narrow["smece"].high - narrow["smece"].low)
     assert narrow["ece_equal_width"].low <= narrow["ece_equal_width"].value <= narrow["ece_equal_width"].high
+
+
+def test_equal_mass_bins_found_in_two_levels_are_the_bins_of_the_duplicated_data() -> None:
+    """The equal-mass search works on blocks of tie groups, then inside one block; its ECE on integer query weights
+    equals the one-level reference on the pairs duplicated by their weights (ties, empty bins, cuts on block
+    edges and zero-weight queries included)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from clir_calib.metrics.weighted import mass_block_width
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(queries=st.integers(1, 12), per_query=st.integers(1, 30), bins=st.integers(2, 20),
+           decimals=st.integers(1, 3), seed=st.integers(0, 10_000))
+    def check(queries: int, per_query: int, bins: int, decimals: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        conf = np.round(rng.random((queries, per_query)), decimals)
+        hits = (rng.random((queries, per_query)) < conf).astype(np.float64)
+        pairs = Pairs.per_query(conf, hits)
+        weights = rng.integers(0, 3, size=(4, queries)).astype(np.float64)
+        weights[0] = 1.0
+        got = weighted_metrics(pairs, weights, bins, ("ece_equal_mass",))
+        for row, w in enumerate(weights):
+            take = np.repeat(np.arange(queries), w.astype(int))
+            if take.size == 0:
+                continue
+            c, h = conf[take].reshape(-1), hits[take].reshape(-1)
+            assert got["ece_equal_mass"][row] == pytest.approx(calibration_report(c, h, bins).ece_equal_mass, abs=1e-12)
+
+    check()
+    typical = Pairs.per_query(np.random.default_rng(0).random((12, 30)), np.zeros((12, 30)))
+    assert -(-typical.n_groups // mass_block_width(typical, 15)) > 1  # the cases above search several blocks

@@ -37,7 +37,7 @@ class Pairs:
         self.group[order] = np.cumsum(new) - 1  # tie group of each pair, ascending confidence
         self.n_groups = int(new.sum())
         self.pairs_per_query = np.bincount(self.query, minlength=self.n_queries).astype(np.float64)
-        self._cache: dict[Any, sparse.csr_matrix] = {}
+        self._cache: dict[Any, Any] = {}
 
     @classmethod
     def per_query(cls, confidences: np.ndarray, correct: np.ndarray) -> Pairs:
@@ -50,10 +50,13 @@ class Pairs:
     def size(self) -> int:
         return int(self.conf.size)
 
-    def matrix(self, key: Any, columns: np.ndarray, values: np.ndarray, width: int) -> sparse.csr_matrix:
-        """The sparse ``[Q, width]`` sums of ``values`` by (query, column), cached under ``key``."""
+    def matrix(self, key: Any, columns: np.ndarray, values: np.ndarray, width: int,
+               among: np.ndarray | None = None) -> sparse.csr_matrix:
+        """The sparse ``[Q, width]`` sums of ``values`` by (query, column), cached under ``key``; ``columns`` and
+        ``values`` are per pair (repeated blocks of all pairs), or per pair of the mask ``among``."""
         if key not in self._cache:
-            rows = np.tile(self.query, len(columns) // max(1, self.query.size))
+            query = self.query if among is None else self.query[among]
+            rows = np.tile(query, len(columns) // max(1, query.size))
             self._cache[key] = sparse.csr_matrix((values, (rows, columns)), shape=(self.n_queries, width))
         return self._cache[key]
 
@@ -65,6 +68,17 @@ class Pairs:
         """Per row, the weighted sums of ``ones``, ``conf``, ``hits`` or ``misses`` per tie group."""
         values = {"ones": np.ones(self.size), "conf": self.conf, "hits": self.hits, "misses": 1.0 - self.hits}[name]
         return self.sums(weights, self.matrix(("group", name), self.group, values, self.n_groups))
+
+    def column_blocks(self, width: int) -> list[tuple[int, list[sparse.csc_matrix]]]:
+        """The tie groups in blocks of ``width``: per block, its first group and the sparse ``[Q, width]`` sums of
+        ``ones``, ``conf`` and ``hits`` by (query, group), for the fine level of the equal-mass search."""
+        key = ("column-blocks", width)
+        if key not in self._cache:
+            full = [self.matrix(("group", name), self.group, values, self.n_groups).tocsc()
+                    for name, values in (("ones", np.ones(self.size)), ("conf", self.conf), ("hits", self.hits))]
+            self._cache[key] = [(first, [m[:, first:first + width] for m in full])
+                                for first in range(0, self.n_groups, width)]
+        return self._cache[key]  # type: ignore[return-value]
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Pairs in each resample."""

@@ -35,19 +35,33 @@ def _smooth(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -
     return _interpolate(t, smoothed[:, points // 2 : points // 2 + points])
 
 
-def smooth_ece_at(pairs: Pairs, weights: np.ndarray, sigma: float) -> np.ndarray:
-    """relplot's ``smooth_ece(f, y, sigma)`` for every row of ``weights``."""
+GridSums = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def smooth_ece_at(pairs: Pairs, weights: np.ndarray, sigma: float, grid: GridSums | None = None,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+    """relplot's ``smooth_ece(f, y, sigma)`` for every row of ``weights`` (or ``weights[rows]``). ``grid`` keeps
+    each row's residual and count sums on the mesh between calls: they depend on ``sigma`` only through the
+    mesh size, which is the same for every ``sigma >= 0.01``, so a bandwidth search sums the pairs once."""
     points = max(2000, round(20 / sigma)) // 2 + 1
     t = np.linspace(0, 1, max(round(10 / sigma), SMECE_MESH))
-    resid_map, ones_map = pairs.grid(points)
-    resid = _smooth(pairs.sums(weights, resid_map), sigma, points, t)
-    density = _smooth(pairs.sums(weights, ones_map), sigma, points, t) + SMECE_DENSITY_EPS
+    if grid is None:
+        grid = {}
+    if points not in grid:
+        resid_map, ones_map = pairs.grid(points)
+        grid[points] = (pairs.sums(weights, resid_map), pairs.sums(weights, ones_map))
+    resid_sums, ones_sums = grid[points]
+    if rows is not None:
+        resid_sums, ones_sums = resid_sums[rows], ones_sums[rows]
+    resid = _smooth(resid_sums, sigma, points, t)
+    density = _smooth(ones_sums, sigma, points, t) + SMECE_DENSITY_EPS
     return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
 
 
 def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
     """Smooth ECE with relplot's bandwidth search (``search_param``: start at 1, 10 halvings)."""
     rows = weights.shape[0]
+    grid: GridSums = {}
 
     def holds(alpha: np.ndarray, subset: np.ndarray) -> np.ndarray:
         result = np.zeros(subset.size, dtype=bool)
@@ -56,7 +70,7 @@ def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
             if value < SMECE_EPS:
                 result[mine] = True
             else:
-                result[mine] = value < smooth_ece_at(pairs, weights[subset[mine]], float(value))
+                result[mine] = value < smooth_ece_at(pairs, weights, float(value), grid, subset[mine])
         return result
 
     everyone = np.arange(rows)
@@ -74,5 +88,5 @@ def smece(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
     result = np.empty(rows)
     for value in np.unique(start):
         mine = np.flatnonzero(start == value)
-        result[mine] = smooth_ece_at(pairs, weights[mine], float(value))
+        result[mine] = smooth_ece_at(pairs, weights, float(value), grid, mine)
     return result

@@ -50,33 +50,61 @@ def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
     return np.searchsorted(edges[1:-1], conf, side="left")
 
 
-def _equal_mass_sums(group_w: np.ndarray, group_c: np.ndarray, group_h: np.ndarray, bins: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mass_block_width(pairs: Pairs, bins: int) -> int:
+    """Tie groups per block of the two-level equal-mass search: about ``sqrt(bins * groups / queries)`` blocks
+    balance the coarse pass (every query's pairs, once per block they reach) against the fine one (one block's
+    groups per cut)."""
+    blocks = int(np.clip(round(np.sqrt(bins * pairs.n_groups / max(1, pairs.n_queries))), 1, max(1, pairs.n_groups)))
+    return max(1, -(-pairs.n_groups // blocks))
+
+
+def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, count, confidence and hit sums ``[B, bins]`` of the equal-mass bins that
-    :func:`clir_calib.metrics.calibration.equal_mass_table` cuts (tie groups never split), as differences
-    of cumulative sums at the cuts; a cut that falls away leaves an empty bin, which counts zero."""
-    rows, groups = group_w.shape
-    cum = np.cumsum(group_w, axis=1)
-    n = cum[:, -1:]
-    targets = np.round(np.arange(1, bins)[None, :] * n / bins)  # [B, bins-1], half to even like round()
-    # a cut inside a run of ties moves to the run's end: the first group end at or after the target
-    span = float(n.max()) + 1.0
-    offsets = (np.arange(rows) * span)[:, None]
-    where = np.searchsorted((cum + offsets).reshape(-1), (targets + offsets).reshape(-1), side="left")
-    where = (where.reshape(rows, bins - 1) - (np.arange(rows) * groups)[:, None]).clip(0, groups - 1)
-    cuts = np.take_along_axis(cum, where, axis=1)
-    valid = (cuts > 0) & (cuts < n)
+    :func:`clir_calib.metrics.calibration.equal_mass_table` cuts (tie groups never split; a cut that falls away
+    leaves an empty bin, which counts zero).
+
+    Cut ``k`` ends at the first tie group whose cumulative weight reaches ``round(k N / bins)`` (a cut inside a run
+    of ties moves to the run's end). Found in two levels, so that no ``[B, groups]`` array is ever formed: block
+    sums of consecutive groups locate the block of each cut, then only that block's groups are summed, for only
+    the rows whose cut lies there. Sums are exact for integer weights (counts), so the cuts are the one-level ones.
+    """
+    rows = weights.shape[0]
+    width = mass_block_width(pairs, bins)
+    blocks = -(-pairs.n_groups // width)
+    names = (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits))
+    coarse = [pairs.sums(weights, pairs.matrix(("mass-blocks", width, name), pairs.group // width, values, blocks))
+              for name, values in names]
+    before = [np.concatenate([np.zeros((rows, 1)), np.cumsum(c, axis=1)], axis=1) for c in coarse]  # [B, blocks+1]
+    n = before[0][:, -1]
+    targets = np.round(np.arange(1, bins)[None, :] * n[:, None] / bins)  # [B, bins-1], half to even like round()
+    block_of_cut = (before[0][:, 1:, None] < targets[:, None, :]).sum(axis=1).clip(0, blocks - 1)
+    at_cut = np.zeros((3, rows, bins - 1))  # cumulative count, confidence and hits up to each cut's group
+    fine = pairs.column_blocks(width)
+    for block in np.unique(block_of_cut):
+        matrices = fine[block][1]
+        row_of, cut_of = np.nonzero(block_of_cut == block)
+        needed, local = np.unique(row_of, return_inverse=True)
+        chunk = weights[needed]
+        cumulative = [np.cumsum(np.ascontiguousarray(pairs.sums(chunk, m)), axis=1) for m in matrices]
+        # the first group of the block whose cumulative weight reaches the target: a binary search per cut
+        below = targets[row_of, cut_of] - before[0][row_of, block]
+        low, high = np.zeros(row_of.size, dtype=np.int64), np.full(row_of.size, cumulative[0].shape[1] - 1)
+        while (low < high).any():
+            middle = (low + high) // 2
+            right = cumulative[0][local, middle] < below
+            low, high = np.where(right, middle + 1, low), np.where(right, high, middle)
+        for i in range(3):
+            at_cut[i, row_of, cut_of] = cumulative[i][local, low] + before[i][row_of, block]
+    cuts = at_cut[0]
+    valid = (cuts > 0) & (cuts < n[:, None])
     valid[:, 1:] &= cuts[:, 1:] != cuts[:, :-1]
-    # bin k ends after group ``last[k]`` (the last valid cut so far; -1: nothing yet), the last bin at the end
-    last = np.maximum.accumulate(np.where(valid, where, -1), axis=1)
-    ends = np.concatenate([last, np.full((rows, 1), groups - 1)], axis=1) + 1  # into a 0-prefixed cumsum
-
-    def per_bin(cumulative: np.ndarray) -> np.ndarray:
-        padded = np.concatenate([np.zeros((rows, 1)), cumulative], axis=1)
-        at = np.take_along_axis(padded, ends, axis=1)
-        return np.diff(np.concatenate([np.zeros((rows, 1)), at], axis=1), axis=1)
-
-    return per_bin(cum), per_bin(np.cumsum(group_c, axis=1)), per_bin(np.cumsum(group_h, axis=1))
+    # bin k ends at the last valid cut so far (none yet: nothing), the last bin at the end
+    last = np.maximum.accumulate(np.where(valid, np.arange(bins - 1)[None, :], -1), axis=1)
+    sums = []
+    for i in range(3):
+        ends = np.where(last >= 0, np.take_along_axis(at_cut[i], last.clip(0), axis=1), 0.0)
+        sums.append(np.diff(np.concatenate([np.zeros((rows, 1)), ends, before[i][:, -1:]], axis=1), axis=1))
+    return sums[0], sums[1], sums[2]
 
 
 def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
@@ -94,10 +122,7 @@ def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np
     reliability = (count * (bin_conf - bin_acc) ** 2).sum(axis=1) / n
     resolution = (count * (bin_acc - accuracy[:, None]) ** 2).sum(axis=1) / n
 
-    group_w = pairs.group_sums(weights)
-    group_c = pairs.group_sums(weights, "conf")
-    group_h = pairs.group_sums(weights, "hits")
-    m_count, m_conf, m_hits = _equal_mass_sums(group_w, group_c, group_h, bins)
+    m_count, m_conf, m_hits = equal_mass_sums(pairs, weights, bins)
     return {
         "ece_equal_width": np.abs(hit_sum - conf_sum).sum(axis=1) / n,
         "ece_equal_mass": np.abs(m_hits - m_conf).sum(axis=1) / n,
@@ -129,13 +154,25 @@ def debiased_l2_calibration_error(conf: np.ndarray, hits: np.ndarray, bin_index:
 
 # ------------------------------------------------------------------ ranking estimators
 def auroc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
-    """Probability that an event pair outranks a non-event pair (ties: one half)."""
-    pos = pairs.group_sums(weights, "hits")
-    neg = pairs.group_sums(weights, "misses")
-    below = np.cumsum(neg, axis=1) - neg
+    """Probability that an event pair outranks a non-event pair (ties: one half).
+
+    Only the tie groups that hold an event matter: for each, the weighted non-events below it and in it. The
+    non-events are summed per interval between consecutive event groups (and per event group), so the cost is
+    one pass over the pairs per row, not over every tie group."""
+    events = np.unique(pairs.group[pairs.hits > 0])  # ascending tie groups holding an event
+    if events.size == 0:
+        return np.full(weights.shape[0], np.nan)  # one class absent
+    slot = np.searchsorted(events, pairs.group, side="left")
+    inside = (slot < events.size) & (events[slot.clip(0, max(0, events.size - 1))] == pairs.group)
+    column = 2 * slot + inside  # 2i: between event groups i-1 and i; 2i+1: in event group i
+    neg = pairs.sums(weights, pairs.matrix("auroc-misses", column, 1.0 - pairs.hits, 2 * events.size + 1))
+    event = pairs.hits > 0
+    pos = pairs.sums(weights, pairs.matrix("auroc-hits", slot[event], pairs.hits[event], events.size, event))
+    below = np.cumsum(neg, axis=1)[:, 0:-1:2]  # non-events in every column before event group i's own
+    tied = neg[:, 1::2]
     total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = (pos * (below + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
+        value = (pos * (below + 0.5 * tied)).sum(axis=1) / (total_pos * total_neg)
     return np.where((total_pos > 0) & (total_neg > 0), value, np.nan)
 
 
@@ -150,9 +187,22 @@ def risk_coverage(pairs: Pairs, weights: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def aurc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
-    """Mean risk over coverages ``1/N, 2/N, ..., 1`` (a tie group shares its end-point risk)."""
-    _, risk, w = risk_coverage(pairs, weights)
-    return (risk * w).sum(axis=1) / w.sum(axis=1)
+    """Mean risk over coverages ``1/N, 2/N, ..., 1`` (a tie group shares its end-point risk).
+
+    With ``A_g`` the weight answered down to tie group ``g`` (most confident first) and ``H_g`` the events among
+    it, AURC ``= sum_g w_g (A_g - H_g) / A_g / N = 1 - sum_g H_g (w_g / A_g) / N``. ``H`` changes only at groups
+    holding an event, so ``w_g / A_g`` is summed per stretch between them and weighted by that stretch's ``H``."""
+    descending = pairs.n_groups - 1 - pairs.group
+    w = pairs.sums(weights, pairs.matrix("aurc-ones", descending, np.ones(pairs.size), pairs.n_groups))
+    answered = np.cumsum(w, axis=1)
+    share = np.divide(w, answered, out=np.zeros_like(w), where=answered > 0)  # 0 before the first pair answered
+    with np.errstate(invalid="ignore", divide="ignore"):
+        event = pairs.hits > 0
+        starts = np.unique(np.concatenate([[0], descending[event]]))  # stretches begin at 0 and at each event group
+        stretch = np.add.reduceat(share, starts, axis=1)  # [B, stretches]
+        hits = pairs.sums(weights, pairs.matrix("aurc-hits", np.searchsorted(starts, descending[event]),
+                                                pairs.hits[event], starts.size, event))
+        return 1.0 - (np.cumsum(hits, axis=1) * stretch).sum(axis=1) / answered[:, -1]
 
 
 # ------------------------------------------------------------------ smooth ECE
@@ -180,11 +230,16 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
     if weights.shape[1] != pairs.n_queries:
         raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
     result: dict[str, list[np.ndarray]] = {}
-    step = max(1, CHUNK_ELEMENTS // max(1, pairs.n_groups, pairs.n_queries))
+    # rows at once: the widest array an estimator forms is [rows, groups] for auroc/aurc, else [rows, queries]
+    # (or one equal-mass block's groups)
+    widest = pairs.n_groups if {"auroc", "aurc"} & set(names) else max(pairs.n_queries, mass_block_width(pairs, bins))
+    step = max(1, CHUNK_ELEMENTS // max(1, widest))
     for first in range(0, weights.shape[0], step):
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
         values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk)}
-        for name, estimator in (("smece", smece), ("auroc", auroc), ("aurc", aurc)):
+        if "smece" in names:
+            values["smece"] = smece(pairs, chunk)
+        for name, estimator in (("auroc", auroc), ("aurc", aurc)):
             if name in names:
                 values[name] = estimator(pairs, chunk)
         for name in names:
