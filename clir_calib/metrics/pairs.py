@@ -78,7 +78,7 @@ class Pairs:
                     for name, values in (("ones", np.ones(self.size)), ("conf", self.conf), ("hits", self.hits))]
             self._cache[key] = [(first, [m[:, first:first + width] for m in full])
                                 for first in range(0, self.n_groups, width)]
-        return self._cache[key]  # type: ignore[return-value]
+        return self._cache[key]  # type: ignore[no-any-return]
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Pairs in each resample."""

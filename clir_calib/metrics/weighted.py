@@ -29,12 +29,17 @@ Estimators (all on one binary event per pair, confidence in [0, 1]):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from clir_calib.metrics.pairs import CHUNK_ELEMENTS, Pairs
 from clir_calib.metrics.smooth_ece import smece
 
 NLL_EPS = 1e-12
+#: threads that evaluate chunks of resamples at once (the cores this process may use)
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
 WEIGHTED_METRICS: tuple[str, ...] = (
     "ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "ece_debiased", "smece", "auroc",
@@ -229,12 +234,12 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
     weights ``[B, Q]``; smECE, the slowest, is computed only when asked for."""
     if weights.shape[1] != pairs.n_queries:
         raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
-    result: dict[str, list[np.ndarray]] = {}
     # rows at once: the widest array an estimator forms is [rows, groups] for auroc/aurc, else [rows, queries]
     # (or one equal-mass block's groups)
     widest = pairs.n_groups if {"auroc", "aurc"} & set(names) else max(pairs.n_queries, mass_block_width(pairs, bins))
     step = max(1, CHUNK_ELEMENTS // max(1, widest))
-    for first in range(0, weights.shape[0], step):
+
+    def chunk_metrics(first: int) -> dict[str, np.ndarray]:
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
         values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk)}
         if "smece" in names:
@@ -242,8 +247,15 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
         for name, estimator in (("auroc", auroc), ("aurc", aurc)):
             if name in names:
                 values[name] = estimator(pairs, chunk)
-        for name in names:
-            result.setdefault(name, []).append(values[name])
+        return {name: values[name] for name in names}
+
+    starts = range(0, weights.shape[0], step)
+    if len(starts) > 1 and WORKERS > 1:  # rows are independent: chunks on every core (numpy releases the GIL)
+        with ThreadPoolExecutor(WORKERS) as pool:
+            parts = list(pool.map(chunk_metrics, starts))
+    else:
+        parts = [chunk_metrics(first) for first in starts]
+    result = {name: [part[name] for part in parts] for name in names}
     return {name: np.concatenate(result[name]) for name in names}
 
 
