@@ -38,6 +38,7 @@ class Pairs:
         self.n_groups = int(new.sum())
         self.pairs_per_query = np.bincount(self.query, minlength=self.n_queries).astype(np.float64)
         self._cache: dict[Any, Any] = {}
+        self._transposed: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def per_query(cls, confidences: np.ndarray, correct: np.ndarray) -> Pairs:
@@ -61,8 +62,18 @@ class Pairs:
         return self._cache[key]
 
     def sums(self, weights: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
-        """``weights [B, Q] @ matrix [Q, width]`` as a dense array."""
-        return np.asarray((matrix.T @ weights.T).T)
+        """``weights [B, Q] @ matrix [Q, width]`` as a dense array (a transposed view of a C-ordered product)."""
+        return np.asarray(matrix.T @ self.transposed(weights)).T
+
+    def transposed(self, weights: np.ndarray) -> np.ndarray:
+        """``weights.T`` in C order, kept for the last weights seen: every estimator of a chunk multiplies the same
+        weights, and the sparse product would otherwise copy them each time."""
+        last = self._transposed
+        if last is not None and last[0] is weights:
+            return last[1]
+        copy = np.ascontiguousarray(weights.T)
+        self._transposed = (weights, copy)  # one assignment: threads on other chunks see either entry whole
+        return copy
 
     def group_sums(self, weights: np.ndarray, name: str = "ones") -> np.ndarray:
         """Per row, the weighted sums of ``ones``, ``conf``, ``hits`` or ``misses`` per tie group."""

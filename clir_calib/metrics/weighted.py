@@ -38,6 +38,8 @@ from clir_calib.metrics.pairs import CHUNK_ELEMENTS, Pairs
 from clir_calib.metrics.smooth_ece import smece
 
 NLL_EPS = 1e-12
+#: more blocks than the balance of multiply-adds: a dense running sum costs more per element than a sparse product
+MASS_BLOCKS = 8.0
 #: threads that evaluate chunks of resamples at once (the cores this process may use)
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
@@ -59,7 +61,8 @@ def mass_block_width(pairs: Pairs, bins: int) -> int:
     """Tie groups per block of the two-level equal-mass search: about ``sqrt(bins * groups / queries)`` blocks
     balance the coarse pass (every query's pairs, once per block they reach) against the fine one (one block's
     groups per cut)."""
-    blocks = int(np.clip(round(np.sqrt(bins * pairs.n_groups / max(1, pairs.n_queries))), 1, max(1, pairs.n_groups)))
+    blocks = int(np.clip(round(MASS_BLOCKS * np.sqrt(bins * pairs.n_groups / max(1, pairs.n_queries))), 1,
+                         max(1, pairs.n_groups)))
     return max(1, -(-pairs.n_groups // blocks))
 
 
@@ -85,21 +88,21 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
     block_of_cut = (before[0][:, 1:, None] < targets[:, None, :]).sum(axis=1).clip(0, blocks - 1)
     at_cut = np.zeros((3, rows, bins - 1))  # cumulative count, confidence and hits up to each cut's group
     fine = pairs.column_blocks(width)
+    transposed = pairs.transposed(weights)  # [Q, B]
     for block in np.unique(block_of_cut):
-        matrices = fine[block][1]
         row_of, cut_of = np.nonzero(block_of_cut == block)
-        needed, local = np.unique(row_of, return_inverse=True)
-        chunk = weights[needed]
-        cumulative = [np.cumsum(np.ascontiguousarray(pairs.sums(chunk, m)), axis=1) for m in matrices]
+        # every row's sums over the block's groups, [groups in block, B]: rows whose cuts lie elsewhere cost a
+        # little, but no copy of the weights is made
+        cumulative = [np.cumsum(np.asarray(m.T @ transposed), axis=0) for m in fine[block][1]]  # [groups, B]
         # the first group of the block whose cumulative weight reaches the target: a binary search per cut
         below = targets[row_of, cut_of] - before[0][row_of, block]
-        low, high = np.zeros(row_of.size, dtype=np.int64), np.full(row_of.size, cumulative[0].shape[1] - 1)
+        low, high = np.zeros(row_of.size, dtype=np.int64), np.full(row_of.size, cumulative[0].shape[0] - 1)
         while (low < high).any():
             middle = (low + high) // 2
-            right = cumulative[0][local, middle] < below
+            right = cumulative[0][middle, row_of] < below
             low, high = np.where(right, middle + 1, low), np.where(right, high, middle)
         for i in range(3):
-            at_cut[i, row_of, cut_of] = cumulative[i][local, low] + before[i][row_of, block]
+            at_cut[i, row_of, cut_of] = cumulative[i][low, row_of] + before[i][row_of, block]
     cuts = at_cut[0]
     valid = (cuts > 0) & (cuts < n[:, None])
     valid[:, 1:] &= cuts[:, 1:] != cuts[:, :-1]
