@@ -3,6 +3,8 @@ kernel, mesh and bandwidth search (relplot 1.0: ``metrics.smECE``), checked agai
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from scipy.signal import fftconvolve
 
@@ -28,11 +30,41 @@ def _interpolate(t: np.ndarray, values: np.ndarray) -> np.ndarray:
     return values[:, index] * (1 - residual) + values[:, index + 1] * residual
 
 
-def _smooth(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -> np.ndarray:
+def _smooth_fft(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -> np.ndarray:
     kernel = _reflected_kernel(sigma, points)
     extended = np.concatenate([grid_values[:, ::-1][:, :-1], grid_values, grid_values[:, ::-1][:, 1:]], axis=1)
     smoothed = fftconvolve(extended, kernel[None, :], mode="valid", axes=1)
     return _interpolate(t, smoothed[:, points // 2 : points // 2 + points])
+
+
+#: largest smoothing matrix kept (mesh points x evaluation points); larger ones smooth by FFT each time
+SMOOTHING_MATRIX_ELEMENTS = 4_000_000
+_MATRICES: OrderedDict[tuple[float, int, int], np.ndarray] = OrderedDict()
+_MATRICES_KEPT = 48
+
+
+def _smoothing_matrix(sigma: float, points: int, evaluated: int, rows: int) -> np.ndarray | None:
+    """The linear map of :func:`_smooth_fft` (reflect, convolve, interpolate) as a ``[points, evaluated]`` matrix,
+    built by smoothing the unit vectors: a bootstrap smooths thousands of rows at the same few bandwidths, and one
+    matrix product per row is cheaper than three FFTs. Building one costs about ``points`` rows' FFTs, so it is
+    built only for at least ``points / 4`` rows at once (or found built); None: smooth by FFT."""
+    key = (sigma, points, evaluated)
+    if key in _MATRICES:
+        _MATRICES.move_to_end(key)
+        return _MATRICES[key]
+    if points * evaluated > SMOOTHING_MATRIX_ELEMENTS or rows < points // 4:
+        return None
+    matrix = _smooth_fft(np.eye(points), sigma, points, np.linspace(0, 1, evaluated))
+    matrix.setflags(write=False)
+    _MATRICES[key] = matrix
+    while len(_MATRICES) > _MATRICES_KEPT:
+        _MATRICES.popitem(last=False)
+    return matrix
+
+
+def _smooth(grid_values: np.ndarray, sigma: float, points: int, t: np.ndarray) -> np.ndarray:
+    matrix = _smoothing_matrix(sigma, points, t.size, grid_values.shape[0])
+    return _smooth_fft(grid_values, sigma, points, t) if matrix is None else grid_values @ matrix
 
 
 GridSums = dict[int, tuple[np.ndarray, np.ndarray]]
