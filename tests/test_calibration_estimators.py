@@ -161,6 +161,7 @@ def test_equal_mass_bins_found_in_two_levels_are_the_bins_of_the_duplicated_data
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from clir_calib.metrics import weighted
     from clir_calib.metrics.weighted import mass_block_width
 
     @settings(max_examples=60, deadline=None, derandomize=True)
@@ -181,6 +182,12 @@ def test_equal_mass_bins_found_in_two_levels_are_the_bins_of_the_duplicated_data
             c, h = conf[take].reshape(-1), hits[take].reshape(-1)
             assert got["ece_equal_mass"][row] == pytest.approx(calibration_report(c, h, bins).ece_equal_mass, abs=1e-12)
 
-    check()
-    typical = Pairs.per_query(np.random.default_rng(0).random((12, 30)), np.zeros((12, 30)))
-    assert -(-typical.n_groups // mass_block_width(typical, 15)) > 1  # the cases above search several blocks
+    check()  # small data: one block
+    original = weighted.ONE_BLOCK_GROUPS
+    weighted.ONE_BLOCK_GROUPS = 0  # the same cases searched in many blocks
+    try:
+        typical = Pairs.per_query(np.random.default_rng(0).random((12, 30)), np.zeros((12, 30)))
+        assert -(-typical.n_groups // mass_block_width(typical, 15)) > 1
+        check()
+    finally:
+        weighted.ONE_BLOCK_GROUPS = original

@@ -80,16 +80,21 @@ class Pairs:
         values = {"ones": np.ones(self.size), "conf": self.conf, "hits": self.hits, "misses": 1.0 - self.hits}[name]
         return self.sums(weights, self.matrix(("group", name), self.group, values, self.n_groups))
 
-    def column_blocks(self, width: int) -> list[tuple[int, list[sparse.csc_matrix]]]:
-        """The tie groups in blocks of ``width``: per block, its first group and the sparse ``[Q, width]`` sums of
-        ``ones``, ``conf`` and ``hits`` by (query, group), for the fine level of the equal-mass search."""
+    def column_blocks(self, width: int) -> list[tuple[int, list[sparse.csr_matrix]]]:
+        """The tie groups in blocks of ``width``: per block, its first group and the sparse ``[width, Q]`` sums of
+        ``ones``, ``conf`` and ``hits`` by (group, query) (ready to multiply ``weights.T``), for the fine level of
+        the equal-mass search."""
         key = ("column-blocks", width)
         if key not in self._cache:
-            full = [self.matrix(("group", name), self.group, values, self.n_groups).tocsc()
-                    for name, values in (("ones", np.ones(self.size)), ("conf", self.conf), ("hits", self.hits))]
-            self._cache[key] = [(first, [m[:, first:first + width] for m in full])
+            full = [sparse.csr_matrix((values, (self.group, self.query)), shape=(self.n_groups, self.n_queries))
+                    for values in (np.ones(self.size), self.conf, self.hits)]
+            self._cache[key] = [(first, [m[first:first + width] if width < self.n_groups else m for m in full])
                                 for first in range(0, self.n_groups, width)]
         return self._cache[key]  # type: ignore[no-any-return]
+
+    def query_sums(self, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per row, the weighted sum of ``values`` over all pairs ``[B]`` (dense: one number per query)."""
+        return weights @ np.bincount(self.query, weights=values, minlength=self.n_queries)
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Pairs in each resample."""

@@ -47,12 +47,12 @@ def _smoothing_matrix(sigma: float, points: int, evaluated: int, rows: int) -> n
     """The linear map of :func:`_smooth_fft` (reflect, convolve, interpolate) as a ``[points, evaluated]`` matrix,
     built by smoothing the unit vectors: a bootstrap smooths thousands of rows at the same few bandwidths, and one
     matrix product per row is cheaper than three FFTs. Building one costs about ``points`` rows' FFTs, so it is
-    built only for at least ``points / 4`` rows at once (or found built); None: smooth by FFT."""
+    built only for at least ``points`` rows at once (or found built); None: smooth by FFT."""
     key = (sigma, points, evaluated)
     if key in _MATRICES:
         _MATRICES.move_to_end(key)
         return _MATRICES[key]
-    if points * evaluated > SMOOTHING_MATRIX_ELEMENTS or rows < points // 4:
+    if points * evaluated > SMOOTHING_MATRIX_ELEMENTS or rows < points:
         return None
     matrix = _smooth_fft(np.eye(points), sigma, points, np.linspace(0, 1, evaluated))
     matrix.setflags(write=False)

@@ -40,6 +40,8 @@ from clir_calib.metrics.smooth_ece import smece
 NLL_EPS = 1e-12
 #: more blocks than the balance of multiply-adds: a dense running sum costs more per element than a sparse product
 MASS_BLOCKS = 8.0
+#: up to this many tie groups the search is one level (one block): per-block overhead would cost more
+ONE_BLOCK_GROUPS = 2048
 #: threads that evaluate chunks of resamples at once (the cores this process may use)
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
@@ -61,6 +63,8 @@ def mass_block_width(pairs: Pairs, bins: int) -> int:
     """Tie groups per block of the two-level equal-mass search: about ``sqrt(bins * groups / queries)`` blocks
     balance the coarse pass (every query's pairs, once per block they reach) against the fine one (one block's
     groups per cut)."""
+    if pairs.n_groups <= ONE_BLOCK_GROUPS:
+        return max(1, pairs.n_groups)
     blocks = int(np.clip(round(MASS_BLOCKS * np.sqrt(bins * pairs.n_groups / max(1, pairs.n_queries))), 1,
                          max(1, pairs.n_groups)))
     return max(1, -(-pairs.n_groups // blocks))
@@ -80,8 +84,11 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
     width = mass_block_width(pairs, bins)
     blocks = -(-pairs.n_groups // width)
     names = (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits))
-    coarse = [pairs.sums(weights, pairs.matrix(("mass-blocks", width, name), pairs.group // width, values, blocks))
-              for name, values in names]
+    if blocks == 1:  # one level: the block is everything
+        coarse = [pairs.query_sums(weights, values)[:, None] for _, values in names]
+    else:
+        coarse = [pairs.sums(weights, pairs.matrix(("mass-blocks", width, name), pairs.group // width, values, blocks))
+                  for name, values in names]
     before = [np.concatenate([np.zeros((rows, 1)), np.cumsum(c, axis=1)], axis=1) for c in coarse]  # [B, blocks+1]
     n = before[0][:, -1]
     targets = np.round(np.arange(1, bins)[None, :] * n[:, None] / bins)  # [B, bins-1], half to even like round()
@@ -93,7 +100,7 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
         row_of, cut_of = np.nonzero(block_of_cut == block)
         # every row's sums over the block's groups, [groups in block, B]: rows whose cuts lie elsewhere cost a
         # little, but no copy of the weights is made
-        cumulative = [np.cumsum(np.asarray(m.T @ transposed), axis=0) for m in fine[block][1]]  # [groups, B]
+        cumulative = [np.cumsum(np.asarray(m @ transposed), axis=0) for m in fine[block][1]]  # [groups, B]
         # the first group of the block whose cumulative weight reaches the target: a binary search per cut
         below = targets[row_of, cut_of] - before[0][row_of, block]
         low, high = np.zeros(row_of.size, dtype=np.int64), np.full(row_of.size, cumulative[0].shape[0] - 1)
