@@ -72,12 +72,12 @@ def align_with_models(
 
 def align_pair(
     teacher: Encoder, student: Encoder, english: str, translation: str, epsilon: float = 0.05,
-    max_iter: int = 200, tau: float | None = None, drop_special_tokens: bool = False,
+    max_iter: int = 200, tau: float | None = None, drop_special_tokens: bool = False, drop_prefix_tokens: bool = False,
 ) -> AlignmentPlan:
     """The OT plan between ``student(translation)`` and ``teacher(english)`` token states.
 
-    ``tau`` and ``drop_special_tokens`` mean what they mean in the ``ot`` loss, so the picture of a
-    run is the plan its loss computed; dropped special tokens are left out of the picture.
+    ``tau``, ``drop_special_tokens`` and ``drop_prefix_tokens`` mean what they mean in the ``ot`` loss, so the
+    picture of a run is the plan its loss computed; dropped tokens are left out of the picture.
     """
     if not english.strip() or not translation.strip():
         raise DataError("align needs two non-empty sentences: the English one and its translation")
@@ -96,8 +96,8 @@ def align_pair(
         states_s = student_batch.token_states.float().cpu()
         states_t = teacher_batch.token_states.float().cpu()
         try:
-            keep_s = transport_mask(student_batch, drop_special_tokens).cpu()
-            keep_t = transport_mask(teacher_batch, drop_special_tokens).cpu()
+            keep_s = transport_mask(student_batch, drop_special_tokens, drop_prefix_tokens).cpu()
+            keep_t = transport_mask(teacher_batch, drop_special_tokens, drop_prefix_tokens).cpu()
         except ValueError as error:
             raise DataError(f"align: {error}") from None
         cost = token_cost(states_s, states_t, "cosine")

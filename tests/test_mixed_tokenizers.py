@@ -144,3 +144,47 @@ def test_embedding_cache_keys_differ_per_encoder_and_role(pair: tuple[Encoder, E
             assert again.reused and np.array_equal(again.embeddings, entry.embeddings)
             folders.add(entry.path)
     assert len(folders) == 4
+
+
+def test_the_students_passage_prefix_can_be_left_out_of_the_plan(tiny_model_dir: Path,
+                                                                 tiny_unigram_model_dir: Path) -> None:
+    """E5's "passage: " has no counterpart in an English teacher without prefixes: drop_prefix_tokens gives it no
+    mass, in the loss and in the alignment picture, and the loss no longer depends on the prefix's states."""
+    teacher = Encoder.from_pretrained(tiny_model_dir, device="cpu")
+    student = Encoder.from_pretrained(tiny_unigram_model_dir, device="cpu", passage_prefix="passage: ")
+    with torch.no_grad():
+        target = teacher.encode_batch(SENTENCES_EN, "passage")
+        mine = student.encode_batch(SENTENCES_DE, "passage")
+    assert target.prefix_tokens_mask is not None and int(target.prefix_tokens_mask.sum()) == 0  # no prefix
+    assert mine.prefix_tokens_mask is not None
+    pieces = student.tokenizer.convert_ids_to_tokens(student.tokenize(SENTENCES_DE)["input_ids"][0])
+    flagged = [p for p, f in zip(pieces, mine.prefix_tokens_mask[0].tolist(), strict=True) if f]
+    assert "".join(flagged).replace("▁", "") == "passage:" and "▁ein" not in flagged
+    kept = transport_mask(mine, True, drop_prefix_tokens=True)
+    assert not bool((kept & mine.prefix_tokens_mask.bool()).any())
+    loss = OTAlignmentLoss(drop_special_tokens=True, drop_prefix_tokens=True, max_iter=500)
+    before = float(loss(mine, target))
+    moved = mine.token_states.clone()
+    moved[mine.prefix_tokens_mask.bool()] = 40.0  # the prefix's states must no longer matter
+    shifted = type(mine)(moved, mine.attention_mask, mine.pooled, mine.special_tokens_mask,
+                         prefix_tokens_mask=mine.prefix_tokens_mask)
+    assert float(loss(shifted, target)) == pytest.approx(before, abs=1e-6)
+    with_prefix = OTAlignmentLoss(drop_special_tokens=True, max_iter=500)
+    assert float(with_prefix(shifted, target)) != pytest.approx(float(with_prefix(mine, target)), abs=1e-3)
+    plan = align_pair(teacher, student, SENTENCES_EN[0], SENTENCES_DE[0], drop_special_tokens=True,
+                      drop_prefix_tokens=True)
+    assert "".join(plan.translation_tokens).replace("▁", "").startswith("ein")
+    assert np.isclose(plan.plan.sum(), 1.0, atol=1e-4)
+
+
+def test_the_teacher_store_keeps_the_prefix_tokens(tiny_unigram_model_dir: Path, tmp_path: Path) -> None:
+    from clir_calib.distill.teacher_store import TeacherStore
+
+    teacher = Encoder.from_pretrained(tiny_unigram_model_dir, device="cpu", passage_prefix="passage: ")
+    store = TeacherStore(tmp_path, teacher, "passage")
+    store.ensure(SENTENCES_DE, batch_size=1)
+    stored = store.batch(SENTENCES_DE)
+    with torch.no_grad():
+        direct = teacher.encode_batch(SENTENCES_DE, "passage")
+    for name in ("attention_mask", "special_tokens_mask", "prefix_tokens_mask"):
+        assert torch.equal(getattr(stored, name), getattr(direct, name)), name

@@ -29,12 +29,17 @@ def register(app: typer.Typer) -> None:
         drop_special: bool = typer.Option(
             False, "--drop-special-tokens/--keep-special-tokens", help="Give special tokens no mass, as the loss can."
         ),
+        drop_prefix: bool = typer.Option(
+            False, "--drop-prefix-tokens/--keep-prefix-tokens",
+            help="Give the role's text prefix (E5's 'passage: ') no mass, as the loss can."
+        ),
     ) -> None:
         """Show the OT plan between the two token sequences: heatmap PNG + each token's strongest partner."""
         from clir_calib.alignment import align_with_models, plot_alignment
 
         alignment = align_with_models(student, teacher, english, translation, device=state(ctx).device,
-                                      epsilon=epsilon, tau=tau, drop_special_tokens=drop_special)
+                                      epsilon=epsilon, tau=tau, drop_special_tokens=drop_special,
+                                      drop_prefix_tokens=drop_prefix)
         plot_alignment(alignment, out)
         render_alignment(alignment, out)
 

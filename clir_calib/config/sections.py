@@ -129,6 +129,10 @@ class DistillConfig:
                                at_least=0, at_most=1, new=True)
     max_steps: int | None = setting(None, help="end the run after this many optimizer steps if the epochs last "
                                     "longer; None: the epochs decide", at_least=1, at_most=10**9, new=True)
+    train_top_layers: int | None = setting(
+        None, help="train only the student's top K transformer layers (and the projection): the frozen layers below "
+        "run once per sentence, without dropout, and their outputs are cached for every step and val check; "
+        "None: every layer trains", at_least=1, at_most=10_000, new=True)
     teacher_cache: str | None = setting(
         None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)",
         role="input")

@@ -45,7 +45,8 @@ and maximum length are in `clir_calib_encoder.json`.
 ## Training
 
 - teacher (frozen): `{teacher.name}`
-- student initialised from: `{student.name}` (word embeddings {"frozen" if dc.freeze_embeddings else "trained"})
+- student initialised from: `{student.name}` (word embeddings {"frozen" if dc.freeze_embeddings else "trained"};
+  trained: {result.get("trained_layers", "all layers")})
 - alignment objective:
 {loss_lines}
 - data: Multi30k (en, {dc.lang}) train bitext from `{cfg.data.prepared}`, {result["train_pairs"]} pairs

@@ -70,6 +70,8 @@ class TrainingLoop:
         self.train_store = TeacherStore(*stores, TRAIN_ROLE, precision, autocast=accelerator.autocast)
         self.query_store = TeacherStore(*stores, "query", precision, autocast=accelerator.autocast)
         self._window: dict[str, float] = {}
+        if student.top_layers is not None:
+            student.use_lower_cache(TRAIN_ROLE, autocast=accelerator.autocast)
 
     def restore(self, folder: Path) -> int:
         loaded = load_checkpoint(folder)
@@ -105,6 +107,9 @@ class TrainingLoop:
             self.query_store.ensure(self.data.train.en, batch_size)
         self.query_store.ensure(self.data.val.en, batch_size)
         self.queries = self.query_store.pooled(self.data.val.en)
+        if self.student.lower_cache is not None:  # the frozen lower layers run here, once per sentence
+            texts = [*self.data.train.xx, *(self.data.train.en if self.objective.needs_student_source else [])]
+            self.student.lower_cache.ensure([*texts, *self.data.val.xx], self.cfg.models.student.batch_size)
         if self.position.step == 0:
             self._checked("eval", self._validate())
         before = self._logged_before()
@@ -216,9 +221,7 @@ class TrainingLoop:
         if self.accelerator.is_main_process:
             assert self.queries is not None
             with unwrapped(self.student):
-                documents = self.student.encoder.encode(
-                    self.data.val.xx, role="passage", batch_size=self.cfg.models.student.batch_size
-                )
+                documents = self.student.encode(self.data.val.xx, "passage", self.cfg.models.student.batch_size)
             accuracy = top1_accuracy(self.queries, self.student.project(documents))
         self.accelerator.wait_for_everyone()
         self.last_accuracy = accuracy

@@ -14,9 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from clir_calib.distill.lower_cache import LowerStateCache
 from clir_calib.errors import ConfigError
 from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.encoder import PROJECTION_FILE, Encoder
+from clir_calib.models.layers import check_top_layers, freeze_below_top, layer_stack, top_states
 
 __all__ = ["PROJECTION_FILE", "Student", "parameter_groups", "warmup_linear_schedule"]
 PROJECTION_PREFIX = "projection."
@@ -25,9 +27,15 @@ PROJECTION_PREFIX = "projection."
 class Student(nn.Module):
     """The student encoder plus, when widths differ and it is allowed, a learned linear map."""
 
-    def __init__(self, encoder: Encoder, teacher_width: int, projection: bool, freeze_embeddings: bool) -> None:
+    def __init__(self, encoder: Encoder, teacher_width: int, projection: bool, freeze_embeddings: bool,
+                 top_layers: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
+        #: With ``top_layers`` K, only the top K transformer layers train, from cached lower states
+        #: (:meth:`use_lower_cache`); None: the whole encoder runs every step.
+        self.top_layers = top_layers
+        self.below = check_top_layers(encoder.model, top_layers) if top_layers is not None else 0
+        self.lower_cache: LowerStateCache | None = None
         width = encoder.hidden_size
         if width != teacher_width and not projection:
             raise ConfigError(
@@ -37,15 +45,59 @@ class Student(nn.Module):
         self.projection: Any = nn.Linear(width, teacher_width) if width != teacher_width else None
         if freeze_embeddings:
             encoder.model.get_input_embeddings().weight.requires_grad_(False)
+        if top_layers is not None:
+            freeze_below_top(encoder.model, top_layers)
+
+    def use_lower_cache(self, role: str, autocast: Any = None) -> LowerStateCache:
+        """Start caching the frozen layers' outputs (``top_layers`` set); fill it with ``ensure``."""
+        assert self.top_layers is not None
+        self.lower_cache = LowerStateCache(self.encoder, self.below, role, autocast)
+        return self.lower_cache
 
     def encode_batch(self, texts: Sequence[str], role: str) -> EncodedBatch:
         """Token states and pooled vector with gradients, in the teacher's space."""
-        batch = self.encoder.encode_batch(texts, role)
+        if self.lower_cache is not None:
+            assert self.top_layers is not None and role == self.lower_cache.role
+            hidden, mask, special, prefix = self.lower_cache.batch(texts)
+            states = top_states(self.encoder.model, hidden, mask, self.top_layers)
+            batch = EncodedBatch(states, mask, self.encoder.pool(states, mask), special, prefix_tokens_mask=prefix)
+        else:
+            batch = self.encoder.encode_batch(texts, role)
         if self.projection is None:
             return batch
         states = self.projection(batch.token_states)
         pooled = self.encoder.pool(states, batch.attention_mask)
-        return EncodedBatch(states, batch.attention_mask, pooled, batch.special_tokens_mask)
+        return EncodedBatch(states, batch.attention_mask, pooled, batch.special_tokens_mask,
+                            prefix_tokens_mask=batch.prefix_tokens_mask)
+
+    def encode(self, texts: Sequence[str], role: str, batch_size: int) -> torch.Tensor:
+        """Pooled vectors ``[N, d]`` (float32, CPU, before any projection) for validation: from the cached lower
+        states when there are some (equal to :meth:`Encoder.encode` up to float rounding), else the full model."""
+        if self.lower_cache is None:
+            return self.encoder.encode(texts, role=role, batch_size=batch_size)
+        self.lower_cache.ensure(texts, batch_size)
+        model = self.encoder.model
+        was_training = model.training
+        model.eval()
+        parts = []
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(texts), batch_size):
+                    chunk = texts[start:start + batch_size]
+                    hidden, mask, _, _ = self.lower_cache.batch(chunk)
+                    assert self.top_layers is not None
+                    states = top_states(model, hidden, mask, self.top_layers)
+                    parts.append(self.encoder.pool(self.encoder._project(states), mask).cpu())
+        finally:
+            model.train(was_training)
+        return torch.cat(parts) if parts else torch.zeros(0, self.encoder.output_size)
+
+    def trained_layers(self) -> str:
+        """Which layers train, for the result, the card and the report."""
+        if self.top_layers is None:
+            return "all layers"
+        layers = len(layer_stack(self.encoder.model))
+        return f"top {self.top_layers} of {layers} layers (the {self.below} below cached, without dropout)"
 
     def project(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Pooled student embeddings mapped into the teacher's space (identity without projection)."""

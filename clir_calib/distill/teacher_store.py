@@ -2,7 +2,7 @@
 
 The teacher never changes during distillation, yet a training loop would run it over the same
 English sentences at every step of every run. The store keeps, per sentence, what the losses and
-the validation need: token states (float16, ragged), the special-token mask and the pooled vector
+the validation need: token states (float16, ragged), the special- and prefix-token masks and the pooled vector
 (float32). It is content-addressed: a folder per (teacher model hash, encoder settings, role,
 precision) holds shards, each written atomically, each a set of memory-mapped arrays with the
 SHA-256 of every sentence it holds. A request encodes only the sentences no shard has yet, so a
@@ -31,7 +31,7 @@ from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.fingerprint import encoder_fingerprint
 
 FORMAT = "clir-calib-teacher-store"
-VERSION = 1
+VERSION = 2  # 2: "special" holds bit 1 = special token, bit 2 = a token of the role's text prefix
 SHARD_FILES = ("states.npy", "offsets.npy", "special.npy", "pooled.npy", "keys.json")
 DIGEST_FILE = "sha256.json"  # each shard file's sha256, written with the shard and checked when it is read
 
@@ -49,6 +49,16 @@ def _check_digests(shard: Path) -> None:
         if recorded.get(name) != sha256_file(shard / name):
             raise DataError(f"teacher store shard {shard}: {name} changed since it was written; delete the shard "
                             "(it is recomputed on the next run)")
+
+
+def _token_flags(batch: EncodedBatch) -> torch.Tensor:
+    """Per token: 1 for a special token, 2 for a token of the text prefix (both stored in one byte)."""
+    flags = torch.zeros_like(batch.attention_mask, device="cpu")
+    if batch.special_tokens_mask is not None:
+        flags |= batch.special_tokens_mask.cpu().long()
+    if batch.prefix_tokens_mask is not None:
+        flags |= batch.prefix_tokens_mask.cpu().long() << 1
+    return flags
 
 
 def text_key(text: str) -> str:
@@ -139,12 +149,12 @@ class TeacherStore:
                     batch = self.teacher.encode_batch([texts[i] for i in chunk], self.role)
                     mask = batch.attention_mask.bool().cpu()
                     states = batch.token_states.float().cpu()
-                    special = batch.special_tokens_mask.cpu() if batch.special_tokens_mask is not None else None
+                    special = _token_flags(batch)
                     for j, i in enumerate(chunk):
                         real = mask[j]
                         per_text[i] = (
                             states[j][real].numpy().astype(np.float16),
-                            (special[j][real].numpy() if special is not None else np.zeros(int(real.sum()))).astype(np.uint8),
+                            special[j][real].numpy().astype(np.uint8),
                             batch.pooled[j].float().cpu().numpy(),
                         )
         finally:
@@ -189,4 +199,5 @@ class TeacherStore:
             special[i, : end - start] = shard["special"][start:end]
         pooled = np.stack([shard["pooled"][row] for shard, _, _, row in spans]).astype(np.float32)
         return EncodedBatch(torch.from_numpy(states).to(device), torch.from_numpy(mask).to(device),
-                            torch.from_numpy(pooled).to(device), torch.from_numpy(special).to(device))
+                            torch.from_numpy(pooled).to(device), torch.from_numpy(special & 1).to(device),
+                            prefix_tokens_mask=torch.from_numpy((special >> 1) & 1).to(device))

@@ -65,6 +65,7 @@ class DistillResult:
     seconds: float
     config_hash: str
     stop_reason: str = ""  # early stop, max_steps or the configured epochs (distill.stopping)
+    trained_layers: str = "all layers"  # distill.train_top_layers: which layers trained (Student.trained_layers)
 
 
 def make_accelerator(cfg: ExperimentConfig, out: Path | None = None) -> Any:
@@ -110,7 +111,8 @@ def distill(
     objective.bind_listwise_temperature(listwise_temperature(teacher))
     student_encoder = Encoder.load(cfg.models.student, device=accelerator.device)
     torch.manual_seed(cfg.seed)
-    student = Student(student_encoder, teacher.hidden_size, cfg.distill.projection, cfg.distill.freeze_embeddings)
+    student = Student(student_encoder, teacher.hidden_size, cfg.distill.projection, cfg.distill.freeze_embeddings,
+                      cfg.distill.train_top_layers)
     student.to(accelerator.device)
 
     loop = TrainingLoop(cfg, out, accelerator, teacher, student, objective, data, progress, on_step)
@@ -138,6 +140,7 @@ def distill(
         projection=student.projection is not None, resumed_from_step=resumed_from,
         seconds=round(time.perf_counter() - started, 2),
         config_hash=config_hash(cfg.seed, cfg.data.prepared, cfg.models, cfg.distill), stop_reason=loop.stop_reason,
+        trained_layers=student.trained_layers(),
     )
     if accelerator.is_main_process:
         _write_outputs(cfg, out, student, result)

@@ -37,17 +37,21 @@ def token_cost(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch
     raise ValueError(f"unknown OT cost {kind!r}; choose cosine or sqeuclidean")
 
 
-def transport_mask(batch: EncodedBatch, drop_special_tokens: bool) -> torch.Tensor:
-    """Positions that carry mass: real tokens, minus special tokens when asked."""
+def transport_mask(batch: EncodedBatch, drop_special_tokens: bool, drop_prefix_tokens: bool = False) -> torch.Tensor:
+    """Positions that carry mass: real tokens, minus special tokens and the role's text prefix when asked."""
     mask = batch.attention_mask != 0
     if drop_special_tokens:
         if batch.special_tokens_mask is None:
             raise ValueError("ot with drop_special_tokens=true needs the encoder's special_tokens_mask")
         mask = mask & (batch.special_tokens_mask == 0)
+    if drop_prefix_tokens:
+        if batch.prefix_tokens_mask is None:
+            raise ValueError("ot with drop_prefix_tokens=true needs the encoder's prefix_tokens_mask")
+        mask = mask & (batch.prefix_tokens_mask == 0)
     if not bool(mask.any(dim=1).all()):
         raise DataError(
-            "a text has no tokens left to align (empty text, or only special tokens); remove empty lines "
-            "from the bitext or set drop_special_tokens=false"
+            "a text has no tokens left to align (empty text, or only special or prefix tokens); remove empty lines "
+            "from the bitext or set drop_special_tokens=false and drop_prefix_tokens=false"
         )
     return mask
 
@@ -72,6 +76,8 @@ class OTAlignmentLoss(AlignmentLoss):
               choices=("cosine", "sqeuclidean")),
         Param("tau", None, "unbalanced OT: KL marginal relaxation weight (empty: balanced)", optional=True, above=0),
         Param("drop_special_tokens", False, "give special tokens (<s>, </s>, [CLS], ...) no mass", type=bool),
+        Param("drop_prefix_tokens", False, "give the role's text prefix (E5's \"passage: \") no mass: only the "
+              "text's own tokens are transported", type=bool),
         Param("differentiable", False, "backpropagate through the Sinkhorn iterations too", type=bool),
     )
 
@@ -87,8 +93,8 @@ class OTAlignmentLoss(AlignmentLoss):
         student_source: EncodedBatch | None = None,
     ) -> torch.Tensor:
         cfg = self.config
-        student_mask = transport_mask(student, cfg["drop_special_tokens"])
-        teacher_mask = transport_mask(teacher, cfg["drop_special_tokens"])
+        student_mask = transport_mask(student, cfg["drop_special_tokens"], cfg["drop_prefix_tokens"])
+        teacher_mask = transport_mask(teacher, cfg["drop_special_tokens"], cfg["drop_prefix_tokens"])
         device_type = student.token_states.device.type
         with torch.autocast(device_type=device_type, enabled=False):
             dtype = torch.float64 if student.token_states.dtype == torch.float64 else torch.float32

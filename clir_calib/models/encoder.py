@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
-from clir_calib.models.batch import EncodedBatch, pad_token_ids
+from clir_calib.models.batch import EncodedBatch, pad_token_ids, prefix_tokens
 from clir_calib.models.device import autocast_dtype, resolve_device
 from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
 from clir_calib.models.projection import PROJECTION_FILE, load_projection
@@ -33,7 +33,7 @@ from clir_calib.models.settings import (
     read_settings,
     sentence_transformers_defaults,
 )
-from clir_calib.models.st_export import model_args, write_sentence_transformers_files
+from clir_calib.models.st_export import library_versions, model_args, write_sentence_transformers_files
 from clir_calib.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -178,15 +178,21 @@ class Encoder:
 
     # ---------------------------------------------------------------- training
     def tokenize(self, texts: Sequence[str], role: str = "passage") -> dict[str, torch.Tensor]:
-        """Padded ``input_ids``, ``attention_mask`` and ``special_tokens_mask`` on the model's device.
+        """Padded ``input_ids``, ``attention_mask``, ``special_tokens_mask`` and ``prefix_tokens_mask`` on the
+        model's device.
 
         ``special_tokens_mask`` here follows transformers (padding counts as special);
         :meth:`encode_batch` zeroes it on padding so it marks only real ``<s>``/``</s>`` tokens.
+        ``prefix_tokens_mask`` marks the tokens of the role's text prefix (E5's ``passage: ``): those whose
+        characters all lie inside the prefix, read from the fast tokenizer's offsets.
         """
+        prefix_chars = len(self.prefix(role))
         batch = self.tokenizer(
             self._prefixed(texts, role), padding=True, truncation=True, max_length=self.max_length,
             return_special_tokens_mask=True, return_token_type_ids=False, return_tensors="pt",
+            return_offsets_mapping=True,
         )
+        batch["prefix_tokens_mask"] = prefix_tokens(batch.pop("offset_mapping"), batch["attention_mask"], prefix_chars)
         return {key: value.to(self.device) for key, value in batch.items()}
 
     def encode_batch(self, texts: Sequence[str], role: str = "passage") -> EncodedBatch:
@@ -198,7 +204,7 @@ class Encoder:
         states = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         states = self._project(states)
         pooled = self.pool(states, batch["attention_mask"])
-        return EncodedBatch(states, batch["attention_mask"], pooled, special)
+        return EncodedBatch(states, batch["attention_mask"], pooled, special, prefix_tokens_mask=batch["prefix_tokens_mask"])
 
     def pool(self, token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean over real tokens (specials included, as E5/SBERT do) or the first token; float32."""
@@ -276,7 +282,7 @@ class Encoder:
             self.model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
-        write_sentence_transformers_files(folder, self.settings, self.hidden_size, self.projection, _versions(),
+        write_sentence_transformers_files(folder, self.settings, self.hidden_size, self.projection, library_versions(),
                                           model_args(self.model))
         if self.projection is not None:
             from safetensors.torch import save_file
@@ -288,12 +294,3 @@ class Encoder:
         s = self.settings
         return (f"Encoder({self.name!r}, d={self.hidden_size}, pooling={s.pooling}, normalize={s.normalize}, "
                 f"max_length={s.max_length}, device={self.device})")
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    import transformers
-
-    return {"clir_calib": metadata.version("clir-calib"), "transformers": transformers.__version__,
-            "pytorch": torch.__version__}

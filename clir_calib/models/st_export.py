@@ -87,3 +87,14 @@ def write_sentence_transformers_files(folder: Path, settings: EncoderSettings, h
                   str(dense / "model.safetensors"))
     if settings.normalize:
         (folder / modules[-1]["path"]).mkdir(exist_ok=True)  # Normalize has no config: an empty folder
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a saved model's sentence-transformers config records."""
+    from importlib import metadata
+
+    import torch
+    import transformers
+
+    return {"clir_calib": metadata.version("clir-calib"), "transformers": transformers.__version__,
+            "pytorch": torch.__version__}

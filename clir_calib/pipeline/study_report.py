@@ -182,6 +182,7 @@ def training_curves(ctx: Any) -> None:
     report, methods, folder = ctx.report, ctx.methods, ctx.folder
     logs = {out.label: read_log(out.model_dir / "log.jsonl") for out in methods if out.model_dir is not None}
     logs = {name: records for name, records in logs.items() if records}
+    trained = {out.label: str(out.distill_info.get("trained_layers", "all layers")) for out in methods}
     if not logs:
         return
     from matplotlib.ticker import MaxNLocator
@@ -229,9 +230,10 @@ def training_curves(ctx: Any) -> None:
         stop = next((r for r in reversed(records) if r.get("event") == "stop"), None)
         rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
                      f"{accuracy[-1]:.4f}" if accuracy else "–", kept,
-                     str(stop["reason"]) if stop else "– (a run from before stop reasons were logged)"])
+                     str(stop["reason"]) if stop else "– (a run from before stop reasons were logged)",
+                     trained.get(name, "all layers")])
     report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)",
-                  "why it stopped"], rows)
+                  "why it stopped", "trained"], rows)
     report.images([path], ["loss and validation accuracy"], columns=1)
 
 
