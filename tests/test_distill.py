@@ -98,10 +98,13 @@ KILLER = textwrap.dedent("""
 """)
 
 
-def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("top", [None, 1], ids=["every-layer", "top-layer-from-the-cache"])
+def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                   top: int | None) -> None:
     overrides = [f"data.prepared={prepared_dir}", f"models.teacher.name={tiny_model_dir}",
                  f"models.student.name={tiny_model_dir}", *FAST, "distill.grad_accum=2", "distill.batch_size=4",
-                 "distill.save_every=1", "distill.max_pairs=30"]
+                 "distill.save_every=1", "distill.max_pairs=30",
+                 *([f"distill.train_top_layers={top}"] if top else [])]  # the cache is rebuilt on resume
     # 30 pairs / 4 = 8 micro-batches -> 4 steps per epoch (a short last batch), 8 steps in all
     cfg = load_config(None, overrides)
     straight = distill(cfg, tmp_path / "straight")

@@ -120,20 +120,12 @@ def unfreeze_top_layers(encoder: Any, count: int) -> list[torch.nn.Parameter]:
 
 
 def run_top_layers(encoder: Any, hidden: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
-    """The encoder's top ``count`` layers applied to cached states of the layer below them (as the full
-    forward pass would; checked against it in the tests)."""
-    import inspect
+    """The encoder's top ``count`` layers applied to cached states of the layer below them: clir-calib's two-part
+    forward pass (:func:`clir_calib.models.layers.top_states`, which distillation's ``train_top_layers`` uses too),
+    checked against the full forward pass in the tests."""
+    from clir_calib.models.layers import top_states
 
-    options: dict[str, Any] = {"attention_mask": mask, "encoder_attention_mask": None, "embedding_output": hidden,
-                               "encoder_hidden_states": None, "cache": None}
-    if "position_ids" in inspect.signature(encoder._create_attention_masks).parameters:  # transformers >= 5.2x
-        options["position_ids"] = None
-    attention, _ = encoder._create_attention_masks(**options)
-    stack = encoder_stack(encoder)
-    for layer in stack[len(stack) - count:]:
-        output = layer(hidden, attention_mask=attention)
-        hidden = output[0] if isinstance(output, tuple) else output
-    return hidden
+    return top_states(encoder, hidden, mask, count)
 
 
 def build_translation_model(encoder: Any, target_tokenizer: Any, size: DecoderSize, max_length: int) -> Any:
