@@ -18,7 +18,7 @@ from clir_calib.distill.logbook import LOG_FILE, append_record, read_log, trunca
 from clir_calib.distill.progress import TrainingProgress
 from clir_calib.distill.selection import BestSnapshot, Selected
 from clir_calib.distill.stopping import Patience, end_reason
-from clir_calib.distill.student import Student, parameter_groups, warmup_linear_schedule
+from clir_calib.distill.student import Student, adamw, parameter_groups, warmup_linear_schedule
 from clir_calib.distill.teacher_store import TeacherStore
 from clir_calib.distill.trackers import tracker_values
 from clir_calib.errors import DataError, NumericalError
@@ -55,7 +55,7 @@ class TrainingLoop:
             self.total_steps = min(self.total_steps, self.dc.max_steps)
         self.patience = Patience(self.dc.patience, self.dc.min_delta)
         self.stop_reason = ""
-        self.optimizer = torch.optim.AdamW(parameter_groups(student, self.dc.weight_decay), lr=self.dc.lr)
+        self.optimizer = adamw(parameter_groups(student, self.dc.weight_decay), self.dc.lr)
         self.scheduler = warmup_linear_schedule(self.optimizer, self.total_steps, self.dc.warmup_ratio)
         student.encoder.model, self.optimizer = accelerator.prepare(student.encoder.model, self.optimizer)
         if student.projection is not None:

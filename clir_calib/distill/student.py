@@ -20,7 +20,7 @@ from clir_calib.models.batch import EncodedBatch
 from clir_calib.models.encoder import PROJECTION_FILE, Encoder
 from clir_calib.models.layers import check_top_layers, freeze_below_top, layer_stack, top_states
 
-__all__ = ["PROJECTION_FILE", "Student", "parameter_groups", "warmup_linear_schedule"]
+__all__ = ["PROJECTION_FILE", "Student", "adamw", "parameter_groups", "warmup_linear_schedule"]
 PROJECTION_PREFIX = "projection."
 
 
@@ -144,6 +144,18 @@ def parameter_groups(student: Student, weight_decay: float) -> list[dict[str, An
     for name, param in student.trainable_state().items():
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def adamw(groups: list[dict[str, Any]], lr: float, weight_decay: float = 0.01) -> torch.optim.Optimizer:
+    """AdamW, fused into one kernel on CPU and CUDA (as the Hugging Face Trainer's default ``adamw_torch_fused``).
+
+    The per-tensor loop PyTorch uses on CPU otherwise took about 200 ms a step for e5-small's 21.5M trainable
+    parameters on the 2-core CPU, the fused kernel about 55 ms: most of the gap to sentence-transformers'
+    trainer in ``bench/distill_vs_st.py``. Other devices get PyTorch's default implementation.
+    """
+    devices = {p.device.type for group in groups for p in group["params"]}
+    fused = bool(devices) and devices <= {"cpu", "cuda"}
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True if fused else None)
 
 
 def warmup_linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float) -> Any:

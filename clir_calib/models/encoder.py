@@ -190,9 +190,10 @@ class Encoder:
         batch = self.tokenizer(
             self._prefixed(texts, role), padding=True, truncation=True, max_length=self.max_length,
             return_special_tokens_mask=True, return_token_type_ids=False, return_tensors="pt",
-            return_offsets_mapping=True,
+            return_offsets_mapping=prefix_chars > 0,
         )
-        batch["prefix_tokens_mask"] = prefix_tokens(batch.pop("offset_mapping"), batch["attention_mask"], prefix_chars)
+        batch["prefix_tokens_mask"] = (prefix_tokens(batch.pop("offset_mapping"), batch["attention_mask"], prefix_chars)
+                                       if prefix_chars else torch.zeros_like(batch["attention_mask"]))
         return {key: value.to(self.device) for key, value in batch.items()}
 
     def encode_batch(self, texts: Sequence[str], role: str = "passage") -> EncodedBatch:

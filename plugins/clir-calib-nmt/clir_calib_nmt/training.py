@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from clir_calib.atomic import atomic_dir, write_json, write_text
+from clir_calib.distill.student import adamw
 from clir_calib.errors import ConfigError, NumericalError
 from clir_calib_nmt.architecture import (
     build_translation_model,
@@ -121,7 +122,7 @@ def train_nmt(
     groups = [{"params": [p for p in params if id(p) not in top_ids], "lr": config.lr}]
     if encoder_top:
         groups.append({"params": encoder_top, "lr": config.encoder_lr})
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = adamw(groups, config.lr, weight_decay=config.weight_decay)
     warmup = max(1, int(config.warmup_ratio * total_steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
