@@ -122,9 +122,11 @@ def test_checkpoint_selection_loads_the_chosen_weights(select, expected):
 
 def test_the_top_encoder_layers_on_cached_states_equal_the_full_forward_pass(tiny_model_dir):
     """Training the top K layers runs them on cached states of the layer below: the same as the whole encoder."""
-    from clir_calib_nmt.architecture import run_top_layers, unfreeze_top_layers
+    from clir_calib_nmt.architecture import unfreeze_top_layers
     from clir_calib_nmt.encoding import encode_frozen, pad_states
     from transformers import AutoModel, AutoTokenizer
+
+    from clir_calib.models.layers import top_states
 
     encoder = AutoModel.from_pretrained(tiny_model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -133,7 +135,7 @@ def test_the_top_encoder_layers_on_cached_states_equal_the_full_forward_pass(tin
     below = encode_frozen(encoder, tokenizer, texts, 16, 8, torch.device("cpu"), below_top=1)
     hidden, mask = pad_states(below, torch.device("cpu"))
     with torch.no_grad():
-        top = run_top_layers(encoder, hidden, mask, 1)
+        top = top_states(encoder, hidden, mask, 1)
     for row, expected in enumerate(full):
         assert torch.allclose(top[row, : expected.shape[0]], expected.float(), atol=2e-2)
     assert not torch.allclose(below[0].float(), full[0].float(), atol=1e-2)  # the cached states are the layer below

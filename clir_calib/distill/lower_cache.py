@@ -9,7 +9,6 @@ runs only the top K layers.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -18,10 +17,6 @@ import torch
 
 from clir_calib.errors import DataError
 from clir_calib.models.layers import lower_states
-
-
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class LowerStateCache:
@@ -38,32 +33,27 @@ class LowerStateCache:
 
     def ensure(self, texts: Sequence[str], batch_size: int) -> None:
         """Run the lower layers over every text not cached yet (length-sorted batches, eval mode)."""
-        missing = list(dict.fromkeys(t for t in texts if _key(t) not in self._rows))
+        missing = list(dict.fromkeys(t for t in texts if t not in self._rows))
         if not missing:
             return
         missing.sort(key=len, reverse=True)
         model = getattr(self.encoder.model, "module", self.encoder.model)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.inference_mode(), (self._autocast() if self._autocast else nullcontext()):
-                for start in range(0, len(missing), batch_size):
-                    chunk = missing[start:start + batch_size]
-                    batch = self.encoder.tokenize(chunk, self.role)
-                    special = batch["special_tokens_mask"] * batch["attention_mask"]
-                    prefix = batch["prefix_tokens_mask"]
-                    states = lower_states(model, batch["input_ids"], batch["attention_mask"], self.below).float()
-                    for row, text in enumerate(chunk):
-                        real = batch["attention_mask"][row].bool()
-                        self._rows[_key(text)] = (states[row][real].clone(), special[row][real].clone(),
-                                                  prefix[row][real].clone())
-        finally:
-            model.train(was_training)
+        autocast = self._autocast() if self._autocast else nullcontext()
+        with self.encoder.eval_mode(), torch.inference_mode(), autocast:
+            for start in range(0, len(missing), batch_size):
+                chunk = missing[start:start + batch_size]
+                batch = self.encoder.tokenize(chunk, self.role)
+                special = batch["special_tokens_mask"] * batch["attention_mask"]
+                prefix = batch["prefix_tokens_mask"]
+                states = lower_states(model, batch["input_ids"], batch["attention_mask"], self.below).float()
+                for row, text in enumerate(chunk):
+                    real = batch["attention_mask"][row].bool()
+                    self._rows[text] = (states[row][real].clone(), special[row][real].clone(), prefix[row][real].clone())
 
     def batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Right-padded ``states [B, L, d]``, ``attention_mask``, ``special_tokens_mask``, ``prefix_tokens_mask``."""
         try:
-            rows = [self._rows[_key(text)] for text in texts]
+            rows = [self._rows[text] for text in texts]
         except KeyError:
             raise DataError("a sentence is missing from the lower-layer cache; call ensure() with every text first") \
                 from None

@@ -75,21 +75,14 @@ class Student(nn.Module):
         states when there are some (equal to :meth:`Encoder.encode` up to float rounding), else the full model."""
         if self.lower_cache is None:
             return self.encoder.encode(texts, role=role, batch_size=batch_size)
+        assert self.top_layers is not None
         self.lower_cache.ensure(texts, batch_size)
-        model = self.encoder.model
-        was_training = model.training
-        model.eval()
         parts = []
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(texts), batch_size):
-                    chunk = texts[start:start + batch_size]
-                    hidden, mask, _, _ = self.lower_cache.batch(chunk)
-                    assert self.top_layers is not None
-                    states = top_states(model, hidden, mask, self.top_layers)
-                    parts.append(self.encoder.pool(self.encoder._project(states), mask).cpu())
-        finally:
-            model.train(was_training)
+        with self.encoder.eval_mode(), torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                hidden, mask, _, _ = self.lower_cache.batch(texts[start:start + batch_size])
+                states = top_states(self.encoder.model, hidden, mask, self.top_layers)
+                parts.append(self.encoder.pool(self.encoder._project(states), mask).cpu())
         return torch.cat(parts) if parts else torch.zeros(0, self.encoder.output_size)
 
     def trained_layers(self) -> str:

@@ -139,26 +139,21 @@ class TeacherStore:
             return_attention_mask=False, return_token_type_ids=False)["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         per_text: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(texts)
-        model = self.teacher.model
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.inference_mode(), (self._autocast() if self._autocast else nullcontext()):
-                for start in range(0, len(order), batch_size):
-                    chunk = order[start:start + batch_size]
-                    batch = self.teacher.encode_batch([texts[i] for i in chunk], self.role)
-                    mask = batch.attention_mask.bool().cpu()
-                    states = batch.token_states.float().cpu()
-                    special = _token_flags(batch)
-                    for j, i in enumerate(chunk):
-                        real = mask[j]
-                        per_text[i] = (
-                            states[j][real].numpy().astype(np.float16),
-                            special[j][real].numpy().astype(np.uint8),
-                            batch.pooled[j].float().cpu().numpy(),
-                        )
-        finally:
-            model.train(was_training)
+        autocast = self._autocast() if self._autocast else nullcontext()
+        with self.teacher.eval_mode(), torch.inference_mode(), autocast:
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                batch = self.teacher.encode_batch([texts[i] for i in chunk], self.role)
+                mask = batch.attention_mask.bool().cpu()
+                states = batch.token_states.float().cpu()
+                special = _token_flags(batch)
+                for j, i in enumerate(chunk):
+                    real = mask[j]
+                    per_text[i] = (
+                        states[j][real].numpy().astype(np.float16),
+                        special[j][real].numpy().astype(np.uint8),
+                        batch.pooled[j].float().cpu().numpy(),
+                    )
         self.encoded += len(texts)
         parts = [p for p in per_text if p is not None]
         offsets = np.concatenate([[0], np.cumsum([p[0].shape[0] for p in parts])]).astype(np.int64)

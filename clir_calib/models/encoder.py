@@ -232,7 +232,7 @@ class Encoder:
         out = torch.empty(len(ids), self.output_size)
         dtype = autocast_dtype(self.device)
         amp = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
-        with self._eval_mode(), torch.inference_mode(), amp, progress_bar(progress, len(ids), "encoding") as advance:
+        with self.eval_mode(), torch.inference_mode(), amp, progress_bar(progress, len(ids), "encoding") as advance:
             for start in range(0, len(order), size):
                 chunk = order[start:start + size]
                 input_ids, mask = pad_token_ids([ids[i] for i in chunk], pad_id)
@@ -245,7 +245,8 @@ class Encoder:
         return out
 
     @contextmanager
-    def _eval_mode(self) -> Iterator[None]:
+    def eval_mode(self) -> Iterator[None]:
+        """The model in eval mode (no dropout) inside, its training flag restored after."""
         was_training = self.model.training
         self.model.eval()
         try:

@@ -67,7 +67,7 @@ def _cut(model: Any, layers: nn.ModuleList, embeddings: nn.Module | None = None)
 def lower_states(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, below: int) -> torch.Tensor:
     """The hidden states entering layer ``below`` (the embeddings' output when ``below`` is 0)."""
     stack = layer_stack(model)
-    with _cut(model, nn.ModuleList(stack[:below])):
+    with _cut(model, stack[:below]):
         return model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
@@ -78,7 +78,7 @@ def top_states(model: Any, hidden: torch.Tensor, attention_mask: torch.Tensor, c
     and the cut is made on the module inside.
     """
     stack = layer_stack(model)
-    with _cut(model, nn.ModuleList(stack[len(stack) - count:]), _PassThrough()):
+    with _cut(model, stack[len(stack) - count:], _PassThrough()):
         return model(inputs_embeds=hidden, attention_mask=attention_mask).last_hidden_state
 
 

@@ -119,15 +119,6 @@ def unfreeze_top_layers(encoder: Any, count: int) -> list[torch.nn.Parameter]:
     return top
 
 
-def run_top_layers(encoder: Any, hidden: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
-    """The encoder's top ``count`` layers applied to cached states of the layer below them: clir-calib's two-part
-    forward pass (:func:`clir_calib.models.layers.top_states`, which distillation's ``train_top_layers`` uses too),
-    checked against the full forward pass in the tests."""
-    from clir_calib.models.layers import top_states
-
-    return top_states(encoder, hidden, mask, count)
-
-
 def build_translation_model(encoder: Any, target_tokenizer: Any, size: DecoderSize, max_length: int) -> Any:
     """An ``EncoderDecoderModel``: the given encoder + a random decoder sized by ``size``."""
     from transformers import BertConfig, BertLMHeadModel, EncoderDecoderModel

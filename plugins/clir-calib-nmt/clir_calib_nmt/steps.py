@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clir_calib_nmt.architecture import run_top_layers
+from clir_calib.models.layers import top_states
 from clir_calib_nmt.encoding import pad_states
 from clir_calib_nmt.recipe import NmtTrainConfig
 
@@ -46,7 +46,7 @@ def batch_loss(
     hidden, mask = pad_states([states[i] for i in batch], device)
     if top_layers:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            hidden = run_top_layers(model.encoder, hidden, mask, top_layers)
+            hidden = top_states(model.encoder, hidden, mask, top_layers)  # cached states below them
     target = torch.nn.utils.rnn.pad_sequence(
         [labels[i] for i in batch], batch_first=True, padding_value=-100
     ).to(device)
