@@ -9,7 +9,8 @@ import pytest
 
 from clir_calib.config import DistillConfig
 from clir_calib.distill import distill
-from clir_calib.distill.stopping import Patience
+from clir_calib.distill.selection import logged_best
+from clir_calib.distill.stopping import Patience, improves
 from clir_calib.errors import ConfigError
 from clir_calib.params import keyed_fields
 from tests.test_distill import tiny_config
@@ -25,6 +26,7 @@ def test_patience_counts_checks_without_a_gain_above_min_delta() -> None:
     decisions = [stopping.offer(SCRIPT[step]) for step in range(6)]
     assert decisions == [False, False, False, False, True, True]  # 0.405 is not 0.01 above 0.40
     assert stopping.best == 0.40
+    assert not improves(float("nan"), None) and improves(0.1, None) and not improves(0.405, 0.40, 0.01)
     assert not any(Patience(None).offer(value) for value in SCRIPT.values())
     replayed = Patience(2, 0.01).replay([{"event": "eval", "step": s, "val_accuracy": v} for s, v in SCRIPT.items()],
                                         up_to=4)
@@ -52,8 +54,10 @@ def test_a_run_stops_after_patience_checks_keeps_the_best_and_says_why(
     cfg = tiny_config(prepared_dir, tiny_model_dir, tiny_model_dir, "distill.eval_every=1", "distill.patience=2",
                       "distill.min_delta=0.01", "distill.select=best")
     result = distill(cfg, tmp_path / "run")
-    # stopped at step 4 (steps 3 and 4 were not 0.01 above step 2's 0.40); kept the highest, step 3's 0.405
-    assert result.steps == 4 and result.selected_step == 3 and result.val_accuracy_after == 0.405
+    # stopped at step 4 (steps 3 and 4 were not 0.01 above step 2's 0.40); kept step 2, the last improvement:
+    # step 3's 0.405 is higher by less than min_delta, noise by the run's own rule, so the kept step lies
+    # `patience` checks before the stop
+    assert result.steps == 4 and result.selected_step == 2 and result.val_accuracy_after == 0.40
     assert result.stop_reason.startswith("early stop: no val accuracy gain above 0.01 in 2 checks")
     log = _log(tmp_path / "run")
     assert [r["event"] for r in log[-2:]] == ["stop", "select"] and log[-2]["step"] == 4
@@ -74,7 +78,14 @@ def test_a_resumed_run_stops_where_an_uninterrupted_one_does(
     with pytest.raises(KeyboardInterrupt):
         distill(cfg, tmp_path / "run", on_step=killed)
     result = distill(cfg, tmp_path / "run", resume=True)
-    assert (result.steps, result.selected_step, result.resumed_from_step) == (4, 3, 3)
+    assert (result.steps, result.selected_step, result.resumed_from_step) == (4, 2, 3)
+
+
+def test_select_best_and_its_resume_use_the_same_improvement_as_patience() -> None:
+    records = [{"event": "eval", "step": s, "val_accuracy": v} for s, v in SCRIPT.items()]
+    assert logged_best(records, 6, min_delta=0.01).step == 2  # 0.405 at step 3 is within 0.01 of 0.40
+    assert logged_best(records, 6).step == 3
+    assert logged_best(records, 8, min_delta=0.01).step == 8
 
 
 def test_max_steps_ends_the_run_with_its_reason(prepared_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:

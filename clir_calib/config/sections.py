@@ -120,13 +120,14 @@ class DistillConfig:
     mixed_precision: str = setting("auto", help="auto: bf16 on a CUDA GPU that has it", choices=MIXED_PRECISION)
     projection: bool = setting(False, help="learn a linear map when teacher and student widths differ")
     select: str = setting(
-        "best", help="best: restore the step with the highest val accuracy (seen language); last: the final step",
+        "best", help="best: restore the step of the last val-accuracy improvement (seen language; more than min_delta, "
+        "so the highest when min_delta is 0); last: the final step",
         choices=SELECT)
     patience: int | None = setting(
         None, help="early stopping (select: best): end the run after this many val checks without an improvement of "
-        "at least min_delta over the best so far; None: off", at_least=1, at_most=10**6, new=True)
-    min_delta: float = setting(0.0, help="the least val-accuracy gain that counts as an improvement (patience)",
-                               at_least=0, at_most=1, new=True)
+        "more than min_delta over the best so far; None: off", at_least=1, at_most=10**6, new=True)
+    min_delta: float = setting(0.0, help="a val-accuracy gain must exceed this to count as an improvement, for "
+                               "patience and for select: best", at_least=0, at_most=1, new=True)
     max_steps: int | None = setting(None, help="end the run after this many optimizer steps if the epochs last "
                                     "longer; None: the epochs decide", at_least=1, at_most=10**9, new=True)
     train_top_layers: int | None = setting(

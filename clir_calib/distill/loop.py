@@ -62,7 +62,7 @@ class TrainingLoop:
             student.projection = accelerator.prepare(student.projection)
         self.position = Position()
         self.last_accuracy = float("nan")
-        self.best = BestSnapshot(out) if self.dc.select == "best" else None
+        self.best = BestSnapshot(out, self.dc.min_delta) if self.dc.select == "best" else None
         self.selected = Selected(0, float("nan"))
         self.queries: torch.Tensor | None = None
         stores = (cfg.distill.teacher_cache, teacher)

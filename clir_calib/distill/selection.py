@@ -2,7 +2,8 @@
 
 At every validation (step 0 included: the undistilled student is a candidate too) the trainable
 weights are kept in ``RUN/best/`` when the val bitext accuracy of the *seen* language beats every
-earlier one (ties keep the earlier step). The run ends with those weights. The snapshot is written
+earlier one by more than ``distill.min_delta`` (ties keep the earlier step): the same test of an improvement
+as early stopping's (:func:`clir_calib.distill.stopping.improves`). The run ends with those weights. The snapshot is written
 atomically and survives a kill; a resumed run drops a snapshot from beyond the step it resumes at,
 since the resumed run will validate that step again and reach the same decision.
 """
@@ -18,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from clir_calib.atomic import atomic_dir, write_json
+from clir_calib.distill.stopping import improves
 from clir_calib.errors import DataError
 from clir_calib.stored import read_json
 
@@ -37,13 +39,14 @@ class Selected:
 class BestSnapshot:
     """Keeps the trainable weights of the best validation so far in ``run_dir/best``."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, min_delta: float = 0.0) -> None:
         self.folder = run_dir / BEST_DIR
+        self.min_delta = min_delta
         self.best: Selected | None = None
 
     def offer(self, step: int, accuracy: float, trainable: dict[str, torch.Tensor]) -> bool:
-        """Keep these weights if ``accuracy`` beats the best so far; return whether they were kept."""
-        if accuracy != accuracy or (self.best is not None and accuracy <= self.best.val_accuracy):
+        """Keep these weights if ``accuracy`` improves on the best so far; return whether they were kept."""
+        if not improves(accuracy, None if self.best is None else self.best.val_accuracy, self.min_delta):
             return False
         with atomic_dir(self.folder, overwrite=True) as tmp:
             save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()}, tmp / WEIGHTS_FILE)
@@ -57,7 +60,7 @@ class BestSnapshot:
         The snapshot must be the best validation the log records up to ``step``: when it is missing, damaged or
         another step, those weights are lost, and resuming would silently end with other ones, so it is refused.
         """
-        logged = logged_best(records, step)
+        logged = logged_best(records, step, self.min_delta)
         try:
             data = read_json(self.folder / BEST_FILE, "", expect=dict) if (self.folder / BEST_FILE).is_file() else None
             found = Selected(int(data["step"]), float(data["val_accuracy"])) if data is not None else None
@@ -89,13 +92,14 @@ class BestSnapshot:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def logged_best(records: list[dict[str, Any]], step: int) -> Selected | None:
-    """The best validation ``log.jsonl`` records up to ``step`` (ties: the earlier step), or None."""
+def logged_best(records: list[dict[str, Any]], step: int, min_delta: float = 0.0) -> Selected | None:
+    """The best validation ``log.jsonl`` records up to ``step`` (gains up to ``min_delta``: the earlier step)."""
     best: Selected | None = None
     for record in records:
         if record.get("event") not in ("eval", "final") or not isinstance(record.get("step"), int) or record["step"] > step:
             continue
         accuracy = record.get("val_accuracy")
-        if isinstance(accuracy, int | float) and accuracy == accuracy and (best is None or accuracy > best.val_accuracy):
+        if isinstance(accuracy, int | float) and improves(accuracy, None if best is None else best.val_accuracy,
+                                                           min_delta):
             best = Selected(int(record["step"]), float(accuracy))
     return best

@@ -2,7 +2,9 @@
 
 A run ends at the first of: ``patience`` val checks in a row without an improvement of more than
 ``min_delta`` over the best val accuracy so far (step 0 included), ``max_steps``, or the end of the configured
-epochs. The reason goes into ``log.jsonl`` (a ``stop`` event), ``result.json`` and the model card. A resumed run
+epochs. The same test of an improvement decides which step ``select: best`` keeps (as Keras' ``EarlyStopping``
+with ``restore_best_weights`` does): a gain below ``min_delta`` is noise, so an early-stopped run keeps a step
+``patience`` checks before its stop. The reason goes into ``log.jsonl`` (a ``stop`` event), ``result.json`` and the model card. A resumed run
 replays its logged val checks, so it stops where an uninterrupted run would have.
 """
 
@@ -11,6 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+
+def improves(accuracy: float, best: float | None, min_delta: float = 0.0) -> bool:
+    """Whether a val accuracy counts as an improvement on ``best`` (None: nothing yet); NaN never does."""
+    return accuracy == accuracy and (best is None or accuracy - min_delta > best)
 
 
 @dataclass
@@ -24,7 +31,7 @@ class Patience:
 
     def offer(self, accuracy: float) -> bool:
         """Record one val check; True when the run should stop now."""
-        if self.best is None or accuracy - self.min_delta > self.best:
+        if improves(accuracy, self.best, self.min_delta):
             self.best, self.stale = accuracy, 0
         else:
             self.stale += 1
