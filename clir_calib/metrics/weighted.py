@@ -247,7 +247,7 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
     # rows at once: the widest array an estimator forms is [rows, groups] for auroc/aurc, else [rows, queries]
     # (or one equal-mass block's groups)
     widest = pairs.n_groups if {"auroc", "aurc"} & set(names) else max(pairs.n_queries, mass_block_width(pairs, bins))
-    step = max(1, CHUNK_ELEMENTS // max(1, widest))
+    step = max(1, min(CHUNK_ELEMENTS // max(1, widest), -(-weights.shape[0] // WORKERS)))  # a chunk per core at least
 
     def chunk_metrics(first: int) -> dict[str, np.ndarray]:
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
