@@ -149,6 +149,24 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text)
 
 
+#: zlib level of every ``.npz`` written: level 1 compresses float arrays about as well as numpy's default (6), in
+#: a fraction of the time, and evaluate writes three archives per entry
+NPZ_LEVEL = 1
+
+
+def write_npz(path: str | os.PathLike[str], arrays: dict[str, Any]) -> None:
+    """``np.savez_compressed`` at :data:`NPZ_LEVEL`, atomically; ``np.load`` reads it as any ``.npz``."""
+    import zipfile
+
+    import numpy as np
+
+    with atomic_file(path, "wb") as handle, \
+            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=NPZ_LEVEL) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Atomically write ``data`` as indented JSON (NaN is refused: it is not valid JSON)."""
     with atomic_file(path) as handle:

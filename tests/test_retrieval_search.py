@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clir_calib.errors import ConfigError, DataError, NumericalError
-from clir_calib.retrieval.search import exact_top_k, faiss_top_k, top_k, trec_order
+from clir_calib.retrieval.search import SearchResult, exact_top_k, faiss_top_k, top_k, trec_order
 
 
 def _data(seed: int = 0, n_queries: int = 13, n_docs: int = 37, dim: int = 6):
@@ -47,6 +49,29 @@ def test_trec_order_breaks_ties_by_descending_id() -> None:
     ids, scores = trec_order(exact_top_k(queries, docs, k=4), ["a", "b", "c", "d"])
     assert ids == [["b", "d", "c", "a"]]
     assert scores.tolist() == [[pytest.approx(0.9), 0.5, 0.5, 0.5]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_trec_order_is_the_sort_by_score_then_id_descending(data: st.DataObject) -> None:
+    """All queries sorted at once equal Python's sort of each row by (score, id), descending (ids with repeats,
+    case, digits and non-ASCII; scores with ties and a signed zero)."""
+    n_docs = data.draw(st.integers(1, 30))
+    ids = data.draw(st.lists(st.sampled_from(["a", "b", "ab", "B", "é", "a1", "10", "9"]), min_size=n_docs,
+                             max_size=n_docs))
+    k = data.draw(st.integers(1, n_docs))
+    rows = data.draw(st.lists(st.permutations(range(n_docs)), min_size=1, max_size=5))
+    indices = np.array([row[:k] for row in rows], dtype=np.int64)
+    scores = np.array(data.draw(st.lists(st.lists(st.sampled_from([0.0, -0.0, 0.25, 0.5, 1.0]), min_size=k,
+                                                  max_size=k), min_size=len(rows), max_size=len(rows))),
+                      dtype=np.float32)
+    ranked, ranked_scores = trec_order(SearchResult(indices, scores), ids)
+    for row in range(len(rows)):
+        expected = sorted(((float(s), ids[int(i)], -j) for j, (i, s) in enumerate(zip(indices[row], scores[row],
+                                                                                        strict=True))),
+                          key=lambda item: (item[0], item[1]), reverse=True)
+        assert ranked[row] == [doc for _, doc, _ in expected]
+        assert ranked_scores[row].tolist() == [s for s, _, _ in expected]
 
 
 def test_bad_inputs_are_one_line_errors() -> None:

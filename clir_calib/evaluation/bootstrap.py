@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -37,13 +38,31 @@ class Interval:
 
 
 def resample_indices(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
-    """``[n_resamples, n_queries]`` query indices drawn with replacement."""
+    """``[n_resamples, n_queries]`` query indices drawn with replacement (read-only: one entry's views and metrics
+    all bootstrap the same draws, so they are drawn once)."""
     if n_queries < 1:
         raise DataError("cannot bootstrap over zero queries")
     if n_resamples < 0:
         raise ConfigError(f"evaluate.bootstrap must be 0 or more, got {n_resamples}")
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n_queries, size=(n_resamples, n_queries))
+    return _drawn(n_queries, n_resamples, seed)
+
+
+@lru_cache(maxsize=4)
+def _drawn(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
+    indices = np.random.default_rng(seed).integers(0, n_queries, size=(n_resamples, n_queries))
+    indices.setflags(write=False)
+    return indices
+
+
+@lru_cache(maxsize=4)
+def resample_counts(n_queries: int, n_resamples: int, seed: int) -> np.ndarray:
+    """How often each query is drawn in each resample of :func:`resample_indices`, ``[n_resamples, n_queries]``
+    (read-only, computed once per draw)."""
+    from clir_calib.metrics.weighted import resample_weights
+
+    counts = resample_weights(resample_indices(n_queries, n_resamples, seed), n_queries)
+    counts.setflags(write=False)
+    return counts
 
 
 def percentile_interval(value: float, samples: np.ndarray, level: float) -> Interval:
@@ -108,7 +127,7 @@ def bootstrap_pairs(
     ``confidences`` and ``correct`` are ``[queries, pairs per query]``; whole queries are resampled (the same
     draws as :func:`bootstrap_means` with the same seed), all resamples in one vectorised pass.
     """
-    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+    from clir_calib.metrics.weighted import Pairs, weighted_metrics
 
     if not 0.0 < level < 1.0:
         raise ConfigError(f"confidence level must be in (0, 1), got {level}")
@@ -117,6 +136,5 @@ def bootstrap_pairs(
     point = weighted_metrics(pairs, np.ones((1, n_queries)), bins)
     samples: dict[str, np.ndarray] = {}
     if n_resamples:
-        counts = resample_weights(resample_indices(n_queries, n_resamples, seed), n_queries)
-        samples = weighted_metrics(pairs, counts, bins)
+        samples = weighted_metrics(pairs, resample_counts(n_queries, n_resamples, seed), bins)
     return {name: percentile_interval(float(value[0]), samples.get(name, np.empty(0)), level) for name, value in point.items()}

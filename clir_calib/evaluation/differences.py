@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clir_calib.evaluation.bootstrap import percentile_interval, resample_indices
+from clir_calib.evaluation.bootstrap import percentile_interval, resample_counts, resample_indices
 from clir_calib.evaluation.significance import TOLERANCE, _check_rounds
 
 #: the calibration metrics compared across systems
@@ -48,11 +48,11 @@ def mean_differences(other: dict[str, np.ndarray], reference: dict[str, np.ndarr
 def calibration_differences(other: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray, np.ndarray],
                             bins: int, resamples: int, seed: int) -> dict[str, Difference]:
     """Every calibration metric of ``other`` minus ``reference`` on paired query resamples (one pass each)."""
-    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+    from clir_calib.metrics.weighted import Pairs, weighted_metrics
 
     n_queries = reference[0].shape[0]
     weights = np.vstack([np.ones((1, n_queries)),
-                         resample_weights(resample_indices(n_queries, resamples, seed), n_queries)])
+                         resample_counts(n_queries, resamples, seed)])
     mine = weighted_metrics(Pairs.per_query(*other), weights, bins, CALIBRATION_METRICS)
     theirs = weighted_metrics(Pairs.per_query(*reference), weights, bins, CALIBRATION_METRICS)
     return {m: _interval(mine[m] - theirs[m]) for m in CALIBRATION_METRICS}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from clir_calib.atomic import atomic_file, write_json
+from clir_calib.atomic import atomic_file, write_json, write_npz
 from clir_calib.errors import DataError
 from clir_calib.evaluation.bootstrap import Interval
 from clir_calib.evaluation.results import EntryResult
@@ -130,14 +130,12 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
             record["top1_relevant"] = int(entry.run.labels[row, 0])
             record["n_relevant"] = int(entry.run.n_relevant[row])
             handle.write(json.dumps(record) + "\n")
-    with atomic_file(folder / "views.npz", "wb") as handle:
-        arrays: dict[str, Any] = {}
-        for name, view in entry.views.items():
-            arrays[f"{name}__confidences"] = view.pairs.confidences
-            arrays[f"{name}__correct"] = view.pairs.correct.astype(np.int8)
-        np.savez_compressed(handle, **arrays)
-    with atomic_file(folder / BOOTSTRAP_FILE, "wb") as handle:
-        np.savez_compressed(handle, **bootstrap_samples(entry))  # type: ignore[arg-type]
+    arrays: dict[str, Any] = {}
+    for name, view in entry.views.items():
+        arrays[f"{name}__confidences"] = view.pairs.confidences
+        arrays[f"{name}__correct"] = view.pairs.correct.astype(np.int8)
+    write_npz(folder / "views.npz", arrays)
+    write_npz(folder / BOOTSTRAP_FILE, bootstrap_samples(entry))
     metrics = entry_metrics(entry, system)
     write_json(folder / "metrics.json", metrics)
     write_json(folder / MTEB_FILE, mteb_record(metrics, sum(v for k, v in entry.timing.items() if k.endswith("_s"))))

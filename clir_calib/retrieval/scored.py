@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clir_calib.atomic import atomic_file
+from clir_calib.atomic import write_npz
 from clir_calib.errors import DataError
 from clir_calib.stored import content_changed, write_digest
 
@@ -50,36 +50,47 @@ class ScoredRun:
         return self.scores.reshape(-1), self.labels.reshape(-1).astype(np.int64), groups
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a compressed ``.npz`` atomically."""
-        with atomic_file(path, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                qids=np.asarray(self.qids, dtype=object).astype(str),
-                doc_ids=np.asarray(self.doc_ids, dtype=str),
-                scores=self.scores.astype(np.float32),
-                labels=self.labels.astype(np.int8),
-                n_relevant=self.n_relevant.astype(np.int32),
-            )
+        """Write a compressed ``.npz`` atomically. Document ids are stored once each (``doc_table``) with the rank
+        lists as indices into it (``doc_index``): the ids repeat across queries, and compressing each occurrence
+        as UCS-4 text cost most of the write."""
+        positions: dict[str, int] = {}
+        index = np.fromiter((positions.setdefault(doc, len(positions)) for row in self.doc_ids for doc in row),
+                            dtype=np.int32, count=self.scores.size)
+        write_npz(path, {
+            "qids": np.asarray(self.qids, dtype=object).astype(str),
+            "doc_table": np.asarray(list(positions), dtype=str),
+            "doc_index": index.reshape(self.scores.shape),
+            "scores": self.scores.astype(np.float32),
+            "labels": self.labels.astype(np.int8),
+            "n_relevant": self.n_relevant.astype(np.int32),
+        })
         write_digest(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ScoredRun:
-        data = read_scored_members(path, ("qids", "doc_ids", "scores", "labels", "n_relevant"))
+        data = read_scored_members(path, ("qids", "scores", "labels", "n_relevant"),
+                                   optional=("doc_table", "doc_index", "doc_ids"))
         try:
+            if "doc_index" in data and "doc_table" in data:
+                doc_ids = np.asarray(data["doc_table"], dtype=object)[data["doc_index"]]
+            else:  # written before the table (one id per rank)
+                doc_ids = np.asarray(data["doc_ids"], dtype=object)
             return cls(
                 qids=[str(q) for q in data["qids"]],
-                doc_ids=[[str(d) for d in row] for row in data["doc_ids"]],
+                doc_ids=[[str(d) for d in row] for row in doc_ids],
                 scores=data["scores"].astype(np.float32),
                 labels=data["labels"].astype(np.int8),
                 n_relevant=data["n_relevant"].astype(np.int32),
             )
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, KeyError, IndexError) as error:
             raise DataError(f"scored run {path} is malformed ({type(error).__name__}); re-run "
                             "'clir-calib evaluate --overwrite' for its folder") from None
 
 
-def read_scored_members(path: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named arrays of a ``scored.npz``, after its recorded sha256 is checked; one-line errors.
+def read_scored_members(path: str | os.PathLike[str], names: tuple[str, ...],
+                        optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The named arrays of a ``scored.npz`` (and those of ``optional`` it has), after its recorded sha256 is
+    checked; one-line errors.
 
     ``np.load`` reads members lazily, so asking for ``("scores",)`` reads only the scores (what a
     label-free adapter may see).
@@ -92,7 +103,7 @@ def read_scored_members(path: str | os.PathLike[str], names: tuple[str, ...]) ->
                         "'clir-calib evaluate --overwrite' for its folder")
     try:
         with np.load(file, allow_pickle=False) as data:
-            return {name: data[name] for name in names}
+            return {name: data[name] for name in (*names, *(n for n in optional if n in data.files))}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"scored run {file} is truncated or malformed ({type(error).__name__}); re-run "
                         "'clir-calib evaluate --overwrite' for its folder") from None

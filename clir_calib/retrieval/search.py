@@ -107,15 +107,11 @@ def top_k(
 
 
 def trec_order(result: SearchResult, doc_ids: list[str]) -> tuple[list[list[str]], np.ndarray]:
-    """Per query, the retrieved ids and scores sorted by score descending, ties by id descending."""
-    ranked_ids: list[list[str]] = []
-    ranked_scores = np.empty_like(result.scores)
-    for row, (indices, scores) in enumerate(zip(result.indices, result.scores, strict=True)):
-        pairs = sorted(
-            ((float(s), doc_ids[int(i)]) for i, s in zip(indices, scores, strict=True)),
-            key=lambda pair: (pair[0], pair[1]),
-            reverse=True,
-        )
-        ranked_ids.append([doc for _, doc in pairs])
-        ranked_scores[row] = [s for s, _ in pairs]
-    return ranked_ids, ranked_scores
+    """Per query, the retrieved ids and scores sorted by score descending, ties by id descending, all queries in
+    one sort."""
+    _, id_rank = np.unique(np.asarray(doc_ids, dtype=str), return_inverse=True)  # equal ids, equal ranks
+    indices = np.asarray(result.indices, dtype=np.int64)
+    order = np.lexsort((id_rank.reshape(-1)[indices], result.scores), axis=-1)[:, ::-1]  # ascending, read backwards
+    ranked = np.take_along_axis(indices, order, axis=1)
+    names = np.asarray(doc_ids, dtype=object)
+    return [list(row) for row in names[ranked]], np.take_along_axis(result.scores, order, axis=1)

@@ -30,9 +30,9 @@ from clir_calib.adapters.base import (
 )
 from clir_calib.config import BOUNDS
 from clir_calib.errors import ClirCalibError, ConfigError, DataError
-from clir_calib.evaluation.bootstrap import percentile_interval, resample_indices
+from clir_calib.evaluation.bootstrap import percentile_interval, resample_counts
 from clir_calib.evaluation.views import calibrated_view
-from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+from clir_calib.metrics.weighted import Pairs, weighted_metrics
 from clir_calib.retrieval.scored import ScoredRun
 
 #: numbers of each adaptation row (ECE-w also gets a bootstrap interval)
@@ -86,7 +86,7 @@ def _measure(calibrator: Any, run: ScoredRun, depth: int, bins: int, resamples: 
     point = {k: float(v[0]) for k, v in weighted_metrics(pairs, np.ones((1, q)), bins, names).items()}
     if not resamples:
         return point, None, None
-    weights = resample_weights(resample_indices(q, resamples, seed), q)
+    weights = resample_counts(q, resamples, seed)
     samples = weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
     interval = percentile_interval(point["ece_equal_width"], samples, 0.95)
     return point, interval.low, interval.high

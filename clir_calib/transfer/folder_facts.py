@@ -79,12 +79,12 @@ def bootstrap_settings(root: Path) -> tuple[int, int] | None:
 def ece_samples(confidences: Any, correct: Any, bins: int, resamples: int, seed: int) -> Any:
     """Equal-width ECE of one view on each bootstrap resample of its queries (``evaluate``'s draws)."""
 
-    from clir_calib.evaluation.bootstrap import resample_indices
-    from clir_calib.metrics.weighted import Pairs, resample_weights, weighted_metrics
+    from clir_calib.evaluation.bootstrap import resample_counts
+    from clir_calib.metrics.weighted import Pairs, weighted_metrics
 
     n_queries = confidences.shape[0]
     pairs = Pairs.per_query(confidences, correct)
-    weights = resample_weights(resample_indices(n_queries, resamples, seed), n_queries)
+    weights = resample_counts(n_queries, resamples, seed)
     return weighted_metrics(pairs, weights, bins, ("ece_equal_width",))["ece_equal_width"]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from clir_calib.atomic import atomic_dir, atomic_file, write_json, write_text
+from clir_calib.atomic import atomic_dir, write_json, write_npz, write_text
 from clir_calib.claims import check_claim, claims_output
 from clir_calib.config import save_config
 from clir_calib.report.plots import reliability_diagram, transfer_gap_plot
@@ -209,8 +209,7 @@ def write_transfer(
         samples = {sample_key(r.task, r.calibrator, r.lang, r.split): r.after_samples for r in result.rows
                    if r.after_samples is not None}
         if samples:
-            with atomic_file(tmp / BOOTSTRAP_FILE, "wb") as handle:
-                np.savez_compressed(handle, **samples)
+            write_npz(tmp / BOOTSTRAP_FILE, samples)
         write_text(tmp / "calibration.md", markdown(result))
         write_text(tmp / "calibration.csv", csv_text(result))
         if diagrams:
