@@ -200,11 +200,11 @@ def test_equal_mass_bins_found_in_two_levels_are_the_bins_of_the_duplicated_data
             assert got["ece_equal_mass"][row] == pytest.approx(calibration_report(c, h, bins).ece_equal_mass, abs=1e-12)
 
     check()  # small data: one block
-    original = weighted.ONE_BLOCK_GROUPS
-    weighted.ONE_BLOCK_GROUPS = 0  # the same cases searched in many blocks
+    original = weighted.ONE_BLOCK_GROUPS, weighted.ONE_BLOCK_ELEMENTS
+    weighted.ONE_BLOCK_GROUPS = weighted.ONE_BLOCK_ELEMENTS = 0  # the same cases searched in many blocks
     try:
         typical = Pairs.per_query(np.random.default_rng(0).random((12, 30)), np.zeros((12, 30)))
-        assert -(-typical.n_groups // mass_block_width(typical, 15)) > 1
+        assert -(-typical.n_groups // mass_block_width(typical, 15, 4)) > 1
         check()
     finally:
-        weighted.ONE_BLOCK_GROUPS = original
+        weighted.ONE_BLOCK_GROUPS, weighted.ONE_BLOCK_ELEMENTS = original

@@ -331,3 +331,26 @@ def test_declared_parameter_bounds_refuse_values_that_cannot_work(registry: str,
 
     with pytest.raises(ConfigError, match=message):
         getattr(plugins, registry).get(name)(**params)
+
+
+def test_logistic_fit_reaches_the_optimum_and_stops_on_separable_data() -> None:
+    """Newton's method ends where the gradient of the mean BCE (+ L2) vanishes; on separable data, which have no
+    optimum, it stops at a steep finite slope with the classes apart."""
+    from scipy.special import expit
+
+    from clir_calib.calibrators.logistic import fit_logistic
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.8, 0.05, size=(500, 2))
+    y = (rng.random(500) < expit(40 * (x[:, 0] - 0.8) - 10 * (x[:, 1] - 0.8))).astype(float)
+    for l2 in (0.0, 0.5):
+        w, b = fit_logistic(x, y, l2)
+        z = (x - x.mean(axis=0)) / x.std(axis=0)
+        theta = np.r_[w * x.std(axis=0), b + w @ x.mean(axis=0)]
+        residual = expit(x @ w + b) - y
+        gradient = np.r_[z.T @ residual / 500 + l2 * theta[:2], residual.mean()]
+        assert np.abs(gradient).max() < 1e-8
+    separable = np.linspace(0.7, 0.9, 40)[:, None]
+    w, b = fit_logistic(separable, (separable[:, 0] > 0.8).astype(float))
+    assert np.isfinite(w).all() and w[0] > 100
+    assert np.all((expit(separable[:, 0] * w[0] + b) > 0.5) == (separable[:, 0] > 0.8))

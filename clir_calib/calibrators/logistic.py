@@ -1,6 +1,6 @@
 """Parametric pointwise calibrators: Platt scaling and beta calibration, both logistic fits.
 
-Both minimise the plain (unregularised by default) binary cross-entropy with L-BFGS on
+Both minimise the plain (unregularised by default) binary cross-entropy by Newton's method on
 standardised features, then map the weights back, so the fit is well conditioned even when
 cosine scores span a range of a few hundredths.
 """
@@ -10,37 +10,63 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 
 from clir_calib.calibrators.base import Calibrator
 from clir_calib.errors import DataError
 from clir_calib.params import Param
 
+#: stop when every partial derivative is this small, or a step lowers the loss by less than this share of it
+GRADIENT_TOLERANCE = 1e-10
+LOSS_TOLERANCE = 1e-15
+NEWTON_STEPS = 200
+
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 0.0) -> tuple[np.ndarray, float]:
-    """Weights and bias minimising mean BCE (+ ``l2/2 |w|^2`` on standardised weights)."""
+    """Weights and bias minimising mean BCE (+ ``l2/2 |w|^2`` on standardised weights), by Newton's method with a
+    backtracking line search: with at most three parameters the exact Hessian costs nothing, and it reaches
+    the optimum in a handful of steps where L-BFGS took dozens (a calibrate stage fits hundreds of few-shot
+    draws). Where the data are separable the loss has no minimum; the fit stops when the gradient or the gain
+    vanishes, as a quasi-Newton solver would, at a steep finite slope."""
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     if np.any(scale == 0):
         raise DataError("cannot fit a logistic calibrator: all fit scores are equal; fit on more varied scores")
-    x = (features - mean) / scale
+    n, d = features.shape
+    design = np.hstack([(features - mean) / scale, np.ones((n, 1))])
     sign = 2.0 * labels - 1.0
-    n, d = x.shape
+    penalty = np.r_[np.full(d, l2), 0.0]
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x @ theta[:d] + theta[d]
-        loss = float(np.mean(np.logaddexp(0.0, -sign * z))) + 0.5 * l2 * float(theta[:d] @ theta[:d])
-        residual = (expit(z) - labels) / n
-        grad = np.concatenate([x.T @ residual + l2 * theta[:d], [residual.sum()]])
-        return loss, grad
+    def loss_at(theta: np.ndarray) -> float:
+        return float(np.mean(np.logaddexp(0.0, -sign * (design @ theta)))) + 0.5 * float(penalty @ theta**2)
 
-    start = np.zeros(d + 1)
+    theta = np.zeros(d + 1)
     prior = labels.mean()
-    start[d] = np.log(prior / (1.0 - prior))
-    result = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-10, "ftol": 1e-15})
-    weights = result.x[:d] / scale
-    bias = float(result.x[d] - np.sum(result.x[:d] * mean / scale))
+    theta[d] = np.log(prior / (1.0 - prior))
+    loss = loss_at(theta)
+    for _ in range(NEWTON_STEPS):
+        p = expit(design @ theta)
+        grad = design.T @ (p - labels) / n + penalty * theta
+        if np.max(np.abs(grad)) <= GRADIENT_TOLERANCE:
+            break
+        hessian = (design * (p * (1.0 - p))[:, None]).T @ design / n + np.diag(penalty)
+        try:
+            step = -np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            step = -grad
+        if not step @ grad < 0:  # a singular Hessian (separable data) may give no descent: fall back to the gradient
+            step = -grad
+        length, new_loss = 1.0, loss_at(theta + step)
+        while new_loss > loss + 1e-4 * length * float(step @ grad) and length > 1e-12:
+            length /= 2.0
+            new_loss = loss_at(theta + length * step)
+        if new_loss > loss:
+            break
+        theta, gain, loss = theta + length * step, loss - new_loss, new_loss
+        if gain <= LOSS_TOLERANCE * max(abs(loss), 1.0):
+            break
+    weights = theta[:d] / scale
+    bias = float(theta[d] - np.sum(theta[:d] * mean / scale))
     if not (np.isfinite(weights).all() and np.isfinite(bias)):
         raise DataError("the logistic calibrator fit diverged; the fit set is degenerate (check its labels)")
     return weights, bias

@@ -42,6 +42,8 @@ NLL_EPS = 1e-12
 MASS_BLOCKS = 8.0
 #: up to this many tie groups the search is one level (one block): per-block overhead would cost more
 ONE_BLOCK_GROUPS = 2048
+#: likewise up to this many (rows x tie groups): a point estimate, or a few rows, sums every group at once
+ONE_BLOCK_ELEMENTS = 1_000_000
 #: threads that evaluate chunks of resamples at once (the cores this process may use)
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
@@ -59,11 +61,12 @@ def equal_width_index(conf: np.ndarray, bins: int) -> np.ndarray:
     return np.searchsorted(edges[1:-1], conf, side="left")
 
 
-def mass_block_width(pairs: Pairs, bins: int) -> int:
-    """Tie groups per block of the two-level equal-mass search: about ``sqrt(bins * groups / queries)`` blocks
-    balance the coarse pass (every query's pairs, once per block they reach) against the fine one (one block's
-    groups per cut)."""
-    if pairs.n_groups <= ONE_BLOCK_GROUPS:
+def mass_block_width(pairs: Pairs, bins: int, rows: int) -> int:
+    """Tie groups per block of the two-level equal-mass search for ``rows`` weightings: about
+    ``sqrt(bins * groups / queries)`` blocks balance the coarse pass (every query's pairs, once per block they
+    reach) against the fine one (one block's groups per cut); one block when the groups are few, or the rows so
+    few that every group's sums fit at once."""
+    if pairs.n_groups <= ONE_BLOCK_GROUPS or pairs.n_groups * rows <= ONE_BLOCK_ELEMENTS:
         return max(1, pairs.n_groups)
     blocks = int(np.clip(round(MASS_BLOCKS * np.sqrt(bins * pairs.n_groups / max(1, pairs.n_queries))), 1,
                          max(1, pairs.n_groups)))
@@ -81,7 +84,7 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
     the rows whose cut lies there. Sums are exact for integer weights (counts), so the cuts are the one-level ones.
     """
     rows = weights.shape[0]
-    width = mass_block_width(pairs, bins)
+    width = mass_block_width(pairs, bins, rows)
     blocks = -(-pairs.n_groups // width)
     names = (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits))
     if blocks == 1:  # one level: the block is everything
@@ -246,7 +249,8 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
         raise ValueError(f"weights have {weights.shape[1]} columns for {pairs.n_queries} queries")
     # rows at once: the widest array an estimator forms is [rows, groups] for auroc/aurc, else [rows, queries]
     # (or one equal-mass block's groups)
-    widest = pairs.n_groups if {"auroc", "aurc"} & set(names) else max(pairs.n_queries, mass_block_width(pairs, bins))
+    widest = pairs.n_groups if {"auroc", "aurc"} & set(names) else \
+        max(pairs.n_queries, mass_block_width(pairs, bins, weights.shape[0]))
     step = max(1, min(CHUNK_ELEMENTS // max(1, widest), -(-weights.shape[0] // WORKERS)))  # a chunk per core at least
 
     def chunk_metrics(first: int) -> dict[str, np.ndarray]:
