@@ -47,7 +47,7 @@ def test_new_losses_maps_and_atc_reach_every_comparison(tmp_path: Path, fake_mul
         assert 0.0 <= record["mean_top1_confidence"] <= 1.0 and record["cb_ece_raw"] is not None
     assert (folder / "score_diagnostics.png").is_file()
     page = (folder / "report.md").read_text(encoding="utf-8")
-    assert "why it stopped" in page and "finished the configured epochs" in page
+    assert "why it stopped" in page and "finished the configured epochs" in page and "val checks after it" in page
 
     atc = [r for r in tables["adaptation"] if r["method"] == "atc"]
     assert {r["calibrator"] for r in atc} == {"temperature"}  # listwise only

@@ -227,13 +227,16 @@ def training_curves(ctx: Any) -> None:
         accuracy = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None and r.get("event") != "select"]
         chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
         kept = f"{chosen['selected_step']} ({chosen['val_accuracy']:.4f})" if chosen else "–"
+        # val checks after the kept step: 0 means the run was still improving when it ended
+        after = str(sum(1 for r in records if r.get("event") in ("eval", "final") and chosen is not None
+                        and int(r.get("step", -1)) > int(chosen["selected_step"]))) if chosen else "–"
         stop = next((r for r in reversed(records) if r.get("event") == "stop"), None)
         rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
-                     f"{accuracy[-1]:.4f}" if accuracy else "–", kept,
+                     f"{accuracy[-1]:.4f}" if accuracy else "–", kept, after,
                      str(stop["reason"]) if stop else "– (a run from before stop reasons were logged)",
                      trained.get(name, "all layers")])
     report.table(["run", "steps", "val acc before", "val acc at the last step", "step kept (val acc)",
-                  "why it stopped", "trained"], rows)
+                  "val checks after it", "why it stopped", "trained"], rows)
     report.images([path], ["loss and validation accuracy"], columns=1)
 
 
