@@ -59,7 +59,8 @@ and maximum length are in `clir_calib_encoder.json`.
 Bitext retrieval accuracy en -> {dc.lang} (top-1 among {result["val_pairs"]} val pairs; teacher queries
 vs student documents): **{before:.4f} before, {after:.4f} after** distillation. The weights are those of
 **step {result.get("selected_step", result["steps"])} of {result["steps"]}** (`distill.select: {result.get("select", "last")}`;
-`best` keeps the step with the highest val accuracy on the seen language, step 0 being the initial student;
+`best` keeps the last step whose val accuracy on the seen language rose by more than `min_delta` ({dc.min_delta:g})
+over every earlier one, step 0 being the initial student;
 the last step reached {result.get("val_accuracy_last", after):.4f}). The run ended: {result.get("stop_reason") or
 "after the configured epochs"}. The full curve is in `log.jsonl`; the resolved configuration in `config.yaml`.
 
