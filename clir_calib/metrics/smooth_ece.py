@@ -23,11 +23,15 @@ def _reflected_kernel(sigma: float, points: int) -> np.ndarray:
     return np.exp(-(t - 0.5) ** 2 / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
 
 
-def _interpolate(t: np.ndarray, values: np.ndarray) -> np.ndarray:
-    count = values.shape[1]
+def _interpolation(t: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """relplot's linear interpolation on ``count`` mesh points: each ``t``'s left point and its weight on the right."""
     size = 1 / (count - 1)
     index = (t * (count - 1)).astype(int).clip(0, count - 2)
-    residual = (t - index * size) / size
+    return index, (t - index * size) / size
+
+
+def _interpolate(t: np.ndarray, values: np.ndarray) -> np.ndarray:
+    index, residual = _interpolation(t, values.shape[1])
     return values[:, index] * (1 - residual) + values[:, index + 1] * residual
 
 
@@ -60,9 +64,7 @@ def _density_functional(sigma: float, points: int) -> np.ndarray:
     the density's sum enters smooth ECE, so it needs a dot product per row instead of an inverse DCT. With
     ``u`` the interpolation weights summed per mesh point and scipy's DCT-I matrix ``D`` (``D^T = diag(w) D
     diag(1/w)``, ``w`` = 1 at both ends and 2 inside; ``idct = D / 2(points - 1)``), ``a = H * w * idct(u / w)``."""
-    t = np.linspace(0, 1, _evaluation_points(sigma))
-    index = (t * (points - 1)).astype(int).clip(0, points - 2)
-    residual = (t - index / (points - 1)) * (points - 1)
+    index, residual = _interpolation(np.linspace(0, 1, _evaluation_points(sigma)), points)
     summed = np.bincount(index, 1 - residual, points) + np.bincount(index + 1, residual, points)
     ends = np.full(points, 2.0)
     ends[[0, -1]] = 1.0
@@ -137,9 +139,9 @@ def smooth_ece_each(pairs: Pairs, weights: np.ndarray, sigmas: np.ndarray, rows:
 
 def _smooth_ece_fft(pairs: Pairs, weights: np.ndarray, sigma: float, points: int, rows: np.ndarray) -> np.ndarray:
     resid_map, ones_map = pairs.grid(points)
-    t = np.linspace(0, 1, _evaluation_points(sigma))
-    resid = _smooth_fft(pairs.sums(weights[rows], resid_map), sigma, points, t)
-    density = _smooth_fft(pairs.sums(weights[rows], ones_map), sigma, points, t) + SMECE_DENSITY_EPS
+    t, subset = np.linspace(0, 1, _evaluation_points(sigma)), weights[rows]
+    resid = _smooth_fft(pairs.sums(subset, resid_map), sigma, points, t)
+    density = _smooth_fft(pairs.sums(subset, ones_map), sigma, points, t) + SMECE_DENSITY_EPS
     return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
 
 

@@ -228,7 +228,7 @@ def training_curves(ctx: Any) -> None:
         chosen = next((r for r in reversed(records) if r.get("event") == "select"), None)
         kept = f"{chosen['selected_step']} ({chosen['val_accuracy']:.4f})" if chosen else "–"
         # val checks after the kept step: 0 means the run was still improving when it ended
-        after = str(sum(1 for r in records if r.get("event") in ("eval", "final") and chosen is not None
+        after = str(sum(1 for r in records if r.get("event") in ("eval", "final")
                         and int(r.get("step", -1)) > int(chosen["selected_step"]))) if chosen else "–"
         stop = next((r for r in reversed(records) if r.get("event") == "stop"), None)
         rows.append([name, str(records[-1].get("step", "")), f"{accuracy[0]:.4f}" if accuracy else "–",
