@@ -175,6 +175,18 @@ def test_ctrl_c_while_starting_is_one_line() -> None:
         assert process.returncode in (130, -signal.SIGINT) and "Traceback" not in err and len(lines) == 1, (delay, err)
 
 
+@pytest.mark.parametrize("signum,code,word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_between_the_launcher_import_and_main_is_held_until_main(signum: str, code: int, word: str) -> None:
+    """The window a timed signal hits only now and then, hit every time: the signal arrives after the console
+    script imported the launcher and before ``main`` runs. It is held, then said in one line by ``main``."""
+    script = (f"import os, signal, sys\nimport clir_calib.launch\nos.kill(os.getpid(), signal.{signum})\n"
+              "sys.argv = ['clir-calib', 'plugins']\nclir_calib.launch.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == code and "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"Error: {word} while starting")
+
+
 # --- 5. degenerate data gives a warning or a refusal, not a number ---------------------------------------------
 
 def _unreadable_model(folder: Path) -> Path:
