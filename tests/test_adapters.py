@@ -287,3 +287,15 @@ def test_a_calibrator_that_cannot_take_an_adapters_scores_is_skipped_with_the_re
     assert any("beta cannot be fitted on standardize's scores" in why for why in reasons)
     done = {(r.calibrator, r.method) for r in result.adaptation.rows}
     assert ("platt", "standardize") in done and ("beta", "none") in done and ("beta", "standardize") not in done
+
+
+def test_mixture_normal_density_is_scipys_bit_for_bit() -> None:
+    """The EM loop's own normal density (no scipy argument handling) gives scipy's numbers exactly."""
+    from scipy.stats import norm
+
+    from clir_calib.adapters.mixture import _normal_pdf
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x, mu, sd = rng.normal(size=500) * rng.uniform(0.1, 5.0), float(rng.normal()), float(rng.uniform(1e-3, 3.0))
+        assert np.array_equal(_normal_pdf(x, mu, sd), norm.pdf(x, mu, sd))

@@ -160,6 +160,19 @@ def test_weights_equal_duplicated_data_for_every_estimator() -> None:
         assert batch["smece"][row] == pytest.approx(float(relplot.smECE(conf[rows], hits[rows])), abs=1e-6)
 
 
+def test_one_row_bincount_sums_equal_the_sparse_products_of_many_rows() -> None:
+    """A point estimate (one or two weight rows) sums pairs with ``bincount``, a bootstrap through cached sparse
+    matrices: every estimator gives the same number either way."""
+    conf, hits = _sample(900, 4, rounded=True)
+    pairs = Pairs(conf, hits, queries=np.repeat(np.arange(300), 3))
+    weights = np.random.default_rng(4).integers(0, 3, size=(1, 300)).astype(np.float64)
+    dense = weighted_metrics(pairs, weights, 15)
+    sparse_rows = weighted_metrics(Pairs(conf, hits, queries=np.repeat(np.arange(300), 3)), np.repeat(weights, 5, 0),
+                                   15)
+    for name in WEIGHTED_METRICS:
+        assert dense[name][0] == pytest.approx(sparse_rows[name][0], rel=1e-12, abs=1e-14), name
+
+
 def test_bootstrap_pairs_intervals_hold_the_point_and_widen_with_fewer_queries() -> None:
     conf, hits = _sample(2000, 9)
     wide = bootstrap_pairs(conf[:100].reshape(100, 1), hits[:100].reshape(100, 1), 15, 300, seed=1)
@@ -197,7 +210,10 @@ def test_equal_mass_bins_found_in_two_levels_are_the_bins_of_the_duplicated_data
         for row, w in enumerate(weights):
             take = np.repeat(np.arange(queries), w.astype(int))
             c, h = conf[take].reshape(-1), hits[take].reshape(-1)
-            assert got["ece_equal_mass"][row] == pytest.approx(calibration_report(c, h, bins).ece_equal_mass, abs=1e-12)
+            expected = calibration_report(c, h, bins).ece_equal_mass
+            assert got["ece_equal_mass"][row] == pytest.approx(expected, abs=1e-12)
+            alone = weighted_metrics(pairs, w[None, :], bins, ("ece_equal_mass",))  # one row: the dense sums
+            assert alone["ece_equal_mass"][0] == pytest.approx(expected, abs=1e-12)
 
     check()  # small data: one block
     original = weighted.ONE_BLOCK_GROUPS, weighted.ONE_BLOCK_ELEMENTS

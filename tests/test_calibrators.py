@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from clir_calib.calibrators import Calibrator, load_calibrator
 from clir_calib.calibrators.base import group_softmax
+from clir_calib.calibrators.listwise import TemperatureNLL
 from clir_calib.errors import ConfigError, DataError, NumericalError
 from clir_calib.metrics.calibration import calibration_report
 from clir_calib.plugins import CALIBRATORS
@@ -86,6 +87,19 @@ def test_temperature_lowers_listwise_ece_and_recovers_the_temperature() -> None:
     assert before.ece_equal_width > 0.2
     assert after.ece_equal_width < 0.06
     assert after.nll < before.nll
+
+
+def test_temperature_objective_equals_the_per_query_nll_at_every_temperature() -> None:
+    """The fit's objective (top scores found once, relevant rows only) is the per-query NLL, from temperatures so
+    small that exp(s / T) overflows without the shift to temperatures where every candidate is alike."""
+    scores, labels, groups = listwise_sample(5, queries=60, k=8, true_t=0.05)
+    labels[::5, 2] = 1
+    labels[::7] = 0
+    nll = TemperatureNLL(scores.ravel(), labels.ravel(), groups)
+    for t in (1e-4, 3e-3, 0.05, 1.0, 80.0):
+        direct = [logsumexp(scores[q] / t) - logsumexp(scores[q][labels[q] == 1] / t)
+                  for q in range(scores.shape[0]) if labels[q].sum()]
+        assert nll(t) == pytest.approx(float(np.mean(direct)), rel=1e-12, abs=1e-12), t
 
 
 def test_temperature_matches_a_direct_nll_minimisation() -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from clir_calib.adapters.base import SourceScores, TargetScores, TransferAdapter
 from clir_calib.params import Param
 
 FLOOR = 1e-300
+_SQRT_2PI = np.sqrt(2 * np.pi)
 
 
 class MixtureAdapter(TransferAdapter):
@@ -59,7 +59,7 @@ class MixtureAdapter(TransferAdapter):
 
     def _posterior(self, scores: np.ndarray, mu: float, sd: float, rate: float, share: float) -> np.ndarray:
         distance = np.maximum(scores - self.bottom, 0.0)
-        relevant = share * norm.pdf(scores, mu, sd)
+        relevant = share * _normal_pdf(scores, mu, sd)
         other = (1 - share) * rate * np.exp(-rate * distance)
         return np.asarray(relevant / np.maximum(relevant + other, FLOOR))
 
@@ -74,3 +74,10 @@ class MixtureAdapter(TransferAdapter):
         self.share, self.bottom = float(state["share"]), float(state["bottom"])
         if not all(np.isfinite(v) for v in (self.mu, self.sd, self.rate, self.share, self.bottom)) or self.sd <= 0:
             raise ValueError("mixture parameters must be finite, sd positive")
+
+
+def _normal_pdf(x: np.ndarray, mu: float, sd: float) -> np.ndarray:
+    """``scipy.stats.norm.pdf(x, mu, sd)``, the same operations in the same order (so the same bits), without its
+    argument checks and broadcasting, which cost five times the arithmetic in an EM loop of 200 steps."""
+    z = (x - mu) / sd
+    return np.asarray(np.exp(-z**2 / 2.0) / _SQRT_2PI / sd)

@@ -68,21 +68,47 @@ def temperature_nll(
     scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, temperature: float
 ) -> float:
     """Mean over queries with a relevant candidate of -log P(a relevant candidate) at ``temperature``."""
-    z = scores / temperature
-    n_groups = int(groups.max()) + 1
-    used = np.bincount(groups, weights=labels, minlength=n_groups) > 0
-    return float(np.mean(_group_logsumexp(z, groups, n_groups)[used] - _group_logsumexp(
-        np.where(labels > 0, z, -np.inf), groups, n_groups
-    )[used]))
+    return TemperatureNLL(scores, labels, groups)(temperature)
 
 
-def _group_logsumexp(z: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """log sum exp of ``z`` per group, stable for very small temperatures (-inf entries allowed)."""
+class TemperatureNLL:
+    """:func:`temperature_nll` of fixed scores, for the many temperatures a fit tries (about 95).
+
+    What does not depend on the temperature is found once: each query's top score, all and relevant only
+    (``max(s / T) = max(s) / T`` bit for bit, since division by ``T > 0`` is monotone), and the relevant rows, so
+    an evaluation is one scaled ``exp`` and two ``bincount``s, not two scatter-maxima."""
+
+    def __init__(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> None:
+        self.scores, self.groups = scores, groups
+        self.n_groups = int(groups.max()) + 1
+        self.used = np.bincount(groups, weights=labels, minlength=self.n_groups) > 0
+        relevant = labels > 0
+        self.relevant_scores, self.relevant_groups = scores[relevant], groups[relevant]
+        self.top = _group_max(scores, groups, self.n_groups)
+        self.relevant_top = _group_max(self.relevant_scores, self.relevant_groups, self.n_groups)
+
+    def __call__(self, temperature: float) -> float:
+        every = _scaled_logsumexp(self.scores, self.groups, self.top, temperature, self.n_groups)
+        relevant = _scaled_logsumexp(self.relevant_scores, self.relevant_groups, self.relevant_top, temperature,
+                                     self.n_groups)
+        return float(np.mean(every[self.used] - relevant[self.used]))
+
+
+def _group_max(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     top = np.full(n_groups, -np.inf)
-    np.maximum.at(top, groups, z)
-    safe_top = np.where(np.isfinite(top), top, 0.0)
+    np.maximum.at(top, groups, values)
+    return top
+
+
+def _scaled_logsumexp(scores: np.ndarray, groups: np.ndarray, top: np.ndarray, temperature: float,
+                      n_groups: int) -> np.ndarray:
+    """log sum exp of ``scores / temperature`` per group, given each group's top score (-inf for an empty group),
+    stable for very small temperatures."""
+    scaled_top = top / temperature
+    safe_top = np.where(np.isfinite(scaled_top), scaled_top, 0.0)
+    weights = np.exp(scores / temperature - safe_top[groups])
     with np.errstate(divide="ignore"):
-        return safe_top + np.log(np.bincount(groups, weights=np.exp(z - safe_top[groups]), minlength=n_groups))
+        return safe_top + np.log(np.bincount(groups, weights=weights, minlength=n_groups))
 
 
 class TemperatureCalibrator(Calibrator):
@@ -126,8 +152,10 @@ class TemperatureCalibrator(Calibrator):
         low = np.log(self.config["min_temperature"])
         high = np.log(self.config["max_temperature"])
 
+        nll = TemperatureNLL(scores, labels, groups)
+
         def loss(log_t: float) -> float:
-            return temperature_nll(scores, labels, groups, float(np.exp(log_t)))
+            return nll(float(np.exp(log_t)))
 
         grid = np.linspace(low, high, 81)
         values = np.array([loss(x) for x in grid])

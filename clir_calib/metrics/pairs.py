@@ -13,6 +13,9 @@ import numpy as np
 from scipy import sparse
 
 CHUNK_ELEMENTS = 4_000_000  # rows x pairs processed at once (memory bound)
+#: up to this many weight rows (a point estimate) sums are ``bincount``s over the pairs: building a sparse matrix
+#: costs more than it saves for one product
+DENSE_ROWS = 2
 
 
 @dataclass
@@ -51,19 +54,21 @@ class Pairs:
     def size(self) -> int:
         return int(self.conf.size)
 
-    def matrix(self, key: Any, columns: np.ndarray, values: np.ndarray, width: int,
-               among: np.ndarray | None = None) -> sparse.csr_matrix:
-        """The sparse ``[Q, width]`` sums of ``values`` by (query, column), cached under ``key``; ``columns`` and
-        ``values`` are per pair (repeated blocks of all pairs), or per pair of the mask ``among``."""
+    def weighted_sums(self, weights: np.ndarray, key: Any, columns: np.ndarray, values: np.ndarray, width: int,
+                      among: np.ndarray | None = None) -> np.ndarray:
+        """``weights [B, Q]`` times the ``[Q, width]`` sums of ``values`` by (query, column), dense ``[B, width]``.
+
+        ``columns`` and ``values`` are per pair (repeated blocks of all pairs), or per pair of the mask ``among``.
+        Many rows (a bootstrap) multiply a sparse matrix built once and cached under ``key``; a point estimate's
+        one or two rows are ``bincount``s."""
+        query = self.query if among is None else self.query[among]
+        if weights.shape[0] <= DENSE_ROWS:
+            rows = np.tile(query, len(columns) // max(1, query.size))
+            return np.stack([np.bincount(columns, weights=values * row[rows], minlength=width) for row in weights])
         if key not in self._cache:
-            query = self.query if among is None else self.query[among]
             rows = np.tile(query, len(columns) // max(1, query.size))
             self._cache[key] = sparse.csr_matrix((values, (rows, columns)), shape=(self.n_queries, width))
-        return self._cache[key]
-
-    def sums(self, weights: np.ndarray, matrix: sparse.csr_matrix) -> np.ndarray:
-        """``weights [B, Q] @ matrix [Q, width]`` as a dense array (a transposed view of a C-ordered product)."""
-        return np.asarray(matrix.T @ self.transposed(weights)).T
+        return np.asarray(self._cache[key].T @ self.transposed(weights)).T  # a transposed view of a C-ordered product
 
     def transposed(self, weights: np.ndarray) -> np.ndarray:
         """``weights.T`` in C order, kept for the last weights seen: every estimator of a chunk multiplies the same
@@ -78,12 +83,25 @@ class Pairs:
     def group_sums(self, weights: np.ndarray, name: str = "ones") -> np.ndarray:
         """Per row, the weighted sums of ``ones``, ``conf``, ``hits`` or ``misses`` per tie group."""
         values = {"ones": np.ones(self.size), "conf": self.conf, "hits": self.hits, "misses": 1.0 - self.hits}[name]
-        return self.sums(weights, self.matrix(("group", name), self.group, values, self.n_groups))
+        return self.weighted_sums(weights, ("group", name), self.group, values, self.n_groups)
 
-    def column_blocks(self, width: int) -> list[tuple[int, list[sparse.csr_matrix]]]:
+    def block_group_sums(self, weights: np.ndarray, width: int, block: int) -> list[np.ndarray]:
+        """For the tie groups of block ``block`` (``width`` groups per block), the weighted sums of ``ones``,
+        ``conf`` and ``hits`` per group, each ``[groups in block, B]``: the fine level of the equal-mass search."""
+        first = block * width
+        if weights.shape[0] <= DENSE_ROWS:
+            inside = (self.group >= first) & (self.group < first + width)
+            groups, query = self.group[inside] - first, self.query[inside]
+            size = min(width, self.n_groups - first)
+            return [np.stack([np.bincount(groups, weights=values[inside] * row[query], minlength=size)
+                              for row in weights], axis=1)
+                    for values in (np.ones(self.size), self.conf, self.hits)]
+        transposed = self.transposed(weights)  # [Q, B]
+        return [np.asarray(m @ transposed) for m in self._column_blocks(width)[block][1]]
+
+    def _column_blocks(self, width: int) -> list[tuple[int, list[sparse.csr_matrix]]]:
         """The tie groups in blocks of ``width``: per block, its first group and the sparse ``[width, Q]`` sums of
-        ``ones``, ``conf`` and ``hits`` by (group, query) (ready to multiply ``weights.T``), for the fine level of
-        the equal-mass search."""
+        ``ones``, ``conf`` and ``hits`` by (group, query) (ready to multiply ``weights.T``)."""
         key = ("column-blocks", width)
         if key not in self._cache:
             full = [sparse.csr_matrix((values, (self.group, self.query)), shape=(self.n_groups, self.n_queries))
@@ -100,16 +118,17 @@ class Pairs:
         """Pairs in each resample."""
         return weights @ self.pairs_per_query
 
-    def grid(self, points: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-        """relplot's ``smooth_round_to_grid`` as two sparse maps: queries -> grid (residual, ones)."""
+    def grid_sums(self, weights: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+        """relplot's ``smooth_round_to_grid`` per row: the weighted residual (``conf - hit``) and pair mass spread
+        onto ``points`` mesh points ``[B, points]``."""
         f = self.conf
         index = (f * (points - 1)).astype(int).clip(0, points - 2)
         frac = f * (points - 1) - index
         cols = np.concatenate([index, index + 1])
         spread = np.concatenate([1 - frac, frac])
         residual = np.concatenate([f - self.hits, f - self.hits])
-        return (self.matrix(("grid-resid", points), cols, spread * residual, points),
-                self.matrix(("grid-ones", points), cols, spread, points))
+        return (self.weighted_sums(weights, ("grid-resid", points), cols, spread * residual, points),
+                self.weighted_sums(weights, ("grid-ones", points), cols, spread, points))
 
 
 # ------------------------------------------------------------------ binned estimators

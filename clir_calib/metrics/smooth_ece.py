@@ -88,10 +88,9 @@ def _mesh_transforms(pairs: Pairs, weights: np.ndarray, points: int, rows: np.nd
     resid_hat, ones_hat, done = kept[points]
     missing = np.unique(rows[~done[rows]])
     if missing.size:
-        resid_map, ones_map = pairs.grid(points)
-        subset = weights[missing]
-        resid_hat[missing] = dct(pairs.sums(subset, resid_map), type=1, axis=1)
-        ones_hat[missing] = dct(pairs.sums(subset, ones_map), type=1, axis=1)
+        resid_sums, ones_sums = pairs.grid_sums(weights[missing], points)
+        resid_hat[missing] = dct(resid_sums, type=1, axis=1)
+        ones_hat[missing] = dct(ones_sums, type=1, axis=1)
         done[missing] = True
     return resid_hat[rows], ones_hat[rows]
 
@@ -138,10 +137,10 @@ def smooth_ece_each(pairs: Pairs, weights: np.ndarray, sigmas: np.ndarray, rows:
 
 
 def _smooth_ece_fft(pairs: Pairs, weights: np.ndarray, sigma: float, points: int, rows: np.ndarray) -> np.ndarray:
-    resid_map, ones_map = pairs.grid(points)
-    t, subset = np.linspace(0, 1, _evaluation_points(sigma)), weights[rows]
-    resid = _smooth_fft(pairs.sums(subset, resid_map), sigma, points, t)
-    density = _smooth_fft(pairs.sums(subset, ones_map), sigma, points, t) + SMECE_DENSITY_EPS
+    t = np.linspace(0, 1, _evaluation_points(sigma))
+    resid_sums, ones_sums = pairs.grid_sums(weights[rows], points)
+    resid = _smooth_fft(resid_sums, sigma, points, t)
+    density = _smooth_fft(ones_sums, sigma, points, t) + SMECE_DENSITY_EPS
     return (np.abs(resid / density) * density).sum(axis=1) / density.sum(axis=1)
 
 

@@ -90,20 +90,18 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
     if blocks == 1:  # one level: the block is everything
         coarse = [pairs.query_sums(weights, values)[:, None] for _, values in names]
     else:
-        coarse = [pairs.sums(weights, pairs.matrix(("mass-blocks", width, name), pairs.group // width, values, blocks))
+        coarse = [pairs.weighted_sums(weights, ("mass-blocks", width, name), pairs.group // width, values, blocks)
                   for name, values in names]
     before = [np.concatenate([np.zeros((rows, 1)), np.cumsum(c, axis=1)], axis=1) for c in coarse]  # [B, blocks+1]
     n = before[0][:, -1]
     targets = np.round(np.arange(1, bins)[None, :] * n[:, None] / bins)  # [B, bins-1], half to even like round()
     block_of_cut = (before[0][:, 1:, None] < targets[:, None, :]).sum(axis=1).clip(0, blocks - 1)
     at_cut = np.zeros((3, rows, bins - 1))  # cumulative count, confidence and hits up to each cut's group
-    fine = pairs.column_blocks(width)
-    transposed = pairs.transposed(weights)  # [Q, B]
     for block in np.unique(block_of_cut):
         row_of, cut_of = np.nonzero(block_of_cut == block)
         # every row's sums over the block's groups, [groups in block, B]: rows whose cuts lie elsewhere cost a
         # little, but no copy of the weights is made
-        cumulative = [np.cumsum(np.asarray(m @ transposed), axis=0) for m in fine[block][1]]  # [groups, B]
+        cumulative = [np.cumsum(sums, axis=0) for sums in pairs.block_group_sums(weights, width, block)]
         # the first group of the block whose cumulative weight reaches the target: a binary search per cut
         below = targets[row_of, cut_of] - before[0][row_of, block]
         low, high = np.zeros(row_of.size, dtype=np.int64), np.full(row_of.size, cumulative[0].shape[0] - 1)
@@ -130,7 +128,7 @@ def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np
     n = pairs.total(weights)
     index = equal_width_index(pairs.conf, bins)
     count, conf_sum, hit_sum = (
-        pairs.sums(weights, pairs.matrix(("width", bins, name), index, values, bins))
+        pairs.weighted_sums(weights, ("width", bins, name), index, values, bins)
         for name, values in (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits)))
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = np.where(count > 0, np.abs(hit_sum - conf_sum) / np.where(count > 0, count, 1), -np.inf)
@@ -183,9 +181,9 @@ def auroc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
     slot = np.searchsorted(events, pairs.group, side="left")
     inside = (slot < events.size) & (events[slot.clip(0, max(0, events.size - 1))] == pairs.group)
     column = 2 * slot + inside  # 2i: between event groups i-1 and i; 2i+1: in event group i
-    neg = pairs.sums(weights, pairs.matrix("auroc-misses", column, 1.0 - pairs.hits, 2 * events.size + 1))
+    neg = pairs.weighted_sums(weights, "auroc-misses", column, 1.0 - pairs.hits, 2 * events.size + 1)
     event = pairs.hits > 0
-    pos = pairs.sums(weights, pairs.matrix("auroc-hits", slot[event], pairs.hits[event], events.size, event))
+    pos = pairs.weighted_sums(weights, "auroc-hits", slot[event], pairs.hits[event], events.size, event)
     below = np.cumsum(neg, axis=1)[:, 0:-1:2]  # non-events in every column before event group i's own
     tied = neg[:, 1::2]
     total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
@@ -211,15 +209,15 @@ def aurc(pairs: Pairs, weights: np.ndarray) -> np.ndarray:
     it, AURC ``= sum_g w_g (A_g - H_g) / A_g / N = 1 - sum_g H_g (w_g / A_g) / N``. ``H`` changes only at groups
     holding an event, so ``w_g / A_g`` is summed per stretch between them and weighted by that stretch's ``H``."""
     descending = pairs.n_groups - 1 - pairs.group
-    w = pairs.sums(weights, pairs.matrix("aurc-ones", descending, np.ones(pairs.size), pairs.n_groups))
+    w = pairs.weighted_sums(weights, "aurc-ones", descending, np.ones(pairs.size), pairs.n_groups)
     answered = np.cumsum(w, axis=1)
     share = np.divide(w, answered, out=np.zeros_like(w), where=answered > 0)  # 0 before the first pair answered
     with np.errstate(invalid="ignore", divide="ignore"):
         event = pairs.hits > 0
         starts = np.unique(np.concatenate([[0], descending[event]]))  # stretches begin at 0 and at each event group
         stretch = np.add.reduceat(share, starts, axis=1)  # [B, stretches]
-        hits = pairs.sums(weights, pairs.matrix("aurc-hits", np.searchsorted(starts, descending[event]),
-                                                pairs.hits[event], starts.size, event))
+        hits = pairs.weighted_sums(weights, "aurc-hits", np.searchsorted(starts, descending[event]),
+                                   pairs.hits[event], starts.size, event)
         return 1.0 - (np.cumsum(hits, axis=1) * stretch).sum(axis=1) / answered[:, -1]
 
 

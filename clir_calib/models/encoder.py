@@ -23,7 +23,13 @@ from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_js
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
 from clir_calib.models.batch import EncodedBatch, pad_token_ids, prefix_tokens
 from clir_calib.models.device import autocast_dtype, resolve_device
-from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
+from clir_calib.models.loading import (
+    length_limit,
+    no_pooler_kwargs,
+    quiet_transformers,
+    safe_from_pretrained,
+    shared_tokenizer,
+)
 from clir_calib.models.projection import PROJECTION_FILE, load_projection
 from clir_calib.models.resolution import resolve_model
 from clir_calib.models.settings import (
@@ -89,7 +95,7 @@ class Encoder:
         sentence-transformers files (pooling, max length), else defaults (E5 names get the
         ``query: `` / ``passage: `` prefixes).
         """
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         name = str(name_or_path)
         folder = resolve_model(name, cache_dir=cache_dir)
@@ -112,7 +118,7 @@ class Encoder:
                              "tokenizer of the model it was trained from into it")
         try:
             with quiet_transformers():
-                tokenizer = safe_from_pretrained(AutoTokenizer, folder)
+                tokenizer = shared_tokenizer(folder)
                 model = safe_from_pretrained(AutoModel, folder, weights_only=True, dtype=torch.float32,
                                              **no_pooler_kwargs(folder))
         except Exception as error:  # transformers raises many types for broken or foreign folders
