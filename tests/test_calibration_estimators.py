@@ -173,6 +173,18 @@ def test_one_row_bincount_sums_equal_the_sparse_products_of_many_rows() -> None:
         assert dense[name][0] == pytest.approx(sparse_rows[name][0], rel=1e-12, abs=1e-14), name
 
 
+def test_asking_for_some_estimators_gives_the_numbers_of_all() -> None:
+    """Only the sums the asked estimators need are formed; each estimator alone gives its number from the full set."""
+    conf, hits = _sample(600, 6, rounded=True)
+    pairs = Pairs(conf, hits, queries=np.repeat(np.arange(200), 3))
+    weights = np.random.default_rng(6).integers(0, 3, size=(4, 200)).astype(np.float64)
+    everything = weighted_metrics(pairs, weights, 15)
+    for name in WEIGHTED_METRICS:
+        alone = weighted_metrics(pairs, weights, 15, (name,))
+        assert list(alone) == [name]
+        np.testing.assert_array_equal(alone[name], everything[name])
+
+
 def test_bootstrap_pairs_intervals_hold_the_point_and_widen_with_fewer_queries() -> None:
     conf, hits = _sample(2000, 9)
     wide = bootstrap_pairs(conf[:100].reshape(100, 1), hits[:100].reshape(100, 1), 15, 300, seed=1)

@@ -123,31 +123,40 @@ def equal_mass_sums(pairs: Pairs, weights: np.ndarray, bins: int) -> tuple[np.nd
     return sums[0], sums[1], sums[2]
 
 
-def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int) -> dict[str, np.ndarray]:
-    """ECE (both binnings), MCE, the debiased L2 error and Murphy's Brier decomposition."""
-    n = pairs.total(weights)
-    index = equal_width_index(pairs.conf, bins)
-    count, conf_sum, hit_sum = (
-        pairs.weighted_sums(weights, ("width", bins, name), index, values, bins)
-        for name, values in (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gap = np.where(count > 0, np.abs(hit_sum - conf_sum) / np.where(count > 0, count, 1), -np.inf)
-        accuracy = hit_sum.sum(axis=1) / n
-        bin_acc = hit_sum / np.where(count > 0, count, 1)
-        bin_conf = conf_sum / np.where(count > 0, count, 1)
-    reliability = (count * (bin_conf - bin_acc) ** 2).sum(axis=1) / n
-    resolution = (count * (bin_acc - accuracy[:, None]) ** 2).sum(axis=1) / n
+#: what each group of binned estimators returns: the equal-mass ones need the (costlier) equal-mass search
+WIDTH_METRICS = ("ece_equal_width", "mce", "brier_reliability", "brier_resolution", "brier_uncertainty")
+MASS_METRICS = ("ece_equal_mass", "ece_debiased")
+POINTWISE_METRICS = ("brier", "nll", "cb_ece")
 
-    m_count, m_conf, m_hits = equal_mass_sums(pairs, weights, bins)
-    return {
-        "ece_equal_width": np.abs(hit_sum - conf_sum).sum(axis=1) / n,
-        "ece_equal_mass": np.abs(m_hits - m_conf).sum(axis=1) / n,
-        "mce": gap.max(axis=1),
-        "ece_debiased": _debiased_l2(m_count, m_conf, m_hits),
-        "brier_reliability": reliability,
-        "brier_resolution": resolution,
-        "brier_uncertainty": accuracy * (1 - accuracy),
-    }
+
+def binned_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
+                   names: tuple[str, ...] = WIDTH_METRICS + MASS_METRICS) -> dict[str, np.ndarray]:
+    """ECE (both binnings), MCE, the debiased L2 error and Murphy's Brier decomposition; each binning's sums only
+    when one of ``names`` needs them."""
+    values: dict[str, np.ndarray] = {}
+    n = pairs.total(weights)
+    if set(names) & set(WIDTH_METRICS):
+        index = equal_width_index(pairs.conf, bins)
+        count, conf_sum, hit_sum = (
+            pairs.weighted_sums(weights, ("width", bins, name), index, column, bins)
+            for name, column in (("ones", np.ones(pairs.size)), ("conf", pairs.conf), ("hits", pairs.hits)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.where(count > 0, np.abs(hit_sum - conf_sum) / np.where(count > 0, count, 1), -np.inf)
+            accuracy = hit_sum.sum(axis=1) / n
+            bin_acc = hit_sum / np.where(count > 0, count, 1)
+            bin_conf = conf_sum / np.where(count > 0, count, 1)
+        values.update({
+            "ece_equal_width": np.abs(hit_sum - conf_sum).sum(axis=1) / n,
+            "mce": gap.max(axis=1),
+            "brier_reliability": (count * (bin_conf - bin_acc) ** 2).sum(axis=1) / n,
+            "brier_resolution": (count * (bin_acc - accuracy[:, None]) ** 2).sum(axis=1) / n,
+            "brier_uncertainty": accuracy * (1 - accuracy),
+        })
+    if set(names) & set(MASS_METRICS):
+        m_count, m_conf, m_hits = equal_mass_sums(pairs, weights, bins)
+        values.update({"ece_equal_mass": np.abs(m_hits - m_conf).sum(axis=1) / n,
+                       "ece_debiased": _debiased_l2(m_count, m_conf, m_hits)})
+    return values
 
 
 def _debiased_l2(count: np.ndarray, conf_sum: np.ndarray, hit_sum: np.ndarray) -> np.ndarray:
@@ -253,7 +262,9 @@ def weighted_metrics(pairs: Pairs, weights: np.ndarray, bins: int,
 
     def chunk_metrics(first: int) -> dict[str, np.ndarray]:
         chunk = np.asarray(weights[first : first + step], dtype=np.float64)
-        values = {**binned_metrics(pairs, chunk, bins), **pointwise_means(pairs, chunk)}
+        values = binned_metrics(pairs, chunk, bins, names)
+        if set(names) & set(POINTWISE_METRICS):
+            values.update(pointwise_means(pairs, chunk))
         if "smece" in names:
             values["smece"] = smece(pairs, chunk)
         for name, estimator in (("auroc", auroc), ("aurc", aurc)):
