@@ -18,7 +18,7 @@ from clir_calib import plugins
 from clir_calib.config import load_config
 from clir_calib.errors import ClirCalibError
 from clir_calib.hookspecs import hookimpl
-from clir_calib.pipeline.executors import StudyExecutor
+from clir_calib.pipeline.executors import StudyExecutor, usable_cores
 from tests.test_study import _study_config
 
 PLUGIN = textwrap.dedent('''
@@ -170,6 +170,65 @@ def test_the_tiny_study_on_a_local_ray_cluster_matches_the_local_executor(
     assert _stage_folders(tmp_path / "ray") == _stage_folders(tmp_path / "local")
     again = run_study(load_config(_config(tmp_path, fake_multi30k, tiny_model_dir, "ray")))  # local, same folder
     assert all(stage.reused for stage in again.stages)
+
+
+def _raises_in_a_worker(needed: list[Any]) -> Any:
+    from clir_calib.errors import DataError
+
+    raise DataError("a stage's own one-line error")
+
+
+def test_processes_executor_runs_jobs_after_their_needs_and_raises_a_stages_error() -> None:
+    """Jobs (closures, as the study makes them) run in spawned workers once what they need is done; a stage's
+    error reaches the caller as itself."""
+    from clir_calib.errors import DataError
+    from clir_calib.pipeline.executors import ProcessesExecutor, StageJob
+    from clir_calib.pipeline.stages import StageResult
+
+    offset = 10
+
+    def stage(name: str) -> Any:
+        def call(needed: list[StageResult]) -> StageResult:
+            return StageResult("s", name, str(os.getpid()), Path(name), False, float(offset + len(needed)),
+                               {"needed": [r.label for r in needed]})
+        return call
+
+    jobs = [StageJob("a", stage("a")), StageJob("b", stage("b")), StageJob("c", stage("c"), needs=[0, 1])]
+    results = ProcessesExecutor(workers=2).run(jobs)
+    assert [r.label for r in results] == ["a", "b", "c"] and results[2].info["needed"] == ["a", "b"]
+    assert results[2].seconds == 12.0 and all(r.key != str(os.getpid()) for r in results)  # in other processes
+    with pytest.raises(DataError, match="a stage's own one-line error"):
+        ProcessesExecutor(workers=2).run([StageJob("a", stage("a")), StageJob("bad", _raises_in_a_worker, needs=[0])])
+
+
+@pytest.mark.slow
+def test_the_tiny_study_in_worker_processes_matches_the_local_executor(tmp_path: Path, fake_multi30k: Path,
+                                                                        tiny_model_dir: Path) -> None:
+    """Two worker processes give the local executor's tables and stage folders, and a local re-run reuses every
+    stage they wrote. Each worker has one of the two cores' threads, so the local run has one too: torch sums in
+    another order with another thread count (float noise in the last digits)."""
+    import torch
+
+    from clir_calib.pipeline.study import run_study
+
+    def config(out: str, **extra: Any) -> Any:
+        path = _study_config(tmp_path, fake_multi30k, tiny_model_dir)
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data.update(seeds=[3, 4], output_dir=str(tmp_path / out), **extra)
+        written = tmp_path / f"{out}.yaml"
+        written.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return load_config(written)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, usable_cores() // 2))
+    try:
+        run_study(config("local"))
+    finally:
+        torch.set_num_threads(threads)
+    run_study(config("workers", executor="processes", executor_params={"workers": 2}))
+    assert _tables(tmp_path / "workers") == _tables(tmp_path / "local")
+    assert _stage_folders(tmp_path / "workers") == _stage_folders(tmp_path / "local")
+    assert all(stage.reused for stage in run_study(config("workers")).stages)
 
 
 MOUNTS = """\

@@ -23,13 +23,7 @@ from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_js
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
 from clir_calib.models.batch import EncodedBatch, pad_token_ids, prefix_tokens
 from clir_calib.models.device import autocast_dtype, resolve_device
-from clir_calib.models.loading import (
-    length_limit,
-    no_pooler_kwargs,
-    quiet_transformers,
-    safe_from_pretrained,
-    shared_tokenizer,
-)
+from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
 from clir_calib.models.projection import PROJECTION_FILE, load_projection
 from clir_calib.models.resolution import resolve_model
 from clir_calib.models.settings import (
@@ -96,6 +90,8 @@ class Encoder:
         ``query: `` / ``passage: `` prefixes).
         """
         from transformers import AutoModel
+
+        from clir_calib.models.loading import shared_tokenizer
 
         name = str(name_or_path)
         folder = resolve_model(name, cache_dir=cache_dir)

@@ -1,5 +1,6 @@
-"""Who runs a study's stages: ``local`` (in this process, in order; the default) or ``ray`` (each stage a Ray task
-once the stages it needs are done), registered through ``register_executors`` like any plugin's executor.
+"""Who runs a study's stages: ``local`` (in this process, in order; the default), ``processes`` (worker processes
+of this machine sharing its cores) or ``ray`` (each stage a Ray task once the stages it needs are done), registered
+through ``register_executors`` like any plugin's executor.
 
 A stage is a :class:`StageJob`: a function of the results of the jobs it needs, returning its
 :class:`~clir_calib.pipeline.stages.StageResult`. The stage hashes, the ``stage.json`` markers and the folder locks
@@ -9,6 +10,7 @@ write into ``output_dir``, which every worker must see (see ``docs/executors.md`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,77 @@ class LocalExecutor(StudyExecutor):
         return results
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _start_worker(threads: int) -> None:
+    """A worker's share of the cores, set before it imports torch (spawned workers start empty)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_pickled(call: bytes, needed: list[StageResult]) -> StageResult:
+    import cloudpickle
+
+    return cloudpickle.loads(call)(needed)  # type: ignore[no-any-return]
+
+
+class ProcessesExecutor(StudyExecutor):
+    """Each stage in one of ``workers`` processes of this machine, once the stages it needs are done; the cores are
+    shared out among the workers (``cores // workers`` threads each).
+
+    On a small CPU, two one-thread stages side by side do more than one two-thread stage: a transformer's small
+    batches and the estimators' numpy work do not scale across threads. Stages are pickled with cloudpickle into
+    spawned workers (never forked from a process whose thread pools may be running). Where CUDA is present, one
+    stage that asks for the accelerator (distill, evaluate) runs at a time."""
+
+    name = "processes"
+    description = "Each stage in one of N worker processes on this machine once the stages it needs are done."
+    citation = ""
+    params = (Param("workers", 2, "worker processes; each gets cores // workers threads", type=int, at_least=1,
+                    at_most=1024),)
+
+    def run(self, jobs: list[StageJob]) -> list[StageResult]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+        import cloudpickle
+        import torch
+
+        workers = max(1, min(int(self.config["workers"]), len(jobs)))
+        accelerators_at_once = 1 if torch.cuda.is_available() else len(jobs)
+        results: list[StageResult | None] = [None] * len(jobs)
+        running: dict[Future[StageResult], int] = {}
+        waiting = list(range(len(jobs)))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                                 initargs=(max(1, usable_cores() // workers),)) as pool:
+            try:
+                while waiting or running:
+                    accelerated = sum(jobs[i].accelerated for i in running.values())
+                    for index in list(waiting):
+                        job = jobs[index]
+                        if any(results[i] is None for i in job.needs):
+                            continue
+                        if job.accelerated and accelerated >= accelerators_at_once:
+                            continue
+                        accelerated += job.accelerated
+                        waiting.remove(index)
+                        needed = [result for i in job.needs if (result := results[i]) is not None]
+                        running[pool.submit(_run_pickled, cloudpickle.dumps(job.call), needed)] = index
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[running.pop(future)] = future.result()  # a stage's error is raised here, as is
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # running stages end (atomic: nothing half-written)
+                raise
+        return [result for result in results if result is not None]
+
+
 class RayExecutor(StudyExecutor):
     """Each stage a Ray task submitted once its inputs exist, with a GPU for distill and evaluate where the cluster
     has GPUs, else CPUs; a task whose worker dies is retried (stages are atomic and distillation resumes)."""
@@ -116,4 +189,5 @@ class RayExecutor(StudyExecutor):
 @hookimpl
 def register_executors(register: Callable[[type[Any]], None]) -> None:
     register(LocalExecutor)
+    register(ProcessesExecutor)
     register(RayExecutor)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -55,19 +56,14 @@ def reliability_diagram(
     filled = [i for i, c in enumerate(table.count) if c > 0]
     accuracies = [float(table.accuracy[i] or 0.0) for i in filled]
     confidences = [float(table.mean_confidence[i] or 0.0) for i in filled]
-    top.bar(
-        [lefts[i] for i in filled], accuracies, width=[widths[i] for i in filled], align="edge",
-        color="#4c72b0", edgecolor="#1f2d4d", linewidth=0.6, label="accuracy",
-    )
+    filled_lefts, filled_widths = [lefts[i] for i in filled], [widths[i] for i in filled]
+    _bars(top, filled_lefts, filled_widths, [0.0] * len(filled), accuracies, facecolor="#4c72b0",
+          edgecolor="#1f2d4d", linewidth=0.6, label="accuracy")
     # gap shading: hatched from the bar's top to the bin's mean confidence (drawn over the bar when
     # accuracy exceeds confidence, so both stay visible)
-    gap_bottoms = [min(a, c) for a, c in zip(accuracies, confidences, strict=True)]
-    gap_heights = [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)]
-    top.bar(
-        [lefts[i] for i in filled], gap_heights, bottom=gap_bottoms, width=[widths[i] for i in filled],
-        align="edge", facecolor="none", edgecolor="#c62828", linewidth=0.8, hatch="///",
-        label="gap |accuracy - confidence|",
-    )
+    _bars(top, filled_lefts, filled_widths, [min(a, c) for a, c in zip(accuracies, confidences, strict=True)],
+          [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)], facecolor="none", edgecolor="#c62828",
+          linewidth=0.8, hatch="///", label="gap |accuracy - confidence|")
     top.plot([0, 1], [0, 1], linestyle="--", color="#444444", linewidth=1.0, label="perfect calibration")
     top.set_xlim(0.0, 1.0)
     top.set_ylim(0.0, 1.0)
@@ -83,14 +79,25 @@ def reliability_diagram(
     top.legend(handles, labels, loc="upper left", fontsize=7, frameon=True)
     top.tick_params(labelbottom=False)
 
-    bottom.bar(
-        lefts, table.count, width=widths, align="edge", color="#8c8c8c", edgecolor="#444444", linewidth=0.5
-    )
-    bottom.set_yscale("log" if max(table.count) > 50 * max(1, min(c for c in table.count if c > 0)) else "linear")
+    counts = [float(c) for c in table.count]
+    log = max(counts) > 50 * max(1.0, min(c for c in counts if c > 0))
+    _bars(bottom, lefts, widths, [0.0] * len(counts), counts, facecolor="#8c8c8c", edgecolor="#444444",
+          linewidth=0.5)
+    bottom.set_yscale("log" if log else "linear")
+    bottom.set_ylim(0.5 if log else 0.0, max(counts) * (2.0 if log else 1.05))
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("count")
 
     return save_png(figure, path)
+
+
+def _bars(axes: Any, lefts: Sequence[float], widths: Sequence[float], bottoms: Sequence[float],
+          heights: Sequence[float], **style: Any) -> None:
+    """Bars as one collection of rectangles: what ``axes.bar`` draws, without one patch artist per bin (the
+    diagrams are made by the hundred, and those artists were a quarter of each one's time)."""
+    corners = [[(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+               for x, w, y, h in zip(lefts, widths, bottoms, heights, strict=True)]
+    axes.add_collection(PolyCollection(corners, **style), autolim=False)
 
 
 def transfer_gap_plot(
