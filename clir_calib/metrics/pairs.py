@@ -61,12 +61,12 @@ class Pairs:
         ``columns`` and ``values`` are per pair (repeated blocks of all pairs), or per pair of the mask ``among``.
         Many rows (a bootstrap) multiply a sparse matrix built once and cached under ``key``; a point estimate's
         one or two rows are ``bincount``s."""
-        query = self.query if among is None else self.query[among]
-        if weights.shape[0] <= DENSE_ROWS:
-            rows = np.tile(query, len(columns) // max(1, query.size))
-            return np.stack([np.bincount(columns, weights=values * row[rows], minlength=width) for row in weights])
-        if key not in self._cache:
-            rows = np.tile(query, len(columns) // max(1, query.size))
+        dense = weights.shape[0] <= DENSE_ROWS
+        if dense or key not in self._cache:
+            query = self.query if among is None else self.query[among]
+            rows = np.tile(query, len(columns) // max(1, query.size))  # the query of each entry of ``columns``
+            if dense:
+                return np.stack([np.bincount(columns, weights=values * row[rows], minlength=width) for row in weights])
             self._cache[key] = sparse.csr_matrix((values, (rows, columns)), shape=(self.n_queries, width))
         return np.asarray(self._cache[key].T @ self.transposed(weights)).T  # a transposed view of a C-ordered product
 
