@@ -20,6 +20,11 @@ the ratio of median steady-state steps; printed is the median ratio over ``--rep
 (speed-up = their step / our step, > 1 means ours is faster), and in the same way an OT step over an
 MSE step (ours against ours, interleaved).
 
+Both sides train on **the same batches in the same order** (sentence-transformers' documented
+``get_batch_sampler`` override hands its trainer clir-calib's batches): a step's time grows with its batch's
+longest sentence (0.73 s at 35 tokens, 1.08 s at 44, batch 32), so with each trainer's own shuffle the ratio
+measured the two samplers' draws as much as the two trainers (earlier figures: 1.005, 0.98, 0.80, 0.91).
+
     python bench/distill_vs_st.py [--data runs/data/multi30k] [--steps 12] [--repeats 3] [--batch-size 32] [--json]
 """
 
@@ -138,17 +143,17 @@ def ours(cfg_overrides: list[str], out: Path) -> Callable[[StepClock], None]:
 
 
 def theirs(model_folder: str, texts: list[str], labels: torch.Tensor, args: argparse.Namespace,
-           out: Path) -> Callable[[StepClock], None]:
-    """sentence-transformers' trainer with its MSE loss on the teacher's embeddings."""
+           out: Path, batches: list[list[int]]) -> Callable[[StepClock], None]:
+    """sentence-transformers' trainer with its MSE loss on the teacher's embeddings, on ``batches``."""
 
     def run(clock: StepClock) -> None:
-        train_theirs(model_folder, texts, labels, args, out, clock)
+        train_theirs(model_folder, texts, labels, args, out, clock, batches)
 
     return run
 
 
 def train_theirs(model_folder: str, texts: list[str], labels: torch.Tensor, args: argparse.Namespace,
-                 out: Path, clock: StepClock) -> None:
+                 out: Path, clock: StepClock, batches: list[list[int]]) -> None:
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -175,8 +180,12 @@ def train_theirs(model_folder: str, texts: list[str], labels: torch.Tensor, args
         logging_strategy="no", save_strategy="no", report_to=[], dataloader_num_workers=0, use_cpu=True,
         seed=13, disable_tqdm=True,
     )
-    trainer = SentenceTransformerTrainer(model=model, args=training, train_dataset=dataset,
-                                         loss=losses.MSELoss(model), callbacks=[StepTimer()])
+    class SameBatches(SentenceTransformerTrainer):  # type: ignore[misc]
+        def get_batch_sampler(self, *_: Any, **__: Any) -> list[list[int]]:
+            return batches  # clir-calib's batches, in its order (the documented place to choose them)
+
+    trainer = SameBatches(model=model, args=training, train_dataset=dataset, loss=losses.MSELoss(model),
+                          callbacks=[StepTimer()])
     with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its metrics; --json keeps stdout to one object
         trainer.train()
 
@@ -214,6 +223,9 @@ def main() -> None:
     store.ensure(bitext.en)  # labels for theirs; the same store serves ours (outside the timing)
     labels = store.pooled(bitext.en)
     texts = [teacher.prefix("passage") + text for text in bitext.xx]
+    from clir_calib.distill.order import micro_batches
+
+    batches = micro_batches(len(bitext), args.batch_size, cfg.seed, 0)  # ours, epoch 0: given to theirs too
 
     speedups: list[float] = []
     ot_ratios: list[float] = []
@@ -221,7 +233,7 @@ def main() -> None:
     for repeat in range(args.repeats):
         # alternate which side starts, so neither always runs right after the other's validation or set-up
         run_ours = ours([*base, "distill.losses=[mse]"], scratch / f"ours-mse-{repeat}")
-        run_theirs = theirs(str(teacher.folder), texts, labels, args, scratch / f"theirs-{repeat}")
+        run_theirs = theirs(str(teacher.folder), texts, labels, args, scratch / f"theirs-{repeat}", batches)
         a, b = (run_ours, run_theirs) if repeat % 2 == 0 else (run_theirs, run_ours)
         clock_a, clock_b = interleaved(a, b)
         mine, their = (clock_a, clock_b) if repeat % 2 == 0 else (clock_b, clock_a)
