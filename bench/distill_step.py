@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -102,6 +104,7 @@ def main() -> None:
     from clir_calib.models.encoder import Encoder
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-distill-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # students and checkpoints: gigabytes
     model = str(random_e5_shaped(scratch / "model")) if args.random_model else args.model
     base = [f"models.teacher.name={model}", f"models.student.name={model}", f"data.prepared={args.data}",
             f"models.teacher.max_length={args.max_length}", f"models.student.max_length={args.max_length}",

@@ -31,9 +31,11 @@ measured the two samplers' draws as much as the two trainers (earlier figures: 1
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -211,6 +213,7 @@ def main() -> None:
     data = prepared_data(args.data)
     pairs = args.steps * args.batch_size
     scratch = Path(tempfile.mkdtemp(prefix="bench-st-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # students and checkpoints: gigabytes
     base = [f"models.teacher.name={args.model}", f"models.student.name={args.model}", f"data.prepared={data}",
             f"models.teacher.max_length={args.max_length}", f"models.student.max_length={args.max_length}",
             f"distill.batch_size={args.batch_size}", f"distill.max_pairs={pairs}", "distill.val_pairs=64",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -57,7 +58,12 @@ def main() -> None:
     cfg = load_config(args.config, [f"data.prepared={args.prepared}", f"evaluate.index_dir={index_dir}", "device=cpu"])
     out = Path(tempfile.mkdtemp(prefix="bench-evaluate-")) / "eval"
     started = time.perf_counter()
-    run_evaluation(cfg, out)
+    try:
+        run_evaluation(cfg, out)
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+        if args.index_dir is None:
+            shutil.rmtree(index_dir, ignore_errors=True)  # a cache made for this run only
     total = time.perf_counter() - started
     spent["files"] = spent.pop("files and diagrams") - spent["diagrams"]
     spent["other"] = total - sum(spent.values())

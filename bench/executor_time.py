@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -90,18 +91,21 @@ def main() -> None:
     for encoder in (cfg.models.teacher, cfg.models.student):
         resolve_model(encoder.name)  # converted once, outside the timing
     scratch = Path(tempfile.mkdtemp(prefix="bench-executor-"))
-    load_before = os.getloadavg()[0]
-    local_s = timed_study(args.config, scratch / "local", "local")
-    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": str(args.threads)}})
     try:
-        ray_s = timed_study(args.config, scratch / "ray", "ray")
+        load_before = os.getloadavg()[0]
+        local_s = timed_study(args.config, scratch / "local", "local")
+        ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": str(args.threads)}})
+        try:
+            ray_s = timed_study(args.config, scratch / "ray", "ray")
+        finally:
+            ray.shutdown()
+        largest = largest_difference(without_timings(tables(scratch / "local")), without_timings(tables(scratch / "ray")))
+        result = {"config": args.config, "local_s": local_s, "ray_s": ray_s, "ray_over_local": ray_s / local_s,
+                  "workers": args.workers, "threads_per_worker": args.threads, "cpus": os.cpu_count(),
+                  "tables_largest_difference": largest, "load_average_before": load_before}
     finally:
-        ray.shutdown()
-    largest = largest_difference(without_timings(tables(scratch / "local")), without_timings(tables(scratch / "ray")))
-    result = {"config": args.config, "local_s": local_s, "ray_s": ray_s, "ray_over_local": ray_s / local_s,
-              "workers": args.workers, "threads_per_worker": args.threads, "cpus": os.cpu_count(),
-              "tables_largest_difference": largest, "load_average_before": load_before}
+        shutil.rmtree(scratch, ignore_errors=True)  # two studies' models and caches
     if args.json:
         print(json.dumps(result))
         return

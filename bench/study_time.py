@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--target-s", type=float, default=90.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--keep", action="store_true", help="keep each repeat's study folder (1.5-7 GB each)")
     args = parser.parse_args()
 
     from clir_calib.config import load_config
@@ -54,6 +56,8 @@ def main() -> None:
             runs[f"{stage.stage}/{stage.label}"].append(stage.seconds)
         for name, seconds in by_stage.items():
             stages[name].append(seconds)
+        if not args.keep:
+            shutil.rmtree(out.parent, ignore_errors=True)  # a repeat's models and caches: gigabytes each
     wall = statistics.median(walls)
     report = {
         "config": args.config, "repeats": args.repeats, "wall_s": round(wall, 1),
