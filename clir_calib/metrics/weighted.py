@@ -44,8 +44,15 @@ MASS_BLOCKS = 8.0
 ONE_BLOCK_GROUPS = 2048
 #: likewise up to this many (rows x tie groups): a point estimate, or a few rows, sums every group at once
 ONE_BLOCK_ELEMENTS = 1_000_000
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 #: threads that evaluate chunks of resamples at once (the cores this process may use)
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+WORKERS = usable_cores()
 #: the estimators :func:`weighted_metrics` returns, in ``metrics.json`` order
 WEIGHTED_METRICS: tuple[str, ...] = (
     "ece_equal_width", "ece_equal_mass", "mce", "brier", "nll", "ece_debiased", "smece", "auroc",

@@ -66,11 +66,6 @@ class LocalExecutor(StudyExecutor):
         return results
 
 
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _start_worker(threads: int) -> None:
     """A worker's share of the cores, set before it imports torch (spawned workers start empty)."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -105,8 +100,11 @@ class ProcessesExecutor(StudyExecutor):
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+        # imported here, not at the top: these bring torch and scipy, which the CLI's start-up avoids
         import cloudpickle
         import torch
+
+        from clir_calib.metrics.weighted import usable_cores
 
         workers = max(1, min(int(self.config["workers"]), len(jobs)))
         accelerators_at_once = 1 if torch.cuda.is_available() else len(jobs)
