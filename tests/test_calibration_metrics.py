@@ -137,3 +137,19 @@ def test_reliability_diagram_writes_a_png(tmp_path) -> None:  # type: ignore[no-
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["diagram.png"]
     with pytest.raises(DataError, match="binning"):
         reliability_diagram(report, tmp_path / "x.png", binning="bad")  # type: ignore[arg-type]
+
+
+def test_a_redrawn_diagram_canvas_gives_the_bytes_of_a_new_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Diagrams redraw one canvas per thread; nothing of the diagram before may remain (bars, diagonal, legend, the
+    histogram's log or linear scale), in either binning, with empty bins, with and without a title."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for i, n in enumerate((40, 6000, 300, 20000, 3)):
+        conf = rng.uniform(size=n) ** (1 + 3 * (i % 3))
+        correct = rng.uniform(size=n) < np.sqrt(conf)
+        cases.append((calibration_report(conf, correct), ("equal_width", "equal_mass")[i % 2], f"case {i}" * (i % 2)))
+    for i, (report, binning, title) in enumerate(cases + cases[::-1]):
+        reused = reliability_diagram(report, tmp_path / f"reused{i}.png", title=title, binning=binning)  # type: ignore[arg-type]
+        fresh = reliability_diagram(report, tmp_path / f"fresh{i}.png", title=title, binning=binning,  # type: ignore[arg-type]
+                                    reuse=False)
+        assert reused.read_bytes() == fresh.read_bytes(), f"diagram {i} differs after a redraw"

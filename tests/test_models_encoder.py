@@ -149,6 +149,35 @@ def test_encoders_share_a_tokenizer_only_for_the_same_tokenizer_files(tiny_model
     assert edited.tokenizer is not first.tokenizer and edited.max_length == 7  # an edited file is read again
 
 
+def test_a_saved_encoder_keeps_its_tokenizer_files_and_shares_the_loaded_tokenizer(tiny_model_dir: Path,
+                                                                                  tmp_path: Path) -> None:
+    """A student saved from a base model carries the base's tokenizer files byte for byte, so loading it reuses the
+    base's tokenizer (a saved config.json adds only ``dtype``); a tokenizer whose source files changed since it was
+    loaded is written by ``save_pretrained`` and read again."""
+    from clir_calib.models.loading import TOKENIZER_INPUTS, tokenizer_inputs_digest
+
+    base = Encoder.from_pretrained(tiny_model_dir, device="cpu")
+    saved = base.save(tmp_path / "student")
+    for name in TOKENIZER_INPUTS:
+        if name != "config.json" and (tiny_model_dir / name).is_file():
+            assert (saved / name).read_bytes() == (tiny_model_dir / name).read_bytes(), name
+    assert tokenizer_inputs_digest(saved) == tokenizer_inputs_digest(tiny_model_dir)
+    back = Encoder.from_pretrained(saved, device="cpu")
+    assert back.tokenizer is base.tokenizer
+    torch.testing.assert_close(back.encode(TEXTS), base.encode(TEXTS))
+
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps({**config, "model_type": "not-the-same"}))
+    assert tokenizer_inputs_digest(saved) != tokenizer_inputs_digest(tiny_model_dir)  # other keys still count
+
+    moved = Path(shutil.copytree(tiny_model_dir, tmp_path / "moved"))
+    loaded = Encoder.from_pretrained(moved, device="cpu")
+    tokenizer_config = moved / "tokenizer_config.json"
+    tokenizer_config.write_text(json.dumps({**json.loads(tokenizer_config.read_text()), "model_max_length": 9}))
+    again = loaded.save(tmp_path / "again")  # its source changed: re-serialised, not copied
+    assert json.loads((again / "tokenizer_config.json").read_text()).get("model_max_length") != 9
+
+
 def test_save_into_existing_run_folder_keeps_other_files(encoder: Encoder, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -93,3 +93,37 @@ def test_stored_outputs_match_the_teacher(tiny_model_dir: Path, tmp_path: Path) 
     again.ensure(texts[::-1])
     assert again.encoded == 0
     assert torch.allclose(again.pooled(["two men"]), direct.pooled[1:2], atol=1e-5)
+
+
+def test_runs_from_the_same_model_share_their_step_0_validation(
+    prepared_dir: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every method and seed starts from the same student: with a shared cache, the validation before the first step
+    is encoded once, and a run without the cache measures the same val accuracy at step 0."""
+    from clir_calib.distill.logbook import read_log
+    from clir_calib.distill.student import Student
+
+    encodes: list[int] = []
+    original = Student.encode
+
+    def counted(self: Student, *args: object, **kwargs: object) -> torch.Tensor:
+        encodes.append(1)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Student, "encode", counted)
+    base = [f"data.prepared={prepared_dir}", f"models.teacher.name={tiny_model_dir}",
+            f"models.student.name={tiny_model_dir}", *FAST]
+    shared = [*base, f"distill.teacher_cache={tmp_path / 'store'}"]
+
+    def step_0(out: Path) -> float:
+        return next(r["val_accuracy"] for r in read_log(out / "log.jsonl") if r.get("step") == 0 and "val_accuracy" in r)
+
+    distill(load_config(None, [*shared, "distill.losses=[ot]", "seed=1"]), tmp_path / "ot")
+    first = len(encodes)
+    assert first == 3  # steps 0, 3 and 6
+    distill(load_config(None, [*shared, "distill.losses=[mse]", "seed=2"]), tmp_path / "mse")
+    assert len(encodes) - first == 2  # steps 3 and 6: step 0 came from the cache
+    assert list((tmp_path / "store" / "student-start").rglob("embeddings.npy"))
+    distill(load_config(None, [*base, "distill.losses=[mse]", "seed=2"]), tmp_path / "alone")
+    assert len(encodes) - first == 5  # no shared cache: every check encodes
+    assert step_0(tmp_path / "mse") == step_0(tmp_path / "alone") == step_0(tmp_path / "ot")

@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
         seeds: str | None = typer.Option(
             None, "--seeds", help="Distillation seeds, comma-separated (e.g. 13,14,15); overrides seeds in the config."
         ),
-        executor: str | None = typer.Option(None, "--executor", help="Who runs the stages: local (default) or ray "
-                                            "(executor in the config; see docs/executors.md)."),
+        executor: str | None = typer.Option(None, "--executor", help="Who runs the stages: local (default), processes, ray, "
+                                            "or a plugin's (executor in the config; see docs/executors.md)."),
         address: str | None = typer.Option(None, "--address", help="With --executor ray: an existing cluster "
                                            "(auto, or ray://HOST:10001); default: a local one."),
     ) -> None:

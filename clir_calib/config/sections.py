@@ -135,7 +135,8 @@ class DistillConfig:
         "run once per sentence, without dropout, and their outputs are cached for every step and val check; "
         "None: every layer trains", at_least=1, at_most=10_000, new=True)
     teacher_cache: str | None = setting(
-        None, help="folder of frozen-teacher outputs shared by runs; None: private to the run (`run`: OUT/teacher-cache)",
+        None, help="folder of frozen-teacher outputs (and untrained-student validation encodings) shared by runs; "
+        "None: private to the run (`run`: OUT/teacher-cache)",
         role="input")
     log_with: str | None = setting(None, help="also send the training log to that tracker", choices=TRACKERS)
 
@@ -278,7 +279,7 @@ class ExperimentConfig:
     evaluate: EvaluateConfig = setting(factory=EvaluateConfig, help="the evaluate section")
     calibrate: CalibrateConfig = setting(factory=CalibrateConfig, help="the calibrate section")
     report: ReportConfig = setting(factory=ReportConfig, help="the report section")
-    executor: str = setting("local", help="who runs the study's stages: local (in order, in this process), ray, or a "
-                            "plugin's (clir-calib plugins)", new=True)
+    executor: str = setting("local", help="who runs the study's stages: local (in order, in this process), processes "
+                            "(worker processes of this machine), ray, or a plugin's (clir-calib plugins)", new=True)
     executor_params: dict[str, Any] = setting(factory=dict, help="the executor's parameters, e.g. {address: auto} for "
                                               "ray", new=True)

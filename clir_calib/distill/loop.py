@@ -221,11 +221,20 @@ class TrainingLoop:
         if self.accelerator.is_main_process:
             assert self.queries is not None
             with unwrapped(self.student):
-                documents = self.student.encode(self.data.val.xx, "passage", self.cfg.models.student.batch_size)
+                texts, size = self.data.val.xx, self.cfg.models.student.batch_size
+                documents = self.student.encode(texts, "passage", size) if self.position.step else \
+                    self.student.encode_untrained(texts, "passage", size, self._start_cache(), {
+                        "lang": self.dc.lang, "precision": str(self.accelerator.mixed_precision),
+                        "device": str(self.accelerator.device.type)})
             accuracy = top1_accuracy(self.queries, self.student.project(documents))
         self.accelerator.wait_for_everyone()
         self.last_accuracy = accuracy
         return accuracy
+
+    def _start_cache(self) -> Path | None:
+        """Where untrained students' validation encodings are shared (beside the teacher's outputs); None: nowhere."""
+        root = self.dc.teacher_cache
+        return Path(root).expanduser() / "student-start" if root else None
 
     def _checked(self, event: str, accuracy: float, pairs_per_second: float | None = None) -> None:
         """Log a val check and count it for early stopping (the main process decides; every process follows)."""

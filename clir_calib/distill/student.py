@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,8 +18,9 @@ from torch import nn
 from clir_calib.distill.lower_cache import LowerStateCache
 from clir_calib.errors import ConfigError
 from clir_calib.models.batch import EncodedBatch
-from clir_calib.models.encoder import PROJECTION_FILE, Encoder
+from clir_calib.models.encoder import Encoder
 from clir_calib.models.layers import check_top_layers, freeze_below_top, layer_stack, top_states
+from clir_calib.models.projection import PROJECTION_FILE
 
 __all__ = ["PROJECTION_FILE", "Student", "adamw", "parameter_groups", "warmup_linear_schedule"]
 PROJECTION_PREFIX = "projection."
@@ -84,6 +86,20 @@ class Student(nn.Module):
                 states = top_states(self.encoder.model, hidden, mask, self.top_layers)
                 parts.append(self.encoder.pool(self.encoder._project(states), mask).cpu())
         return torch.cat(parts) if parts else torch.zeros(0, self.encoder.output_size)
+
+    def encode_untrained(self, texts: Sequence[str], role: str, batch_size: int, cache: Path | None,
+                         context: dict[str, Any]) -> torch.Tensor:
+        """:meth:`encode` before the first step, kept in the embedding cache ``cache`` (None: no cache). Every method
+        and seed of a study starts from the same model, so their step-0 validations are one encoding; the key is the
+        base model's content hash and settings, the texts, ``top_layers`` and ``context`` (precision, device)."""
+        if cache is None or self.encoder.folder is None:
+            return self.encode(texts, role, batch_size)
+        from clir_calib.retrieval.index import encode_cached
+
+        entry = encode_cached(_Untrained(self), [str(i) for i in range(len(texts))], list(texts), role, cache,
+                              "distill-start", "val", str(context.get("lang", "")),
+                              extra={"top_layers": self.top_layers, **context}, batch_size=batch_size)
+        return torch.from_numpy(entry.embeddings)
 
     def trained_layers(self) -> str:
         """Which layers train, for the result, the card and the report."""
@@ -162,3 +178,16 @@ def warmup_linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, w
         return max(0.0, remaining / max(1, total_steps - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class _Untrained:
+    """A student before its first step as the embedding cache sees an encoder: the base model's name, folder and
+    settings (its fingerprint), and the student's own :meth:`Student.encode` (cached lower layers included)."""
+
+    def __init__(self, student: Student) -> None:
+        self.student = student
+        self.name, self.folder, self.settings = student.encoder.name, student.encoder.folder, student.encoder.settings
+
+    def encode(self, texts: Sequence[str], role: str, batch_size: int | None = None,
+               progress: bool = False) -> torch.Tensor:
+        return self.student.encode(texts, role, batch_size or self.settings.batch_size)

@@ -8,22 +8,24 @@ bf16 autocast on CUDA, results in the caller's order).
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
-from clir_calib.atomic import atomic_dir, sweep_leftovers, temp_prefix, write_json
 from clir_calib.errors import ConfigError, DataError, ModelError, NumericalError
 from clir_calib.models.batch import EncodedBatch, pad_token_ids, prefix_tokens
 from clir_calib.models.device import autocast_dtype, resolve_device
-from clir_calib.models.loading import length_limit, no_pooler_kwargs, quiet_transformers, safe_from_pretrained
+from clir_calib.models.loading import (
+    length_limit,
+    no_pooler_kwargs,
+    quiet_transformers,
+    safe_from_pretrained,
+    shared_tokenizer,
+)
 from clir_calib.models.projection import PROJECTION_FILE, load_projection
 from clir_calib.models.resolution import resolve_model
 from clir_calib.models.settings import (
@@ -33,16 +35,16 @@ from clir_calib.models.settings import (
     read_settings,
     sentence_transformers_defaults,
 )
-from clir_calib.models.st_export import library_versions, model_args, write_sentence_transformers_files
 from clir_calib.progress import progress_bar
 
 if TYPE_CHECKING:
     from clir_calib.config import EncoderConfig
 
+__all__ = ["PROJECTION_FILE", "SETTINGS_FILE", "TOKENIZER_FILES", "Encoder"]  # the files' names, from where they are used
+
 #: Files of which a model folder needs at least one to define its tokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json",
                    "tokenizer.model")
-#: A linear map into the teacher's space, saved by distillation when the widths differ.
 
 
 class Encoder:
@@ -90,8 +92,6 @@ class Encoder:
         ``query: `` / ``passage: `` prefixes).
         """
         from transformers import AutoModel
-
-        from clir_calib.models.loading import shared_tokenizer
 
         name = str(name_or_path)
         folder = resolve_model(name, cache_dir=cache_dir)
@@ -258,41 +258,11 @@ class Encoder:
 
     # -------------------------------------------------------------------- save
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write a loadable HF folder (weights, tokenizer, ``clir_calib_encoder.json``) into ``folder``.
+        """Write a loadable HF folder (weights, tokenizer, ``clir_calib_encoder.json``) into ``folder``
+        (:func:`clir_calib.models.saving.save_encoder`)."""
+        from clir_calib.models.saving import save_encoder
 
-        A new folder appears atomically; into an existing folder (a run directory) every file is
-        written to a temporary sibling first and then moved in.
-        """
-        target = Path(folder)
-        if not target.exists():
-            with atomic_dir(target) as tmp:
-                self._write(tmp)
-            return target
-        sweep_leftovers(target)
-        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target, "save"), dir=target.parent))
-        try:
-            self._write(staging)
-            for item in staging.iterdir():
-                destination = target / item.name
-                if destination.is_dir():
-                    shutil.rmtree(destination)
-                os.replace(item, destination)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
-
-    def _write(self, folder: Path) -> None:
-        with quiet_transformers():
-            self.model.save_pretrained(folder)
-            self.tokenizer.save_pretrained(folder)
-        write_json(folder / SETTINGS_FILE, asdict(self.settings))
-        write_sentence_transformers_files(folder, self.settings, self.hidden_size, self.projection, library_versions(),
-                                          model_args(self.model))
-        if self.projection is not None:
-            from safetensors.torch import save_file
-
-            tensors = {n: p.detach().cpu().contiguous() for n, p in self.projection.named_parameters()}
-            save_file(tensors, str(folder / PROJECTION_FILE))
+        return save_encoder(self, Path(folder))
 
     def __repr__(self) -> str:
         s = self.settings

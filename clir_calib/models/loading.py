@@ -7,6 +7,8 @@ code, safetensors weights only (a pickle-only ``pytorch_model.bin`` is refused, 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,15 +33,48 @@ def safe_from_pretrained(loader: Any, folder: str | Path, **kwargs: Any) -> Any:
     return loader.from_pretrained(folder, **settings, **kwargs)
 
 
+#: ``config.json`` keys that describe the weights, not the tokenizer: a saved student's config adds ``dtype``
+WEIGHTS_ONLY_CONFIG_KEYS = ("dtype", "torch_dtype", "transformers_version")
+
+
 def tokenizer_inputs_digest(folder: Path) -> str:
-    """SHA-256 over the names and bytes of the folder's :data:`TOKENIZER_INPUTS`: equal digests, equal tokenizers."""
+    """SHA-256 over the names and bytes of the folder's :data:`TOKENIZER_INPUTS` (``config.json`` without its
+    :data:`WEIGHTS_ONLY_CONFIG_KEYS`): equal digests, equal tokenizers."""
     digest = hashlib.sha256()
     for name in TOKENIZER_INPUTS:
         path = folder / name
         if path.is_file():
-            digest.update(f"{name}\0{path.stat().st_size}\0".encode())
-            digest.update(path.read_bytes())
+            data = path.read_bytes()
+            if name == "config.json":
+                data = _tokenizer_relevant_config(data)
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
     return digest.hexdigest()
+
+
+def _tokenizer_relevant_config(data: bytes) -> bytes:
+    try:
+        config = json.loads(data)
+    except ValueError:
+        return data  # not JSON: the bytes as they are (the load will say what is wrong)
+    if not isinstance(config, dict):
+        return data
+    kept = {k: v for k, v in config.items() if k not in WEIGHTS_ONLY_CONFIG_KEYS}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()
+
+
+def save_tokenizer(tokenizer: Any, source: Path | None, folder: Path) -> None:
+    """Write ``tokenizer`` into ``folder``: a byte copy of its source files when it is the tokenizer loaded from
+    exactly those files (:func:`shared_tokenizer`), else ``save_pretrained``. A copy keeps a student's tokenizer
+    the base model's, byte for byte, whatever transformers would re-serialise, so a study's students share the
+    base model's loaded tokenizer instead of building their own."""
+    if source is not None and Path(source).is_dir() and \
+            _TOKENIZERS.get(tokenizer_inputs_digest(Path(source))) is tokenizer:
+        for name in TOKENIZER_INPUTS:
+            if name != "config.json" and (Path(source) / name).is_file():
+                shutil.copyfile(Path(source) / name, folder / name)
+        return
+    tokenizer.save_pretrained(folder)
 
 
 def shared_tokenizer(folder: Path) -> Any:

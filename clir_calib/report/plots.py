@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -30,12 +31,14 @@ def reliability_diagram(
     title: str = "",
     binning: Binning = "equal_width",
     bins: int = 15,
+    reuse: bool = True,
 ) -> Path:
     """Write a reliability-diagram PNG to ``path`` and return the path.
 
     :param report: a :class:`CalibrationReport`, or ``(confidences, correct)`` to measure first
     :param binning: which bin table to draw the bars from; both ECEs are in the legend either way
     :param bins: number of bins when ``report`` is a pair
+    :param reuse: redraw this thread's canvas (the same bytes as a new figure, in half the time)
     """
     if not isinstance(report, CalibrationReport):
         confidences, correct = report
@@ -43,52 +46,77 @@ def reliability_diagram(
     if binning not in ("equal_width", "equal_mass"):
         raise DataError(f"binning must be 'equal_width' or 'equal_mass', got {binning!r}")
     table = report.equal_width if binning == "equal_width" else report.equal_mass
+    canvas = _reused_canvas() if reuse else _DiagramCanvas()
+    canvas.draw(report, table, title, binning)
+    return save_png(canvas.figure, path)
 
-    figure = Figure(figsize=(5.0, 6.0), dpi=110)
-    FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.13, right=0.97, top=0.94, bottom=0.08)  # fixed margins: one draw, not two
-    grid = figure.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.08)
-    top = figure.add_subplot(grid[0])
-    bottom = figure.add_subplot(grid[1], sharex=top)
 
-    lefts = table.lower
-    widths = [u - lo for lo, u in zip(table.lower, table.upper, strict=True)]
-    filled = [i for i, c in enumerate(table.count) if c > 0]
-    accuracies = [float(table.accuracy[i] or 0.0) for i in filled]
-    confidences = [float(table.mean_confidence[i] or 0.0) for i in filled]
-    filled_lefts, filled_widths = [lefts[i] for i in filled], [widths[i] for i in filled]
-    _bars(top, filled_lefts, filled_widths, [0.0] * len(filled), accuracies, facecolor="#4c72b0",
-          edgecolor="#1f2d4d", linewidth=0.6, label="accuracy")
-    # gap shading: hatched from the bar's top to the bin's mean confidence (drawn over the bar when
-    # accuracy exceeds confidence, so both stay visible)
-    _bars(top, filled_lefts, filled_widths, [min(a, c) for a, c in zip(accuracies, confidences, strict=True)],
-          [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)], facecolor="none", edgecolor="#c62828",
-          linewidth=0.8, hatch="///", label="gap |accuracy - confidence|")
-    top.plot([0, 1], [0, 1], linestyle="--", color="#444444", linewidth=1.0, label="perfect calibration")
-    top.set_xlim(0.0, 1.0)
-    top.set_ylim(0.0, 1.0)
-    top.set_ylabel("accuracy")
-    top.set_title(title or "Reliability diagram", fontsize=10, y=1.0)  # a fixed place: no layout pass
-    handles, labels = top.get_legend_handles_labels()
-    handles.append(Patch(visible=False))
-    labels.append(
-        f"ECE {report.ece_equal_width:.3f} (equal-width)\nECE {report.ece_equal_mass:.3f} (equal-mass)"
-    )
-    handles.append(Patch(visible=False))
-    labels.append(f"n = {report.n}, {binning.replace('_', '-')} bars")
-    top.legend(handles, labels, loc="upper left", fontsize=7, frameon=True)
-    top.tick_params(labelbottom=False)
+class _DiagramCanvas:
+    """A reliability diagram's figure and its two axes, built once and redrawn for each diagram.
 
-    counts = [float(c) for c in table.count]
-    log = max(counts) > 50 * max(1.0, min(c for c in counts if c > 0))
-    _bars(bottom, lefts, widths, [0.0] * len(counts), counts, facecolor="#8c8c8c", edgecolor="#444444",
-          linewidth=0.5)
-    bottom.set_yscale("log" if log else "linear")
-    bottom.set_ylim(0.5 if log else 0.0, max(counts) * (2.0 if log else 1.05))
-    bottom.set_xlabel("confidence")
-    bottom.set_ylabel("count")
+    Building the figure and its axes (and their tick artists) was half of each diagram's time; everything a
+    diagram changes (bars, diagonal, title, legend, the histogram's scale and limits) is replaced in
+    :meth:`draw`, so a redrawn canvas gives the same PNG bytes as a new one (tested)."""
 
-    return save_png(figure, path)
+    def __init__(self) -> None:
+        self.figure = Figure(figsize=(5.0, 6.0), dpi=110)
+        FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=0.13, right=0.97, top=0.94, bottom=0.08)  # fixed margins: one draw
+        grid = self.figure.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.08)
+        self.top = self.figure.add_subplot(grid[0])
+        self.bottom = self.figure.add_subplot(grid[1], sharex=self.top)
+        self.top.set_ylabel("accuracy")
+        self.top.tick_params(labelbottom=False)
+        self.bottom.set_xlabel("confidence")
+        self.bottom.set_ylabel("count")
+
+    def draw(self, report: CalibrationReport, table: Any, title: str, binning: str) -> None:
+        top, bottom = self.top, self.bottom
+        for artist in [*top.collections, *top.lines, *bottom.collections]:
+            artist.remove()
+        lefts = table.lower
+        widths = [u - lo for lo, u in zip(table.lower, table.upper, strict=True)]
+        filled = [i for i, c in enumerate(table.count) if c > 0]
+        accuracies = [float(table.accuracy[i] or 0.0) for i in filled]
+        confidences = [float(table.mean_confidence[i] or 0.0) for i in filled]
+        filled_lefts, filled_widths = [lefts[i] for i in filled], [widths[i] for i in filled]
+        _bars(top, filled_lefts, filled_widths, [0.0] * len(filled), accuracies, facecolor="#4c72b0",
+              edgecolor="#1f2d4d", linewidth=0.6, label="accuracy")
+        # gap shading: hatched from the bar's top to the bin's mean confidence (drawn over the bar when
+        # accuracy exceeds confidence, so both stay visible)
+        _bars(top, filled_lefts, filled_widths, [min(a, c) for a, c in zip(accuracies, confidences, strict=True)],
+              [abs(a - c) for a, c in zip(accuracies, confidences, strict=True)], facecolor="none",
+              edgecolor="#c62828", linewidth=0.8, hatch="///", label="gap |accuracy - confidence|")
+        top.plot([0, 1], [0, 1], linestyle="--", color="#444444", linewidth=1.0, label="perfect calibration")
+        top.set_xlim(0.0, 1.0)
+        top.set_ylim(0.0, 1.0)
+        top.set_title(title or "Reliability diagram", fontsize=10, y=1.0)  # a fixed place: no layout pass
+        handles, labels = top.get_legend_handles_labels()
+        handles.append(Patch(visible=False))
+        labels.append(
+            f"ECE {report.ece_equal_width:.3f} (equal-width)\nECE {report.ece_equal_mass:.3f} (equal-mass)"
+        )
+        handles.append(Patch(visible=False))
+        labels.append(f"n = {report.n}, {binning.replace('_', '-')} bars")
+        top.legend(handles, labels, loc="upper left", fontsize=7, frameon=True)
+
+        counts = [float(c) for c in table.count]
+        log = max(counts) > 50 * max(1.0, min(c for c in counts if c > 0))
+        _bars(bottom, lefts, widths, [0.0] * len(counts), counts, facecolor="#8c8c8c", edgecolor="#444444",
+              linewidth=0.5)
+        bottom.set_yscale("log" if log else "linear")
+        bottom.set_ylim(0.5 if log else 0.0, max(counts) * (2.0 if log else 1.05))
+
+
+_CANVASES = threading.local()
+
+
+def _reused_canvas() -> _DiagramCanvas:
+    """This thread's canvas (matplotlib figures are not thread-safe; diagrams are drawn from worker threads)."""
+    canvas: _DiagramCanvas | None = getattr(_CANVASES, "canvas", None)
+    if canvas is None:
+        canvas = _CANVASES.canvas = _DiagramCanvas()
+    return canvas
 
 
 def _bars(axes: Any, lefts: Sequence[float], widths: Sequence[float], bottoms: Sequence[float],
