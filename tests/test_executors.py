@@ -202,12 +202,38 @@ def test_processes_executor_runs_jobs_after_their_needs_and_raises_a_stages_erro
         ProcessesExecutor(workers=2).run([StageJob("a", stage("a")), StageJob("bad", _raises_in_a_worker, needs=[0])])
 
 
+def test_processes_run_a_model_stage_alone_on_every_core_and_the_others_side_by_side() -> None:
+    """Without CUDA: a ready model stage (distill, evaluate) starts only when nothing runs, with every core, and
+    holds back the stages without a model, which then run side by side, one thread each, up to ``workers``. With
+    CUDA: one model stage at a time, the others beside it."""
+    from clir_calib.pipeline.executors import StageJob, _startable
+    from clir_calib.pipeline.stages import StageResult
+
+    def job(accelerated: bool, needs: list[int] | None = None) -> StageJob:
+        return StageJob("j", lambda needed: None, needs=needs or [], accelerated=accelerated)  # type: ignore[arg-type,return-value]
+
+    done = StageResult("s", "x", "k", Path("x"), False, 0.0, {})
+    # 0: done; 1, 2: models needing 0; 3, 4, 5: numpy stages needing 0
+    jobs = [job(False), job(True, [0]), job(True, [0]), job(False, [0]), job(False, [0]), job(False, [0])]
+    results: list[StageResult | None] = [done, None, None, None, None, None]
+    waiting = [1, 2, 3, 4, 5]
+    assert _startable(jobs, waiting, results, [], False, 4, 2) == [(1, 4)]  # a model first, alone, every core
+    assert _startable(jobs, waiting, results, [1], False, 4, 2) == []  # nothing beside it, not even numpy work
+    assert _startable(jobs, [3, 4, 5], results, [], False, 4, 2) == [(3, 1), (4, 1)]  # side by side, 1 thread
+    assert _startable(jobs, [4, 5], results, [3], False, 4, 2) == [(4, 1)]  # up to `workers` at once
+    assert _startable(jobs, [2, 4, 5], results, [3], False, 4, 2) == []  # a ready model waits for them to end
+    assert _startable(jobs, waiting, results, [], True, 4, 2) == [(1, 2), (3, 2), (4, 2), (5, 2)]  # CUDA
+    assert _startable(jobs, [2, 4], results, [1], True, 4, 2) == [(4, 2)]
+    results[0] = None
+    assert _startable(jobs, waiting, results, [], False, 4, 2) == []  # nothing is ready before what it needs
+
+
 @pytest.mark.slow
 def test_the_tiny_study_in_worker_processes_matches_the_local_executor(tmp_path: Path, fake_multi30k: Path,
                                                                         tiny_model_dir: Path) -> None:
     """Two worker processes give the local executor's tables and stage folders, and a local re-run reuses every
-    stage they wrote. Each worker has one of the two cores' threads, so the local run has one too: torch sums in
-    another order with another thread count (float noise in the last digits)."""
+    stage they wrote. A model stage runs alone in a worker with a thread on every core, so the local run has as many:
+    torch sums in another order with another thread count (float noise in the last digits)."""
     import torch
 
     from clir_calib.pipeline.study import run_study
@@ -221,7 +247,7 @@ def test_the_tiny_study_in_worker_processes_matches_the_local_executor(tmp_path:
         return load_config(written)
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, usable_cores() // 2))
+    torch.set_num_threads(usable_cores())
     try:
         run_study(config("local"))
     finally:

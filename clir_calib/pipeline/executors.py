@@ -67,7 +67,7 @@ class LocalExecutor(StudyExecutor):
 
 
 def _start_worker(threads: int) -> None:
-    """A worker's share of the cores, set before it imports torch (spawned workers start empty)."""
+    """A worker's default share of the cores, set before it imports torch (spawned workers start empty)."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
     import torch
@@ -75,26 +75,30 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_pickled(call: bytes, needed: list[StageResult]) -> StageResult:
+def _run_pickled(call: bytes, needed: list[StageResult], threads: int) -> StageResult:
     import cloudpickle
+    import torch
 
+    torch.set_num_threads(threads)  # this stage's share: every core for a model stage that runs alone on a CPU
     return cloudpickle.loads(call)(needed)  # type: ignore[no-any-return]
 
 
 class ProcessesExecutor(StudyExecutor):
-    """Each stage in one of ``workers`` processes of this machine, once the stages it needs are done; the cores are
-    shared out among the workers (``cores // workers`` threads each).
+    """Each stage in one of ``workers`` processes of this machine, once the stages it needs are done.
 
-    On a small CPU, two one-thread stages side by side do more than one two-thread stage: a transformer's small
-    batches and the estimators' numpy work do not scale across threads. Stages are pickled with cloudpickle into
-    spawned workers (never forked from a process whose thread pools may be running). Where CUDA is present, one
-    stage that asks for the accelerator (distill, evaluate) runs at a time."""
+    Without CUDA, a stage that runs a model (distill, evaluate) runs alone, with a thread on every core, and the
+    others (calibrate, report: single-threaded numpy and matplotlib) run side by side, one thread each: two model
+    stages side by side on two cores were no faster than one after the other, and a model stage beside numpy work
+    ran three times slower, while the estimators' work does not scale across threads at all. With CUDA, one model
+    stage runs at a time on the accelerator and the others beside it, ``cores // workers`` threads each. Stages are
+    pickled with cloudpickle into spawned workers (never forked from a process whose thread pools may be running).
+    """
 
     name = "processes"
     description = "Each stage in one of N worker processes on this machine once the stages it needs are done."
     citation = ""
-    params = (Param("workers", 2, "worker processes; each gets cores // workers threads", type=int, at_least=1,
-                    at_most=1024),)
+    params = (Param("workers", 2, "worker processes: how many stages without a model run side by side", type=int,
+                    at_least=1, at_most=1024),)
 
     def run(self, jobs: list[StageJob]) -> list[StageResult]:
         import multiprocessing
@@ -107,25 +111,19 @@ class ProcessesExecutor(StudyExecutor):
         from clir_calib.metrics.weighted import usable_cores
 
         workers = max(1, min(int(self.config["workers"]), len(jobs)))
-        accelerators_at_once = 1 if torch.cuda.is_available() else len(jobs)
+        cores, cuda = usable_cores(), torch.cuda.is_available()
         results: list[StageResult | None] = [None] * len(jobs)
         running: dict[Future[StageResult], int] = {}
         waiting = list(range(len(jobs)))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                                 initargs=(max(1, usable_cores() // workers),)) as pool:
+                                 initargs=(max(1, cores // workers),)) as pool:
             try:
                 while waiting or running:
-                    accelerated = sum(jobs[i].accelerated for i in running.values())
-                    for index in list(waiting):
-                        job = jobs[index]
-                        if any(results[i] is None for i in job.needs):
-                            continue
-                        if job.accelerated and accelerated >= accelerators_at_once:
-                            continue
-                        accelerated += job.accelerated
+                    for index, threads in _startable(jobs, waiting, results, list(running.values()), cuda, cores,
+                                                     workers):
                         waiting.remove(index)
-                        needed = [result for i in job.needs if (result := results[i]) is not None]
-                        running[pool.submit(_run_pickled, cloudpickle.dumps(job.call), needed)] = index
+                        needed = [result for i in jobs[index].needs if (result := results[i]) is not None]
+                        running[pool.submit(_run_pickled, cloudpickle.dumps(jobs[index].call), needed, threads)] = index
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         results[running.pop(future)] = future.result()  # a stage's error is raised here, as is
@@ -135,6 +133,27 @@ class ProcessesExecutor(StudyExecutor):
         return [result for result in results if result is not None]
 
 
+def _startable(jobs: list[StageJob], waiting: list[int], results: list[StageResult | None], running: list[int],
+               cuda: bool, cores: int, workers: int) -> list[tuple[int, int]]:
+    """The waiting jobs to start now, with their threads (see :class:`ProcessesExecutor`); the caller starts them.
+
+    A ready model stage goes first: on a CPU, stages without a model wait while one is ready, so that they end up
+    side by side instead of one of them holding a model stage back."""
+    ready = [i for i in waiting if all(results[n] is not None for n in jobs[i].needs)]
+    busy = [jobs[i].accelerated for i in running]
+    chosen: list[tuple[int, int]] = []
+    if cuda:
+        for index in ready:
+            if jobs[index].accelerated and (any(busy) or any(jobs[i].accelerated for i, _ in chosen)):
+                continue
+            chosen.append((index, max(1, cores // workers)))
+        return chosen
+    models = [i for i in ready if jobs[i].accelerated]
+    if models:
+        return [] if busy else [(models[0], cores)]
+    if any(busy):
+        return []
+    return [(index, 1) for index in ready[: max(0, workers - len(busy))]]
 class RayExecutor(StudyExecutor):
     """Each stage a Ray task submitted once its inputs exist, with a GPU for distill and evaluate where the cluster
     has GPUs, else CPUs; a task whose worker dies is retried (stages are atomic and distillation resumes)."""
