@@ -104,3 +104,24 @@ def test_top_k_order_and_tie_breaking() -> None:
     run = scored_run(["q"], ["a", "b", "c"], result, {"q": {"a": 1}})
     assert run.doc_ids == [["b", "c", "a"]]  # ties by id descending, as trec_eval
     assert run.labels.tolist() == [[0, 0, 1]] and run.n_relevant.tolist() == [1]
+
+
+def test_trec_run_text_is_one_f_string_per_line_byte_for_byte() -> None:
+    """The run is formatted a query at a time through one template; every line must still be
+    ``f"{qid} Q0 {doc} {rank} {score:.9g} {tag}"``, whatever the ids (``%`` included) and the scores' magnitudes."""
+    from clir_calib.retrieval.runs import format_trec_run
+    from clir_calib.retrieval.scored import ScoredRun
+
+    rng = np.random.default_rng(11)
+    q, k = 6, 9
+    scores = (rng.normal(size=(q, k)) * 10.0 ** rng.integers(-12, 12, size=(q, k))).astype(np.float32)
+    scores[0, :3] = [0.0, -0.0, np.float32(1) / 3]
+    scores[1, :2] = [np.finfo(np.float32).max, np.finfo(np.float32).tiny]
+    qids = ["q0", "100%", "q 2", "%s", "q%d", "ü"]
+    doc_ids = [[f"d{i}-{j}%" if j % 2 else f"%(x)s{i}{j}" for j in range(k)] for i in range(q)]
+    run = ScoredRun(qids, doc_ids, scores, np.zeros((q, k), dtype=np.int8), np.zeros(q, dtype=np.int32))
+    tag = "my 100% run"
+    expected = "".join(f"{qid} Q0 {doc} {rank} {float(score):.9g} my_100%_run\n"
+                       for qid, docs, row in zip(qids, doc_ids, scores, strict=True)
+                       for rank, (doc, score) in enumerate(zip(docs, row, strict=True), start=1))
+    assert format_trec_run(run, tag) == expected

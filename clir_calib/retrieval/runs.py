@@ -35,13 +35,25 @@ def scored_run(
 
 
 def format_trec_run(run: ScoredRun, tag: str) -> str:
-    """The whole run as TREC text."""
+    """The whole run as TREC text: ``qid Q0 docid rank score tag`` per line, scores as ``%.9g``.
+
+    A query's lines are one ``%``-format of a template made once for the run's depth (the ranks and the tag in
+    place), filled with the query's ids and scores: a C-level loop instead of one f-string per line (the default
+    study writes 100,000 lines per entry)."""
     tag = tag.replace(" ", "_") or "clir-calib"
-    lines = []
-    for qid, docs, scores in zip(run.qids, run.doc_ids, run.scores, strict=True):
-        for rank, (doc, score) in enumerate(zip(docs, scores, strict=True), start=1):
-            lines.append(f"{qid} Q0 {doc} {rank} {float(score):.9g} {tag}\n")
-    return "".join(lines)
+    depth = run.scores.shape[1] if run.scores.ndim == 2 else 0
+    escaped_tag = tag.replace("%", "%%")
+    template = "".join(f"%s Q0 %s {rank} %.9g {escaped_tag}\n" for rank in range(1, depth + 1))
+    values: list[object] = [None] * (3 * depth)
+    parts = []
+    for qid, docs, scores in zip(run.qids, run.doc_ids, run.scores.astype(np.float64).tolist(), strict=True):
+        if len(docs) != depth:
+            raise DataError(f"query {qid} has {len(docs)} document ids for {depth} scores; the run is malformed")
+        values[0::3] = [qid] * depth
+        values[1::3] = docs
+        values[2::3] = scores
+        parts.append(template % tuple(values))
+    return "".join(parts)
 
 
 def write_trec_run(path: str | os.PathLike[str], run: ScoredRun, tag: str) -> None:
