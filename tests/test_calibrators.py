@@ -102,6 +102,24 @@ def test_temperature_objective_equals_the_per_query_nll_at_every_temperature() -
         assert nll(t) == pytest.approx(float(np.mean(direct)), rel=1e-12, abs=1e-12), t
 
 
+def test_one_temperature_gives_the_bits_of_the_many_temperatures_path() -> None:
+    """A Brent step evaluates one temperature by its own path (no ``[T, N]`` cell index); it must give exactly what the
+    many-temperatures path gives for that one temperature, or the fitted temperatures would move."""
+    from clir_calib.calibrators.listwise import _group_max, _scaled_logsumexp, _scaled_logsumexp_rows
+
+    for seed in range(4):
+        scores, labels, groups = listwise_sample(seed, queries=30 + 40 * seed, k=3 + 9 * seed, true_t=0.05)
+        labels[::4] = 0  # queries without a relevant candidate: empty groups in the relevant-only sums
+        n_groups, relevant = int(groups.max()) + 1, labels.ravel() > 0
+        for values, where in ((scores.ravel(), groups), (scores.ravel()[relevant], groups[relevant])):
+            top = _group_max(values, where, n_groups)
+            for t in np.exp(np.linspace(np.log(1e-4), np.log(100.0), 17)):
+                one = np.array([t])
+                with np.errstate(divide="ignore"):
+                    assert np.array_equal(_scaled_logsumexp(values, where, top, one, n_groups),
+                                          _scaled_logsumexp_rows(values, where, top, one, n_groups)), (seed, t)
+
+
 def test_temperature_matches_a_direct_nll_minimisation() -> None:
     scores, labels, groups = listwise_sample(3, queries=150, k=10, true_t=0.03)
     labels[::7, 1] = 1  # some queries with two relevant candidates

@@ -118,7 +118,21 @@ def _scaled_logsumexp(scores: np.ndarray, groups: np.ndarray, top: np.ndarray, t
                       n_groups: int) -> np.ndarray:
     """log sum exp of ``scores / t`` per group ``[T, groups]`` for each of ``temperatures``, given each group's top
     score (-inf for an empty group), stable for very small temperatures. One ``bincount`` over the temperatures'
-    rows laid end to end adds each (temperature, group) sum in the order a single temperature's would."""
+    rows laid end to end adds each (temperature, group) sum in the order a single temperature's would. One temperature
+    (a Brent step of the fit, 25 of them per fit) takes the same arithmetic without the ``[T, N]`` cell index."""
+    if temperatures.size == 1:
+        t = temperatures[0]
+        scaled = top / t
+        safe = np.where(np.isfinite(scaled), scaled, 0.0)
+        sums = np.bincount(groups, weights=np.exp(scores / t - safe[groups]), minlength=n_groups)
+        with np.errstate(divide="ignore"):
+            return (safe + np.log(sums))[None, :]
+    return _scaled_logsumexp_rows(scores, groups, top, temperatures, n_groups)
+
+
+def _scaled_logsumexp_rows(scores: np.ndarray, groups: np.ndarray, top: np.ndarray, temperatures: np.ndarray,
+                           n_groups: int) -> np.ndarray:
+    """:func:`_scaled_logsumexp` for any number of temperatures, a ``[T, N]`` array at once."""
     scaled_top = top[None, :] / temperatures[:, None]
     safe_top = np.where(np.isfinite(scaled_top), scaled_top, 0.0)
     weights = np.exp(scores[None, :] / temperatures[:, None] - safe_top[:, groups])
