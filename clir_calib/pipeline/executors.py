@@ -67,12 +67,10 @@ class LocalExecutor(StudyExecutor):
 
 
 def _start_worker(threads: int) -> None:
-    """A worker's default share of the cores, set before it imports torch (spawned workers start empty)."""
+    """A worker's thread pools (BLAS, OpenMP), sized before anything imports numpy or torch (spawned workers start
+    empty); torch's own count is set per stage in :func:`_run_pickled`."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _run_pickled(call: bytes, needed: list[StageResult], threads: int) -> StageResult:
