@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from clir_calib.cli import app
 from clir_calib.config import load_config
 from clir_calib.distill import distill
+from clir_calib.distill.teacher_store import PRIVATE_FOLDER
 from clir_calib.errors import ConfigError, DataError, NumericalError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest.py
@@ -112,10 +113,16 @@ def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_mode
     killed = tmp_path / "killed"
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count as this process (bitwise equality)
+    scratch = tmp_path / "system-temp"
+    scratch.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1",  # the same thread count as this process (bitwise equality)
+           "TMPDIR": str(scratch)}
     proc = subprocess.run([sys.executable, str(script), str(killed), "5", *overrides], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert not any(scratch.iterdir())  # a kill leaves nothing in the system's temp folder
+    assert any((killed / PRIVATE_FOLDER).rglob("states.npy"))  # the teacher's outputs wait in the run for a resume
+    assert not (tmp_path / "straight" / PRIVATE_FOLDER).exists()
     assert not (killed / "result.json").exists() and not (killed / "model.safetensors").exists()
     assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == ["step-0000004", "step-0000005"]
     # lose the newest checkpoint too: the resumed run must replay step 5 exactly
@@ -129,6 +136,7 @@ def test_sigkilled_run_resumes_to_the_same_weights(prepared_dir: Path, tiny_mode
         distill(load_config(None, [*overrides, "distill.lr=2e-3"]), killed, resume=True)
     resumed = distill(cfg, killed, resume=True)
     assert resumed.resumed_from_step == 4 and resumed.steps == 8
+    assert not (killed / PRIVATE_FOLDER).exists()
 
     ours, theirs = load_file(killed / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
     assert ours.keys() == theirs.keys()

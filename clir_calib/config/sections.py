@@ -136,7 +136,7 @@ class DistillConfig:
         "None: every layer trains", at_least=1, at_most=10_000, new=True)
     teacher_cache: str | None = setting(
         None, help="folder of frozen-teacher outputs (and untrained-student validation encodings) shared by runs; "
-        "None: private to the run (`run`: OUT/teacher-cache)",
+        "None: the run's own, in its folder until it ends (a killed run's resume reuses it; `run`: OUT/teacher-cache)",
         role="input")
     log_with: str | None = setting(None, help="also send the training log to that tracker", choices=TRACKERS)
 

@@ -19,7 +19,7 @@ from clir_calib.distill.progress import TrainingProgress
 from clir_calib.distill.selection import BestSnapshot, Selected
 from clir_calib.distill.stopping import Patience, end_reason
 from clir_calib.distill.student import Student, adamw, parameter_groups, warmup_linear_schedule
-from clir_calib.distill.teacher_store import TeacherStore
+from clir_calib.distill.teacher_store import TeacherStore, store_root
 from clir_calib.distill.trackers import tracker_values
 from clir_calib.errors import DataError, NumericalError
 from clir_calib.models.encoder import Encoder
@@ -65,7 +65,7 @@ class TrainingLoop:
         self.best = BestSnapshot(out, self.dc.min_delta) if self.dc.select == "best" else None
         self.selected = Selected(0, float("nan"))
         self.queries: torch.Tensor | None = None
-        stores = (cfg.distill.teacher_cache, teacher)
+        stores = (store_root(cfg.distill.teacher_cache, out), teacher)
         precision = str(accelerator.mixed_precision)
         self.train_store = TeacherStore(*stores, TRAIN_ROLE, precision, autocast=accelerator.autocast)
         self.query_store = TeacherStore(*stores, "query", precision, autocast=accelerator.autocast)

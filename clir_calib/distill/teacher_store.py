@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -33,6 +32,7 @@ from clir_calib.models.fingerprint import encoder_fingerprint
 FORMAT = "clir-calib-teacher-store"
 VERSION = 2  # 2: "special" holds bit 1 = special token, bit 2 = a token of the role's text prefix
 SHARD_FILES = ("states.npy", "offsets.npy", "special.npy", "pooled.npy", "keys.json")
+PRIVATE_FOLDER = ".teacher-cache"  # in a run's folder when no shared cache is configured
 DIGEST_FILE = "sha256.json"  # each shard file's sha256, written with the shard and checked when it is read
 
 
@@ -61,6 +61,11 @@ def _token_flags(batch: EncodedBatch) -> torch.Tensor:
     return flags
 
 
+def store_root(teacher_cache: str | None, out: Path) -> Path:
+    """The shared ``distill.teacher_cache``, else the run's own folder (never the system's temp: a kill leaks it)."""
+    return Path(teacher_cache).expanduser() if teacher_cache else out / PRIVATE_FOLDER
+
+
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -68,18 +73,17 @@ def text_key(text: str) -> str:
 class TeacherStore:
     """Teacher outputs for one role, read from (and added to) a folder under ``root``.
 
-    :param root: the shared cache folder (``distill.teacher_cache``); None keeps a private store in a
-        temporary folder for this process only (still one forward pass per sentence and run)
+    :param root: the cache folder: ``distill.teacher_cache`` when runs share one, else the run's own
+        ``PRIVATE_FOLDER`` (kept across a kill so that a resume reuses it, removed when the run ends)
     :param precision: a label of the autocast in force (part of the key: bf16 changes the numbers)
     :param autocast: makes the autocast context the teacher runs under (as in training)
     """
 
-    def __init__(self, root: str | Path | None, teacher: Any, role: str, precision: str = "no",
+    def __init__(self, root: str | Path, teacher: Any, role: str, precision: str = "no",
                  autocast: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self.teacher, self.role = teacher, role
         self._autocast = autocast
-        self._private = tempfile.TemporaryDirectory(prefix="clir-calib-teacher-") if root is None else None
-        base = Path(self._private.name if self._private else root)  # type: ignore[arg-type]
+        base = Path(root)
         fingerprint = {k: v for k, v in encoder_fingerprint(teacher).items() if k != "model_folder"}
         key_data = {"format": FORMAT, "version": VERSION, "fingerprint": fingerprint, "role": role,
                     "precision": precision}

@@ -35,6 +35,7 @@ from clir_calib.distill.setup import (
     run_state,
 )
 from clir_calib.distill.student import PROJECTION_FILE, Student
+from clir_calib.distill.teacher_store import PRIVATE_FOLDER
 from clir_calib.distill.trackers import PROJECT, hyperparameters, tracker_dir
 from clir_calib.locking import locks_output
 from clir_calib.models.device import resolve_device
@@ -159,5 +160,6 @@ def _write_outputs(cfg: ExperimentConfig, out: Path, student: Student, result: D
     write_text(out / "README.md", model_card(cfg, summary, result.losses))
     for old in list_checkpoints(out)[:-1]:
         shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(out / PRIVATE_FOLDER, ignore_errors=True)  # the run's own teacher outputs, kept until now for a resume
     write_json(out / "result.json", summary)
     BestSnapshot(out).discard()  # the kept weights are the model now (after result.json: a kill before it resumes)
