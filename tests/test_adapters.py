@@ -299,3 +299,26 @@ def test_mixture_normal_density_is_scipys_bit_for_bit() -> None:
     for _ in range(50):
         x, mu, sd = rng.normal(size=500) * rng.uniform(0.1, 5.0), float(rng.normal()), float(rng.uniform(1e-3, 3.0))
         assert np.array_equal(_normal_pdf(x, mu, sd), norm.pdf(x, mu, sd))
+
+
+def test_bounds_shared_with_a_helper_process_are_the_ones_computed_here(tmp_path: Path) -> None:
+    """The few-shot and oracle bounds go to helper processes on spare cores: every row, skip and adapted
+    calibrator is the same, in the same order, as with one core (this process alone)."""
+    import dataclasses
+
+    from clir_calib import shared_work
+
+    root = _eval_folder(tmp_path / "eval")
+    results = []
+    for cores in (1, 2):
+        shared_work.set_core_budget(cores)
+        try:
+            results.append(_calibrate(root))
+        finally:
+            shared_work.set_core_budget(None)
+    alone, shared = results
+    assert [r.to_dict() for r in shared.adaptation.rows] == [r.to_dict() for r in alone.adaptation.rows]
+    assert any(r.method.startswith("fewshot") for r in shared.adaptation.rows)
+    assert shared.adaptation.skipped == alone.adaptation.skipped
+    assert list(shared.adaptation.adapted) == list(alone.adaptation.adapted)
+    assert [dataclasses.asdict(r) for r in shared.rows] == [dataclasses.asdict(r) for r in alone.rows]

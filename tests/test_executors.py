@@ -18,8 +18,8 @@ from clir_calib import plugins
 from clir_calib.config import load_config
 from clir_calib.errors import ClirCalibError
 from clir_calib.hookspecs import hookimpl
-from clir_calib.metrics.weighted import usable_cores
 from clir_calib.pipeline.executors import StudyExecutor
+from clir_calib.shared_work import usable_cores
 from tests.test_study import _study_config
 
 PLUGIN = textwrap.dedent('''

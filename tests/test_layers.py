@@ -16,7 +16,7 @@ import clir_calib
 ROOT = Path(clir_calib.__file__).parent
 #: lowest layer first; a top-level module or sub-package of clir_calib belongs to exactly one layer
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "hashing", "atomic", "stored", "locking", "params", "claims", "progress", "hookspecs"),
+    ("errors", "hashing", "atomic", "stored", "locking", "params", "claims", "progress", "hookspecs", "shared_work"),
     ("config", "plugins"),
     ("data", "models", "metrics", "report"),
     ("losses", "calibrators", "adapters", "retrieval", "baselines", "maps"),

@@ -12,27 +12,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from clir_calib.claims import claims_output, config_inputs
 from clir_calib.config import (
     EvaluateConfig,
     ExperimentConfig,
 )
-from clir_calib.errors import ConfigError
-from clir_calib.evaluation.bootstrap import Interval, bootstrap_means, bootstrap_pairs
 from clir_calib.evaluation.encoding import encode_task
+from clir_calib.evaluation.measures import LEVEL
 from clir_calib.evaluation.plan import check_evaluate_config, planned_entries
-from clir_calib.evaluation.results import EntryResult, ViewResult
+from clir_calib.evaluation.results import EntryResult
 from clir_calib.evaluation.system import System
-from clir_calib.evaluation.views import ViewPairs, calibrated_view, raw_views
-from clir_calib.metrics.retrieval import per_query_metrics
 from clir_calib.retrieval.runs import scored_run
 from clir_calib.retrieval.scored import ScoredRun
 from clir_calib.retrieval.search import top_k
 
 log = logging.getLogger(__name__)
-LEVEL = 0.95
 
 
 def score_task(
@@ -50,32 +44,6 @@ def score_task(
     return run, len(docs.ids), len(task.queries) - len(queries.ids), timing
 
 
-def measure(
-    run: ScoredRun, ev: EvaluateConfig, seed: int, calibrator: Any | None = None, temperature: float | None = None,
-    raw: tuple[str, ...] = ("listwise", "pointwise"),
-) -> tuple[dict[str, np.ndarray], dict[str, Interval], dict[str, ViewResult]]:
-    """Per-query retrieval metrics, their intervals, and every calibration view with intervals.
-
-    ``temperature``: the raw listwise view's, as resolved for the system (``evaluate.temperature`` when None);
-    ``raw``: the raw views measured (an external run has only those whose mapping to probabilities was stated).
-    """
-    per_query = per_query_metrics(run.labels, run.n_relevant)
-    retrieval = bootstrap_means(per_query, ev.bootstrap, seed=seed, level=LEVEL)
-    temperature = temperature if temperature is not None else ev.temperature
-    if temperature is None and "listwise" in raw:
-        raise ConfigError("no listwise temperature: set evaluate.temperature or evaluate through load_system")
-    views_of_raw = raw_views(run, temperature or 1.0, ev.sigmoid_scale, ev.sigmoid_bias, ev.pointwise_depth)
-    pairs = {name: view for name, view in views_of_raw.items() if name in raw}
-    if calibrator is not None:
-        pairs["calibrated"] = calibrated_view(run, calibrator, ev.pointwise_depth)
-    views = {}
-    for name, view in pairs.items():
-        report = view.report(ev.bins)
-        intervals = bootstrap_pairs(view.confidences, view.correct, ev.bins, ev.bootstrap, seed=seed, level=LEVEL)
-        views[name] = ViewResult(view, report, intervals, bin_sensitivity(view), risk_coverage_curve(view))
-    return per_query, retrieval, views
-
-
 def raw_view_settings(ev: EvaluateConfig, temperature: Any) -> dict[str, Any]:
     """How the raw scores were read as probabilities: ``calibrate`` and the report read these back, so they
     never fall back to a default of their own."""
@@ -84,51 +52,36 @@ def raw_view_settings(ev: EvaluateConfig, temperature: Any) -> dict[str, Any]:
             "bins": ev.bins}
 
 
-def bin_sensitivity(view: ViewPairs) -> dict[str, dict[str, float]]:
-    """ECE with equal-width and equal-mass bins at each bin count of ``SENSITIVITY_BINS``."""
-    from clir_calib.metrics.weighted import SENSITIVITY_BINS
-
-    result = {}
-    for bins in SENSITIVITY_BINS:
-        report = view.report(bins)
-        result[str(bins)] = {"ece_equal_width": report.ece_equal_width, "ece_equal_mass": report.ece_equal_mass}
-    return result
-
-
-def risk_coverage_curve(view: ViewPairs, points: int = 101) -> dict[str, list[float]]:
-    """The risk-coverage curve (answer the most confident first), sampled at ``points`` coverages."""
-    from clir_calib.metrics.weighted import Pairs, risk_coverage
-
-    pairs = Pairs(view.confidences.reshape(-1), view.correct.reshape(-1))
-    coverage, risk, _ = risk_coverage(pairs, np.ones((1, pairs.size)))
-    grid = np.linspace(0.0, 1.0, points)[1:]
-    at = np.searchsorted(coverage[0], grid - 1e-12, side="left").clip(0, coverage.shape[1] - 1)
-    return {"coverage": [round(float(c), 4) for c in grid], "risk": [round(float(r), 6) for r in risk[0][at]]}
-
-
 def evaluate_system(
     cfg: ExperimentConfig, system: System, calibrator: Any | None = None, progress: bool = False
 ) -> list[EntryResult]:
-    """Evaluate ``system`` on every available (task, lang, split) of ``cfg.evaluate``."""
+    """Evaluate ``system`` on every available (task, lang, split) of ``cfg.evaluate``: every entry encoded and
+    searched first (the model's work, on every thread), then measured (numpy, on every core: shared with helper
+    processes, :func:`~clir_calib.shared_work.share_work`)."""
     from clir_calib.data.store import load_task
-    from clir_calib.evaluation.diagnostics import score_diagnostics
+    from clir_calib.evaluation.measures import MeasureJob, measure_entry
+    from clir_calib.shared_work import share_work
 
     ev = cfg.evaluate
     check_evaluate_config(ev)
     planned, _ = planned_entries(ev, cfg.data.prepared)
-    results = []
+    scored = []
     for task_name, lang, split in planned:
         task = load_task(cfg.data.prepared, task_name, lang, split, max_images=cfg.evaluate.max_images)
         log.info("evaluating %s on %s/%s/%s", system.name, task_name, lang, split)
         run, n_docs, skipped, timing = score_task(task, system, cfg, progress=progress)
-        started = time.perf_counter()
-        per_query, retrieval, views = measure(run, ev, cfg.seed, calibrator, system.temperature.value)
-        timing["measure_s"] = time.perf_counter() - started
         judged = {qid: task.qrels.get(qid, {}) for qid in run.qids}
         baseline_info = dict(system.baseline.last_stats) if system.baseline is not None else {}
-        diagnostics = score_diagnostics(run.scores, run.labels, system.temperature.value)
-        results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, per_query, retrieval, views, timing,
-                                   qrels=judged, baseline=baseline_info, diagnostics=diagnostics))
+        scored.append((task_name, lang, split, run, n_docs, skipped, timing, judged, baseline_info))
+    measured = share_work(measure_entry, [MeasureJob(entry[3], ev, cfg.seed, calibrator, system.temperature.value)
+                                          for entry in scored])
+    results = []
+    for (task_name, lang, split, run, n_docs, skipped, timing, judged, baseline_info), found in zip(
+            scored, measured, strict=True):
+        timing["measure_s"] = found.seconds
+        results.append(EntryResult(task_name, lang, split, run, n_docs, skipped, found.per_query, found.retrieval,
+                                   found.views, timing, qrels=judged, baseline=baseline_info,
+                                   diagnostics=found.diagnostics))
     return results
 
 
@@ -170,12 +123,14 @@ def write_evaluation(
     from clir_calib.atomic import atomic_dir, write_json
     from clir_calib.config import config_hash, save_config
     from clir_calib.evaluation import outputs
+    from clir_calib.shared_work import share_work
 
     ev = cfg.evaluate
     with atomic_dir(target, overwrite=overwrite) as tmp:
         entries = []
-        for entry in results:
-            metrics = outputs.write_entry(tmp, entry, str(description["name"]), ev.diagrams)
+        written = share_work(outputs.write_entry_job, [(tmp, entry, str(description["name"]), ev.diagrams)
+                                                       for entry in results])  # separate folders, side by side
+        for entry, metrics in zip(results, written, strict=True):
             entries.append({
                 "task": entry.task, "lang": entry.lang, "split": entry.split,
                 "path": f"{entry.task}/{entry.lang}/{entry.split}",

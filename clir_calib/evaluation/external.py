@@ -158,7 +158,8 @@ def import_runs(
 ) -> dict[str, Any]:
     """Measure each run (retrieval, the stated raw views, diagnostics) and write an evaluate folder ``output``."""
     from clir_calib.evaluation.diagnostics import score_diagnostics
-    from clir_calib.evaluation.evaluate import measure, write_evaluation
+    from clir_calib.evaluation.evaluate import write_evaluation
+    from clir_calib.evaluation.measures import measure
 
     if not files:
         raise ConfigError("no runs to import; give --run FILE --qrels FILE (with --tasks, --langs, --splits) or --runs")

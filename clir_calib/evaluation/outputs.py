@@ -147,6 +147,12 @@ def write_entry(root: Path, entry: EntryResult, system: str, diagrams: str = "al
     return metrics
 
 
+def write_entry_job(job: tuple[Path, EntryResult, str, str]) -> dict[str, Any]:
+    """:func:`write_entry` of ``(root, entry, system, diagrams)``: what a helper process runs (entries write
+    separate folders, so they are written side by side)."""
+    return write_entry(*job)
+
+
 def read_entry_metrics(folder: Path, task: str, lang: str, split: str) -> dict[str, Any] | None:
     """One entry's ``metrics.json`` (None when the folder has no such entry), read once per file version."""
     from clir_calib.stored import read_json

@@ -29,13 +29,13 @@ Estimators (all on one binary event per pair, confidence in [0, 1]):
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from clir_calib.metrics.pairs import CHUNK_ELEMENTS, Pairs
 from clir_calib.metrics.smooth_ece import smece
+from clir_calib.shared_work import usable_cores
 
 NLL_EPS = 1e-12
 #: more blocks than the balance of multiply-adds: a dense running sum costs more per element than a sparse product
@@ -44,11 +44,6 @@ MASS_BLOCKS = 8.0
 ONE_BLOCK_GROUPS = 2048
 #: likewise up to this many (rows x tie groups): a point estimate, or a few rows, sums every group at once
 ONE_BLOCK_ELEMENTS = 1_000_000
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 #: threads that evaluate chunks of resamples at once (the cores this process may use)

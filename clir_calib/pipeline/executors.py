@@ -31,7 +31,10 @@ class StageJob:
     accelerated: bool = False  # distill and evaluate: a GPU when the cluster has one
 
 
-def _run_job(call: Callable[[list[StageResult]], StageResult], *needed: StageResult) -> StageResult:
+def _run_job(call: Callable[[list[StageResult]], StageResult], cores: int, *needed: StageResult) -> StageResult:
+    from clir_calib.shared_work import set_core_budget
+
+    set_core_budget(cores)  # the CPUs the task asked for: no helper processes beyond them
     return call(list(needed))
 
 
@@ -77,7 +80,10 @@ def _run_pickled(call: bytes, needed: list[StageResult], threads: int) -> StageR
     import cloudpickle
     import torch
 
+    from clir_calib.shared_work import set_core_budget
+
     torch.set_num_threads(threads)  # this stage's share: every core for a model stage that runs alone on a CPU
+    set_core_budget(threads)  # and no helper processes beyond it (see clir_calib.shared_work)
     return cloudpickle.loads(call)(needed)  # type: ignore[no-any-return]
 
 
@@ -106,7 +112,7 @@ class ProcessesExecutor(StudyExecutor):
         import cloudpickle
         import torch
 
-        from clir_calib.metrics.weighted import usable_cores
+        from clir_calib.shared_work import usable_cores
 
         workers = max(1, min(int(self.config["workers"]), len(jobs)))
         cores, cuda = usable_cores(), torch.cuda.is_available()
@@ -190,7 +196,7 @@ class RayExecutor(StudyExecutor):
                 task = ray.remote(_run_job).options(
                     name=job.name, num_cpus=self.config["num_cpus"], num_gpus=gpus if job.accelerated else 0,
                     max_retries=self.config["max_retries"])
-                refs.append(task.remote(job.call, *[refs[i] for i in job.needs]))
+                refs.append(task.remote(job.call, max(1, int(self.config["num_cpus"])), *[refs[i] for i in job.needs]))
             try:
                 return list(ray.get(refs))
             except ray.exceptions.RayTaskError as error:  # the stage's own error (a one-line ClirCalibError...)

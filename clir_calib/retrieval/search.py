@@ -13,12 +13,15 @@ written run file is scored identically by ``ir_measures``/``pytrec_eval`` and by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from clir_calib.config import BACKENDS
 from clir_calib.errors import ConfigError, DataError, NumericalError
+
+if TYPE_CHECKING:
+    import torch  # imported where a search runs: reading and writing runs (helper processes) need no torch
 
 
 @dataclass
@@ -30,6 +33,8 @@ class SearchResult:
 
 
 def _as_matrix(values: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    import torch
+
     matrix = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
     matrix = matrix.detach().to("cpu", torch.float32)
     if matrix.ndim != 2:
@@ -47,6 +52,8 @@ def exact_top_k(
     doc_chunk: int = 65536,
 ) -> SearchResult:
     """Exact top-``k`` by inner product, chunked over queries and documents."""
+    import torch
+
     q = _as_matrix(queries, "query")
     d = _as_matrix(docs, "document")
     if q.shape[1] != d.shape[1]:

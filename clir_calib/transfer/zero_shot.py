@@ -165,7 +165,9 @@ def calibrate_transfer(
     skipped: list[dict[str, str]] = []
     warnings: list[str] = []
     draws = bootstrap_settings(root) if bootstrap_calibrators else None
-    for task in chosen:
+
+    loaded: list[tuple[str, ScoredSet, ScoredRun, dict[ScoredSet, ScoredRun], list[dict[str, str]]]] = []
+    for task in chosen:  # every input read (and refused) before any work starts
         fit_set = ScoredSet(task, fit_lang, fit_split)
         fit_run = _load(root, fit_set)
         labelled = int((fit_run.n_relevant > 0).sum())
@@ -175,61 +177,72 @@ def calibrate_transfer(
             log.warning(warnings[-1])
         targets = [ScoredSet(task, lang, split) for split in dict.fromkeys(target_splits) for lang in langs]
         target_runs: dict[ScoredSet, ScoredRun] = {}
+        missing = []
         for target in targets:
             if target.path(root).is_file():
                 target_runs[target] = _load(root, target)
             else:
-                skipped.append({"set": target.label(), "why": f"no {target.path(root)}"})
+                missing.append({"set": target.label(), "why": f"no {target.path(root)}"})
         if not target_runs:
             raise DataError(f"no target scored runs for task {task} in {root}; run 'clir-calib evaluate' on "
                             f"{', '.join(target_splits)}")
-        identity = {view: CALIBRATORS.get("identity")(view=view, **stated) for view in ("listwise", "pointwise")
-                    if (stated := raw_view_parameters(raw_params, view)) is not None}
-        for raw_calibrator in identity.values():
-            fit_calibrator(raw_calibrator, fit_run, depth, {})
-        for name, cls in classes.items():
-            calibrator = cls(**dict(params.get(name, {})))
-            fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
-                         "depth": depth, "queries": len(fit_run.qids)}
-            if (refused := refused_fit(calibrator, fit_run, depth, fitted_on)) is not None:  # said, never scored
-                skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
-                continue
-            before_calibrator = identity.get(calibrator.model_view)
-            if name == "identity" and before_calibrator is None:
-                skipped.append({"set": f"{task}/{fit_lang}/{fit_split}",
-                                "why": f"identity: no raw {calibrator.model_view} view ({UNSTATED})"})
-                continue
-            fitted[(task, name)] = calibrator
-            sets = [(fit_set, fit_run, "fit"), *[
-                (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
-            ]]
-            for scored_set, run, role in sets:
-                after = calibrated_view(run, calibrator, depth)
-                samples = (ece_samples(after.confidences, after.correct, bins, *draws)
-                           if draws is not None and name in bootstrap_calibrators else None)
-                rows.append(TransferRow(
-                    calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
-                    split=scored_set.split, role=role,
-                    before=None if before_calibrator is None else calibration_of(before_calibrator, run, depth, bins),
-                    after=after.report(bins), after_samples=samples,
-                ))
-    _add_gaps(rows)
-    result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
-                            rows, fitted, skipped, warnings=warnings)
+        loaded.append((task, fit_set, fit_run, target_runs, missing))
+
+    def fit_and_measure() -> None:
+        """Each calibrator fitted on the fit set and measured, unchanged, on every target set."""
+        for task, fit_set, fit_run, target_runs, missing in loaded:
+            skipped.extend(missing)
+            identity = {view: CALIBRATORS.get("identity")(view=view, **stated) for view in ("listwise", "pointwise")
+                        if (stated := raw_view_parameters(raw_params, view)) is not None}
+            for raw_calibrator in identity.values():
+                fit_calibrator(raw_calibrator, fit_run, depth, {})
+            for name, cls in classes.items():
+                calibrator = cls(**dict(params.get(name, {})))
+                fitted_on = {"eval_dir": str(root), "task": task, "lang": fit_lang, "split": fit_split,
+                             "depth": depth, "queries": len(fit_run.qids)}
+                if (refused := refused_fit(calibrator, fit_run, depth, fitted_on)) is not None:  # said, never scored
+                    skipped.append({"set": f"{task}/{fit_lang}/{fit_split}", "why": f"{name}: {refused}"})
+                    continue
+                before_calibrator = identity.get(calibrator.model_view)
+                if name == "identity" and before_calibrator is None:
+                    skipped.append({"set": f"{task}/{fit_lang}/{fit_split}",
+                                    "why": f"identity: no raw {calibrator.model_view} view ({UNSTATED})"})
+                    continue
+                fitted[(task, name)] = calibrator
+                sets = [(fit_set, fit_run, "fit"), *[
+                    (target, run, "seen" if target.lang == fit_lang else "unseen") for target, run in target_runs.items()
+                ]]
+                for scored_set, run, role in sets:
+                    after = calibrated_view(run, calibrator, depth)
+                    samples = (ece_samples(after.confidences, after.correct, bins, *draws)
+                               if draws is not None and name in bootstrap_calibrators else None)
+                    rows.append(TransferRow(
+                        calibrator=name, view=calibrator.model_view, task=task, lang=scored_set.lang,
+                        split=scored_set.split, role=role,
+                        before=None if before_calibrator is None else calibration_of(before_calibrator, run, depth, bins),
+                        after=after.report(bins), after_samples=samples,
+                    ))
     options = dict(adaptation or {})
+    adaptation_result = None
     if options.get("adapters") or options.get("bounds"):
         from clir_calib.transfer.adaptation import adapt_transfer
 
-        pairs_to_adapt = [(lang, split) for split in result.target_splits for lang in langs]
+        pairs_to_adapt = [(lang, split) for split in dict.fromkeys(target_splits) for lang in langs]
         adapt_tasks = [t for t in chosen if options.get("tasks") is None or t in options["tasks"]]
-        result.adaptation = adapt_transfer(
+        adaptation_result = adapt_transfer(
             root, adapt_tasks, {name: (cls, dict(params.get(name, {}))) for name, cls in classes.items() if name != "identity"},
             fit_lang, fit_split, pairs_to_adapt, list(options.get("adapters") or []), list(options.get("bounds") or []),
             depth, bins, adapter_params=options.get("adapter_params"),
             fewshot_sizes=tuple(options.get("fewshot_sizes") or (10, 50, 200)),
             fewshot_draws=int(options.get("fewshot_draws", 20)), resamples=int(options.get("bootstrap", 200)),
-            seed=int(options.get("seed", 0)),
+            seed=int(options.get("seed", 0)), first=fit_and_measure,  # here, while helpers start on the bounds
         )
+    else:
+        fit_and_measure()
+    _add_gaps(rows)
+    result = TransferResult(fit_lang, fit_split, langs, list(dict.fromkeys(target_splits)), chosen, bins, depth,
+                            rows, fitted, skipped, warnings=warnings)
+    result.adaptation = adaptation_result
     return result
 
 
