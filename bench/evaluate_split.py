@@ -33,12 +33,12 @@ STEPS = (
     ("clir_calib.evaluation.system", "load_system", "model load"),
     ("clir_calib.evaluation.evaluate", "encode_task", "encoding"),
     ("clir_calib.evaluation.evaluate", "top_k", "search"),
-    ("clir_calib.shared_work", "share_work", "measuring"),
-    ("clir_calib.evaluation.outputs", "reliability_diagram", "diagrams"),
-    ("clir_calib.evaluation.outputs", "write_entry", "files and diagrams"),
 )
-#: with ``--one-core`` (everything in this process), the parts of ``measuring``
-MEASURING_STEPS = (
+#: the two steps evaluate shares with helper processes (wall time), told apart by the function shared
+SHARED = {"measure_entry": "measuring", "write_entry_job": "files and diagrams"}
+#: with ``--one-core`` (everything in this process), the parts of the shared steps
+PARTS = (
+    ("clir_calib.evaluation.outputs", "reliability_diagram", "diagrams"),
     ("clir_calib.evaluation.measures", "per_query_metrics", "retrieval metrics"),
     ("clir_calib.evaluation.measures", "bootstrap_means", "retrieval bootstrap"),
     ("clir_calib.evaluation.measures", "bootstrap_pairs", "calibration bootstrap"),
@@ -64,9 +64,16 @@ def main() -> None:
 
     set_core_budget(1 if args.one_core else None)
     spent: dict[str, float] = defaultdict(float)
-    for module_name, name, label in STEPS + (MEASURING_STEPS if args.one_core else ()):
+    for module_name, name, label in STEPS + (PARTS if args.one_core else ()):
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), label, spent))
+    shared = importlib.import_module("clir_calib.shared_work")
+    share_work = shared.share_work
+
+    def timed_share(call: Any, items: Any, first: Any = None) -> Any:
+        return _timed(share_work, SHARED.get(call.__name__, "other shared"), spent)(call, items, first)
+
+    shared.share_work = timed_share
     index_dir = args.index_dir or tempfile.mkdtemp(prefix="bench-index-")
     cfg = load_config(args.config, [f"data.prepared={args.prepared}", f"evaluate.index_dir={index_dir}", "device=cpu"])
     out = Path(tempfile.mkdtemp(prefix="bench-evaluate-")) / "eval"
@@ -78,9 +85,9 @@ def main() -> None:
         if args.index_dir is None:
             shutil.rmtree(index_dir, ignore_errors=True)  # a cache made for this run only
     total = time.perf_counter() - started
-    spent["files"] = spent.pop("files and diagrams") - spent["diagrams"]
     if args.one_core:
-        spent["measuring, other"] = spent.pop("measuring") - sum(spent[label] for _, _, label in MEASURING_STEPS)
+        spent["files"] = spent.pop("files and diagrams") - spent["diagrams"]
+        spent["measuring, other"] = spent.pop("measuring") - sum(spent[label] for _, _, label in PARTS[1:])
     spent["other"] = total - sum(spent.values())
     encoding = spent["encoding"]
     report: dict[str, Any] = {

@@ -16,6 +16,7 @@ shares no thread pool with this process. Helpers start on first use and are kept
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import pickle
 import struct
@@ -31,6 +32,7 @@ from clir_calib.errors import ClirCalibError
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+log = logging.getLogger(__name__)
 _BUDGET: list[int | None] = [None]  # cores this process's current stage may use; None: every usable core
 _HEADER = struct.Struct("<Q")  # the byte length of the pickle that follows
 
@@ -73,6 +75,9 @@ def _serve() -> None:
     """A helper's loop: run each ``(call, item)`` read from stdin and answer ``(status, value)`` on stdout: True and
     the result, False and the call's exception, None when the call cannot be loaded here (its function or classes
     live in the caller's ``__main__``, a notebook say): the caller then runs it itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it ends the helpers
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # whatever a call prints must not corrupt the answers
     while True:
@@ -164,7 +169,16 @@ def share_work(call: Callable[[Item], Result], items: Sequence[Item],
             first()
         return [call(item) for item in items]
     with _ONE_CALLER:  # the helpers serve one call at a time
-        return _Sharing(call, items, _helpers(count)).run(first)
+        try:
+            helpers = _helpers(count)
+        except OSError as error:  # no interpreter can be started here (an embedded Python): the same work, here
+            log.warning("no helper process could be started (%s); working in this process alone", error)
+            helpers = []
+        if not helpers:
+            if first is not None:
+                first()
+            return [call(item) for item in items]
+        return _Sharing(call, items, helpers).run(first)
 
 
 class _Sharing:

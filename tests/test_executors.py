@@ -228,6 +228,28 @@ def test_processes_run_a_model_stage_alone_on_every_core_and_the_others_side_by_
     assert _startable(jobs, waiting, results, [], False, 4, 2) == []  # nothing is ready before what it needs
 
 
+def test_a_stage_gets_the_cores_its_executor_gives_it() -> None:
+    """A stage the processes executor runs with one thread, or a Ray task that asked for N CPUs, starts no helper
+    processes beyond them (clir_calib.shared_work.core_budget); a plain process may use every core."""
+    import cloudpickle
+    import torch
+
+    from clir_calib.pipeline.executors import _run_job, _run_pickled
+    from clir_calib.shared_work import core_budget, set_core_budget
+
+    def budget(needed: list[Any]) -> Any:
+        return core_budget()
+
+    threads = torch.get_num_threads()
+    try:
+        assert _run_pickled(cloudpickle.dumps(budget), [], 1) == 1
+        assert _run_job(budget, 3) == 3
+    finally:
+        set_core_budget(None)
+        torch.set_num_threads(threads)  # _run_pickled sets the stage's threads
+    assert core_budget() == usable_cores()
+
+
 @pytest.mark.slow
 def test_the_tiny_study_in_worker_processes_matches_the_local_executor(tmp_path: Path, fake_multi30k: Path,
                                                                         tiny_model_dir: Path) -> None:
