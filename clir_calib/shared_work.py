@@ -16,6 +16,7 @@ shares no thread pool with this process. Helpers start on first use and are kept
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import pickle
@@ -105,8 +106,9 @@ class _Helper:
 
     def __init__(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from clir_calib.shared_work import _serve; _serve()"],
+        self.process = subprocess.Popen(  # this process's import path: the helper loads the same modules
+            [sys.executable, "-c", "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+             "from clir_calib.shared_work import _serve; _serve()", json.dumps(sys.path)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.on_answer: Callable[[_Helper, bool | None, Any], None] | None = None  # set by the call being served
         threading.Thread(target=self._read, daemon=True).start()

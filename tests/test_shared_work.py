@@ -15,9 +15,8 @@ from tests.shared_work_calls import die_on_last, fail_on_last, square_and_where,
 
 @pytest.fixture()
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A budget of two cores (one helper) whatever the machine has, with helpers that can load this package's tests."""
-    repo = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
+    """A budget of two cores (one helper) whatever the machine has (helpers load these tests' calls through this
+    process's import path, which they are given)."""
     monkeypatch.setenv("CLIR_CALIB_TEST_MAIN_PID", str(os.getpid()))
     shared_work.stop_helpers()
     shared_work.set_core_budget(2)
@@ -71,7 +70,8 @@ def test_calls_that_cannot_travel_run_here(two_cores: None) -> None:
 
 def test_calls_a_helper_cannot_load_run_here(two_cores: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "only_here.py").write_text("import os\n\ndef cube(n):\n    return n ** 3, os.getpid()\n")
-    monkeypatch.syspath_prepend(str(tmp_path))  # this process finds the module; a helper does not
+    assert shared_work.share_work(fail_on_last, [(n, 99) for n in range(4)]) == list(range(4))  # a helper starts
+    monkeypatch.syspath_prepend(str(tmp_path))  # this process finds the module now; the running helper does not
     from only_here import cube  # type: ignore[import-not-found]
 
     results = shared_work.share_work(cube, list(range(8)))
