@@ -51,6 +51,32 @@ def test_evaluate_on_helpers_writes_the_single_process_folder(prepared_dir: Path
         assert _measured(name, shared[name]) == _measured(name, alone[name]), name
 
 
+def test_paired_tests_on_helpers_are_the_single_process_tables(prepared_dir: Path, tiny_model_dir: Path,
+                                                                tmp_path: Path) -> None:
+    """compare_runs' permutation tests and paired bootstraps (the report's per-run comparison) run on every core:
+    the same tables, cell for cell, as in one process."""
+    from clir_calib.evaluation.compare import compare_runs
+
+    folders = []
+    for name, temperature in (("cold", "0.05"), ("warm", "0.2")):
+        cfg = load_config(None, [f"data.prepared={prepared_dir}", f"models.teacher.name={tiny_model_dir}",
+                                 f"models.student.name={tiny_model_dir}", f"evaluate.index_dir={tmp_path / 'index'}",
+                                 "evaluate.top_k=10", "evaluate.bootstrap=30", "evaluate.diagrams=none",
+                                 f"evaluate.temperature={temperature}", f"evaluate.system={name}", "device=cpu"])
+        run_evaluation(cfg, tmp_path / name)
+        folders.append(tmp_path / name)
+    tables = []
+    for cores in (1, 2):
+        shared_work.set_core_budget(cores)
+        try:
+            tables.append(compare_runs(folders, permutations=40, resamples=30))
+        finally:
+            shared_work.set_core_budget(None)
+    alone, shared = tables
+    assert [repr(t) for t in shared] == [repr(t) for t in alone]
+    assert any(c.p_value is not None for t in alone for c in t.cells.values())
+
+
 @pytest.fixture(autouse=True)
 def _fresh_helpers() -> object:
     yield

@@ -25,6 +25,7 @@ from clir_calib.evaluation.differences import (
 from clir_calib.evaluation.outputs import read_per_query, read_summary, read_views
 from clir_calib.evaluation.significance import paired_randomization_test
 from clir_calib.metrics.retrieval import METRIC_LABELS, RETRIEVAL_METRICS
+from clir_calib.shared_work import share_work
 
 __all__ = ["CALIBRATION_METRICS", "Cell", "ComparisonTable", "calibration_p_values", "compare_runs"]
 
@@ -108,22 +109,24 @@ def _mark_best(table: ComparisonTable) -> None:
             c.best = abs(c.value - best) <= 1e-12
 
 
-def _tests(ref: _Loaded, other: _Loaded, key: tuple[str, str, str], group: str, permutations: int,
-           seed: int, bins: int, resamples: int) -> tuple[dict[str, float], dict[str, Difference]]:
-    """p-values and paired differences (``other - ref``) of every metric of ``group`` on one entry."""
-    task, lang, split = key
-    ref_qids, ref_pq = read_per_query(ref.folder, task, lang, split)
-    qids, pq = read_per_query(other.folder, task, lang, split)
+def tests_job(job: tuple[Path, Path, tuple[str, str, str], str, int, int, int, int]
+              ) -> tuple[dict[str, float], dict[str, Difference]]:
+    """p-values and paired differences (``other - ref``) of every metric of ``group`` on one entry, for
+    ``(ref_folder, other_folder, (task, lang, split), group, permutations, seed, bins, resamples)`` (a
+    module-level function: helper processes run it)."""
+    ref_folder, other_folder, (task, lang, split), group, permutations, seed, bins, resamples = job
+    ref_qids, ref_pq = read_per_query(ref_folder, task, lang, split)
+    qids, pq = read_per_query(other_folder, task, lang, split)
     if qids != ref_qids:
         raise DataError(
-            f"{other.folder} and {ref.folder} evaluated different queries for {task}/{lang}/{split}; "
+            f"{other_folder} and {ref_folder} evaluated different queries for {task}/{lang}/{split}; "
             "evaluate both on the same prepared data"
         )
     if group == "retrieval":
         return ({m: paired_randomization_test(pq[m], ref_pq[m], permutations, seed) for m in RETRIEVAL_METRICS},
                 mean_differences(pq, ref_pq, RETRIEVAL_METRICS, resamples, seed))
-    views_ref = read_views(ref.folder, task, lang, split)
-    views = read_views(other.folder, task, lang, split)
+    views_ref = read_views(ref_folder, task, lang, split)
+    views = read_views(other_folder, task, lang, split)
     if group not in views_ref or group not in views or views_ref[group][0].shape != views[group][0].shape:
         return {}, {}
     return (calibration_p_values(views[group], views_ref[group], bins, permutations, seed),
@@ -153,6 +156,8 @@ def compare_runs(
     keys = sorted((k for k in order if splits is None or k[2] in splits),
                   key=lambda k: (first[(0, k[0])], first[(2, k[2])], first[(1, k[1])]))
     tables: list[ComparisonTable] = []
+    jobs: list[tuple[Path, Path, tuple[str, str, str], str, int, int, int, int]] = []
+    cells: list[tuple[ComparisonTable, str, str, list[str], dict[str, Any], int | None]] = []
     for task, split in dict.fromkeys((k[0], k[2]) for k in keys):
         langs = [k[1] for k in keys if k[0] == task and k[2] == split]
         groups = ["retrieval"] + sorted(
@@ -162,29 +167,34 @@ def compare_runs(
             metrics = list(RETRIEVAL_METRICS) if group == "retrieval" else list(CALIBRATION_METRICS)
             table = ComparisonTable(task, split, group, names, [(lg, m) for lg in langs for m in metrics],
                                     reference=reference)
+            tables.append(table)
             for item in loaded:
                 for lang in langs:
                     entry = item.entries.get((task, lang, split))
                     if entry is None:
                         continue
                     values = _values(entry, group)
-                    p_values: dict[str, float] = {}
-                    differences: dict[str, Difference] = {}
+                    job = None
                     if item is not ref and (task, lang, split) in ref.entries and values:
-                        if on_progress:
-                            on_progress(f"testing {item.name} vs {reference}: {task}/{lang}/{split} {group}")
-                        p_values, differences = _tests(ref, item, (task, lang, split), group, permutations, seed,
-                                                       int(item.summary.get("bins", 15)), resamples)
-                    for metric in metrics:
-                        if metric not in values:
-                            continue
-                        v = values[metric]
-                        p = p_values.get(metric)
-                        d = differences.get(metric)
-                        table.cells[(item.name, lang, metric)] = Cell(
-                            float(v["value"]), v.get("low"), v.get("high"), p, significant=p is not None and p < alpha,
-                            difference=None if d is None else d.value, diff_low=None if d is None else d.low,
-                            diff_high=None if d is None else d.high)
-            _mark_best(table)
-            tables.append(table)
+                        job = len(jobs)
+                        jobs.append((ref.folder, item.folder, (task, lang, split), group, permutations, seed,
+                                     int(item.summary.get("bins", 15)), resamples))
+                    cells.append((table, item.name, lang, metrics, values, job))
+    if on_progress and jobs:
+        on_progress(f"testing {len(jobs)} (system, entry, view)s against {reference} (paired tests, every core)")
+    tested = share_work(tests_job, jobs)  # independent, numpy only: on every core (clir_calib.shared_work)
+    for table, name, lang, metrics, values, job in cells:
+        p_values, differences = tested[job] if job is not None else ({}, {})
+        for metric in metrics:
+            if metric not in values:
+                continue
+            v = values[metric]
+            p = p_values.get(metric)
+            d = differences.get(metric)
+            table.cells[(name, lang, metric)] = Cell(
+                float(v["value"]), v.get("low"), v.get("high"), p, significant=p is not None and p < alpha,
+                difference=None if d is None else d.value, diff_low=None if d is None else d.low,
+                diff_high=None if d is None else d.high)
+    for table in tables:
+        _mark_best(table)
     return tables

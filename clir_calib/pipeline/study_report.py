@@ -38,11 +38,13 @@ def write_study_report(
     in Markdown, HTML and LaTeX, the comparison files and ``tables.json``; return what the stage marker records."""
     from clir_calib.pipeline.context import ReportContext
     from clir_calib.plugins import REPORT_SECTIONS
+    from clir_calib.report.plots import figures_rendered_together
 
     announce("report: comparison tables, diagrams, curves")
     ctx = ReportContext(cfg, methods, folder, Report(f"clir-calib study: {cfg.name}"), stages, announce)
-    for section in sorted(REPORT_SECTIONS.all().values(), key=lambda s: (s.order, s.name)):
-        section().render(ctx)
+    with figures_rendered_together():  # drawn at the end, on every core
+        for section in sorted(REPORT_SECTIONS.all().values(), key=lambda s: (s.order, s.name)):
+            section().render(ctx)
     ctx.report.write(folder)
     entries = [(task, lang, split) for task in cfg.evaluate.tasks for lang in cfg.evaluate.langs
                for split in cfg.evaluate.splits]

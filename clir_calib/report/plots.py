@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,14 +171,62 @@ def save_png(figure: Figure, path: str | os.PathLike[str], bbox: str | None = No
     paper's figure: it scales), and the PNG at 200 dpi.
 
     ``bbox="tight"`` crops to the drawn content at the price of a second full draw; figures with fixed
-    margins (the reliability diagrams, made by the hundred) leave it off."""
+    margins (the reliability diagrams, made by the hundred) leave it off. Within :func:`figures_rendered_together`
+    the figure is recorded as it is now (pickled) and rendered when the block ends."""
     target = Path(path)
+    pending: list[tuple[bytes, Path, str | None, bool]] | None = getattr(_TOGETHER, "pending", None)
+    if pending is not None:
+        try:
+            pending.append((pickle.dumps(figure), target, bbox, vector))
+            return target
+        except (pickle.PicklingError, TypeError, AttributeError):  # e.g. a lambda tick formatter: drawn now
+            pass
+    return _render(figure, target, bbox, vector)
+
+
+#: SVGs without a date and with fixed element ids: the same figure, the same bytes (a report can be diffed)
+SVG_SETTINGS: dict[str, Any] = {"metadata": {"Date": None}}
+SVG_SALT = "clir-calib"
+
+
+def _render(figure: Figure, target: Path, bbox: str | None, vector: bool) -> Path:
+    import matplotlib
+
     formats = [("png", target)] + ([("svg", target.with_suffix(".svg"))] if vector else [])
     for kind, where in formats:
         buffer = io.BytesIO()
-        options: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if kind == "png" else {}  # zlib's fastest
-        figure.savefig(buffer, format=kind, bbox_inches=bbox, dpi=200 if vector and kind == "png" else "figure",
-                       **options)
+        options: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if kind == "png" else SVG_SETTINGS
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):  # zlib's fastest PNG; reproducible SVG
+            figure.savefig(buffer, format=kind, bbox_inches=bbox, dpi=200 if vector and kind == "png" else "figure",
+                           **options)
         with atomic_file(where, "wb") as handle:
             handle.write(buffer.getvalue())
     return target
+
+
+def render_pickled(job: tuple[bytes, Path, str | None, bool]) -> Path:
+    """Render one figure :func:`save_png` recorded (a module-level function: helper processes run it)."""
+    figure, target, bbox, vector = pickle.loads(job[0]), *job[1:]
+    return _render(figure, target, bbox, vector)
+
+
+_TOGETHER = threading.local()
+
+
+@contextmanager
+def figures_rendered_together() -> Iterator[None]:
+    """Record the figures :func:`save_png` is given in this block and render them when it ends, on every core
+    (:func:`~clir_calib.shared_work.share_work`): a report's figures, at 200 dpi with SVG twins, take most of its
+    time, and one core would draw them one after another. Nothing is rendered when the block fails."""
+    from clir_calib.shared_work import share_work
+
+    if getattr(_TOGETHER, "pending", None) is not None:  # already collecting: the outer block renders
+        yield
+        return
+    pending: list[tuple[bytes, Path, str | None, bool]] = []
+    _TOGETHER.pending = pending
+    try:
+        yield
+    finally:
+        _TOGETHER.pending = None
+    share_work(render_pickled, pending)
