@@ -99,6 +99,8 @@ def _serve() -> None:
             _send(answers, answer)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
             _send(answers, (False, ClirCalibError(f"a helper's answer cannot be sent back: {error}")))
+        except OSError:  # a broken pipe: the caller is gone (killed): nobody to answer, so stop
+            return
 
 
 class _Helper:

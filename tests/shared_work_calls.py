@@ -38,3 +38,12 @@ def wait_for(path: Path, seconds: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"no helper answered within {seconds} s")
         time.sleep(0.05)
+
+
+def nap_and_tell(item: tuple[int, str]) -> int:
+    """Write this process's id into ``marker`` (a helper), then sleep a little."""
+    number, marker = item
+    if os.environ.get("CLIR_CALIB_TEST_MAIN_PID") != str(os.getpid()):
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(0.3)
+    return number

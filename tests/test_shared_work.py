@@ -77,3 +77,46 @@ def test_calls_a_helper_cannot_load_run_here(two_cores: None, tmp_path: Path, mo
     results = shared_work.share_work(cube, list(range(8)))
     assert [v for v, _ in results] == [n**3 for n in range(8)] and {p for _, p in results} == {os.getpid()}
     assert shared_work.share_work(fail_on_last, [(n, 99) for n in range(4)]) == list(range(4))  # the helper serves on
+
+
+KILLED = """
+import os, sys
+os.environ["CLIR_CALIB_TEST_MAIN_PID"] = str(os.getpid())
+from clir_calib import shared_work
+from tests.shared_work_calls import nap_and_tell
+shared_work.set_core_budget(2)
+shared_work.share_work(nap_and_tell, [(n, sys.argv[1]) for n in range(200)])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads a process's state from /proc")
+def test_helpers_end_when_their_caller_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves no helper behind: a helper reads end-of-input once its caller is gone, and stops."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "helper-pid"
+    repo = Path(__file__).resolve().parents[1]
+    caller = subprocess.Popen([sys.executable, "-c", KILLED, str(marker)], cwd=repo)
+    try:
+        wait_for(marker)
+        helper = int(marker.read_text())
+        caller.send_signal(signal.SIGKILL)
+        caller.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while _alive(helper) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(helper), "the helper outlived its killed caller"
+    finally:
+        caller.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie is gone, only not yet reaped
+        return handle.read().split(")")[-1].split()[0] != "Z"
