@@ -141,6 +141,7 @@ class _Helper:
 
 _HELPERS: list[_Helper] = []
 _ONE_CALLER = threading.Lock()
+_SHARING = threading.local()  # this thread is sharing work: a call it makes meanwhile runs here, never waits on itself
 
 
 def _helpers(count: int) -> list[_Helper]:
@@ -168,7 +169,7 @@ def share_work(call: Callable[[Item], Result], items: Sequence[Item],
     second): work that has to be done here anyway. A call's exception is raised here, as it would be by the
     loop."""
     count = min(core_budget() - 1, len(items))
-    if count < 1:
+    if count < 1 or getattr(_SHARING, "active", False):  # one core, or a call made by a shared call: here
         if first is not None:
             first()
         return [call(item) for item in items]
@@ -182,7 +183,11 @@ def share_work(call: Callable[[Item], Result], items: Sequence[Item],
             if first is not None:
                 first()
             return [call(item) for item in items]
-        return _Sharing(call, items, helpers).run(first)
+        _SHARING.active = True
+        try:
+            return _Sharing(call, items, helpers).run(first)
+        finally:
+            _SHARING.active = False
 
 
 class _Sharing:

@@ -47,3 +47,10 @@ def nap_and_tell(item: tuple[int, str]) -> int:
         Path(marker).write_text(str(os.getpid()))
     time.sleep(0.3)
     return number
+
+
+def nested(item: int) -> list[int]:
+    """A shared call that shares work itself (run here, where the helpers are busy: never a deadlock)."""
+    from clir_calib.shared_work import share_work
+
+    return share_work(abs, [-item, item])

@@ -120,3 +120,10 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as handle:  # a zombie is gone, only not yet reaped
         return handle.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_a_shared_call_that_shares_work_runs_it_where_it_is(two_cores: None) -> None:
+    from tests.shared_work_calls import nested
+
+    assert shared_work.share_work(nested, list(range(6)), first=lambda: shared_work.share_work(abs, [-1])) == [
+        [n, n] for n in range(6)]

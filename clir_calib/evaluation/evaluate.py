@@ -1,8 +1,9 @@
 """Evaluate one system on every configured (task, language, split): retrieval and calibration.
 
-For each entry: encode (through the embedding cache), search the top-k, label with the qrels,
-then measure retrieval metrics and both calibration views, with bootstrap intervals over
-queries. :func:`run_evaluation` writes everything (see :mod:`clir_calib.evaluation.outputs`).
+Every entry is first encoded (through the embedding cache), searched (top-k) and labelled with the qrels: the
+model's work, on all its threads. Then the entries are measured (:mod:`clir_calib.evaluation.measures`: retrieval
+metrics and both calibration views, with bootstrap intervals over queries) and written (see
+:mod:`clir_calib.evaluation.outputs`), each on every core through helper processes (:mod:`clir_calib.shared_work`).
 """
 
 from __future__ import annotations
