@@ -36,9 +36,9 @@ STEPS = (
 )
 #: the two steps evaluate shares with helper processes (wall time), told apart by the function shared
 SHARED = {"measure_entry": "measuring", "write_entry_job": "files and diagrams"}
-#: with ``--one-core`` (everything in this process), the parts of the shared steps
-PARTS = (
-    ("clir_calib.evaluation.outputs", "reliability_diagram", "diagrams"),
+#: with ``--one-core`` (everything in this process), the parts of the shared steps: of writing, then of measuring
+WRITING_PARTS = (("clir_calib.evaluation.outputs", "reliability_diagram", "diagrams"),)
+MEASURING_PARTS = (
     ("clir_calib.evaluation.measures", "per_query_metrics", "retrieval metrics"),
     ("clir_calib.evaluation.measures", "bootstrap_means", "retrieval bootstrap"),
     ("clir_calib.evaluation.measures", "bootstrap_pairs", "calibration bootstrap"),
@@ -64,7 +64,7 @@ def main() -> None:
 
     set_core_budget(1 if args.one_core else None)
     spent: dict[str, float] = defaultdict(float)
-    for module_name, name, label in STEPS + (PARTS if args.one_core else ()):
+    for module_name, name, label in STEPS + (WRITING_PARTS + MEASURING_PARTS if args.one_core else ()):
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), label, spent))
     shared = importlib.import_module("clir_calib.shared_work")
@@ -87,7 +87,7 @@ def main() -> None:
     total = time.perf_counter() - started
     if args.one_core:
         spent["files"] = spent.pop("files and diagrams") - spent["diagrams"]
-        spent["measuring, other"] = spent.pop("measuring") - sum(spent[label] for _, _, label in PARTS[1:])
+        spent["measuring, other"] = spent.pop("measuring") - sum(spent[label] for _, _, label in MEASURING_PARTS)
     spent["other"] = total - sum(spent.values())
     encoding = spent["encoding"]
     report: dict[str, Any] = {

@@ -170,24 +170,24 @@ def share_work(call: Callable[[Item], Result], items: Sequence[Item],
     loop."""
     count = min(core_budget() - 1, len(items))
     if count < 1 or getattr(_SHARING, "active", False):  # one core, or a call made by a shared call: here
-        if first is not None:
-            first()
-        return [call(item) for item in items]
+        return _here(call, items, first)
     with _ONE_CALLER:  # the helpers serve one call at a time
         try:
             helpers = _helpers(count)
         except OSError as error:  # no interpreter can be started here (an embedded Python): the same work, here
             log.warning("no helper process could be started (%s); working in this process alone", error)
-            helpers = []
-        if not helpers:
-            if first is not None:
-                first()
-            return [call(item) for item in items]
+            return _here(call, items, first)
         _SHARING.active = True
         try:
             return _Sharing(call, items, helpers).run(first)
         finally:
             _SHARING.active = False
+
+
+def _here(call: Callable[[Item], Result], items: Sequence[Item], first: Callable[[], Any] | None) -> list[Result]:
+    if first is not None:
+        first()
+    return [call(item) for item in items]
 
 
 class _Sharing:
